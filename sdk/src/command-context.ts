@@ -1,0 +1,67 @@
+import type { Code } from "@connectrpc/connect";
+import type { ComponentClient } from "./component-client.js";
+import type { ErrorEffect, PersistEffect, ReplyEffect } from "./effect.js";
+import { errorEffect, persistEffect } from "./effect.js";
+
+/**
+ * What a command handler gets besides the state and the command: who it is
+ * for, the request metadata, and the effect builders it returns.
+ *
+ * @example
+ * addItem(cart, cmd, ctx) {
+ *   if (cmd.quantity <= 0) return ctx.error(Code.InvalidArgument, "quantity must be at least 1");
+ *   return ctx.persist(create(ItemAddedSchema, cmd)).thenReply((c) => c);
+ * }
+ */
+export interface CommandContext<State, Event> {
+  /** The id of the entity this command is for (the request's entity key). */
+  readonly entityId: string;
+  /** The persisted type name of the entity, e.g. "shopping-cart". */
+  readonly entityType: string;
+  /** The rpc name, e.g. "AddItem". */
+  readonly method: string;
+  /** The number of events persisted for this entity so far. */
+  readonly sequenceNumber: number;
+  /** The request headers. */
+  readonly metadata: Headers;
+  /** Aborted when the caller gives up or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Typed clients for other components. */
+  readonly components: ComponentClient;
+  /** Persist these events, in order and atomically; finish with `thenReply`. */
+  persist(...events: Event[]): PersistEffect<State, Event>;
+  /** Reply without persisting anything. */
+  reply<Reply>(reply: Reply): ReplyEffect<Reply, State, Event>;
+  /** Reject the command with a Connect code and a message the caller can act on. */
+  error(code: Code, message: string): ErrorEffect;
+  /** Delete the entity (persisting no event); finish with `thenReply`. */
+  deleteEntity(): PersistEffect<State, Event>;
+}
+
+/** The facts a runtime or test kit supplies to build a command context. */
+export interface CommandContextInit {
+  readonly entityId: string;
+  readonly entityType: string;
+  readonly method: string;
+  readonly sequenceNumber: number;
+  readonly metadata?: Headers;
+  readonly signal?: AbortSignal;
+  readonly components: ComponentClient;
+}
+
+/** Creates a command context; for runtimes and test kits. */
+export function createCommandContext<State, Event>(init: CommandContextInit): CommandContext<State, Event> {
+  return {
+    entityId: init.entityId,
+    entityType: init.entityType,
+    method: init.method,
+    sequenceNumber: init.sequenceNumber,
+    metadata: init.metadata ?? new Headers(),
+    signal: init.signal ?? new AbortController().signal,
+    components: init.components,
+    persist: (...events) => persistEffect<State, Event>(events),
+    reply: (reply) => persistEffect<State, Event>([]).thenReply(reply),
+    error: errorEffect,
+    deleteEntity: () => persistEffect<State, Event>([], true),
+  };
+}

@@ -1,0 +1,134 @@
+import { clone, create, isMessage } from "@bufbuild/protobuf";
+import type { DescMethod, DescMessage, Message } from "@bufbuild/protobuf";
+import type { Code } from "@connectrpc/connect";
+import { createCommandContext } from "./command-context.js";
+import type { ComponentClient } from "./component-client.js";
+import type { EventSourcedEntity } from "./event-sourced-entity.js";
+
+/** The outcome of one command against an entity's current state. */
+export type CommandOutcome =
+  | { readonly kind: "rejected"; readonly code: Code; readonly message: string }
+  | {
+      readonly kind: "accepted";
+      /** Events to persist, in order; empty for a read. */
+      readonly events: readonly Message[];
+      /** The state to keep once the events are persisted (the initial state after a delete). */
+      readonly state: Message;
+      readonly deleted: boolean;
+      /** The reply, detached from the state. */
+      readonly reply: Message;
+    };
+
+/** Where user code broke a rule; the command fails and the entity must be reloaded. */
+export type HandlerFailurePhase = "handler" | "event" | "applyEvent" | "reply";
+
+/** User code threw or broke the entity contract while handling a command. */
+export class HandlerFailure extends Error {
+  override readonly name = "HandlerFailure";
+  constructor(
+    readonly phase: HandlerFailurePhase,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Everything needed to run one command. */
+export interface CommandInput {
+  readonly entity: EventSourcedEntity;
+  readonly entityId: string;
+  readonly method: DescMethod;
+  readonly command: Message;
+  readonly state: Message;
+  readonly sequenceNumber: number;
+  readonly metadata?: Headers;
+  readonly signal?: AbortSignal;
+  readonly components: ComponentClient;
+}
+
+/** The state of an entity that has no events yet. */
+export function initialState(entity: EventSourcedEntity, entityId: string): Message {
+  return entity.behavior.initialState?.(entityId) ?? create(entity.spec.state);
+}
+
+/**
+ * Runs a command handler and, when it persists events, applies them. Throws
+ * `HandlerFailure` when user code throws or breaks the contract; the caller
+ * must then drop the in-memory state, which may be half-updated.
+ */
+export async function processCommand(input: CommandInput): Promise<CommandOutcome> {
+  const { entity, method } = input;
+  const handler = entity.handler(method.localName);
+  if (handler === undefined) {
+    throw new HandlerFailure("handler", `no handler for ${method.name}`);
+  }
+  const ctx = createCommandContext<Message, Message>({
+    entityId: input.entityId,
+    entityType: entity.spec.type,
+    method: method.name,
+    sequenceNumber: input.sequenceNumber,
+    metadata: input.metadata,
+    signal: input.signal,
+    components: input.components,
+  });
+  let effect;
+  try {
+    effect = await handler(input.state, input.command, ctx);
+  } catch (cause) {
+    throw new HandlerFailure("handler", `the ${method.name} handler threw: ${describe(cause)}`, { cause });
+  }
+  if (effect === null || typeof effect !== "object" || !("kind" in effect)) {
+    throw new HandlerFailure("handler", `the ${method.name} handler returned ${describe(effect)} instead of an effect; return ctx.reply(...), ctx.persist(...).thenReply(...) or ctx.error(...)`);
+  }
+  if (effect.kind === "error") {
+    return { kind: "rejected", code: effect.code, message: effect.message };
+  }
+  let state = input.state;
+  for (const event of effect.events) {
+    checkEvent(entity, method, event);
+    try {
+      state = entity.behavior.applyEvent(state, event);
+    } catch (cause) {
+      throw new HandlerFailure("applyEvent", `applyEvent threw on ${event.$typeName}: ${describe(cause)}`, { cause });
+    }
+  }
+  let reply: unknown;
+  try {
+    reply = effect.reply(state);
+  } catch (cause) {
+    throw new HandlerFailure("reply", `the ${method.name} reply function threw: ${describe(cause)}`, { cause });
+  }
+  if (!isMessage(reply, method.output)) {
+    throw new HandlerFailure("reply", `the ${method.name} handler replied with ${describeMessage(reply)}; it must reply with ${method.output.typeName}`);
+  }
+  return {
+    kind: "accepted",
+    events: effect.events,
+    state: effect.deleteEntity ? initialState(entity, input.entityId) : state,
+    deleted: effect.deleteEntity,
+    // Detach the reply: the state object keeps changing with later commands.
+    reply: clone(method.output, reply),
+  };
+}
+
+function checkEvent(entity: EventSourcedEntity, method: DescMethod, event: unknown): asserts event is Message {
+  const declared: readonly DescMessage[] = entity.spec.events;
+  if (declared.some((d) => isMessage(event, d))) return;
+  throw new HandlerFailure(
+    "event",
+    `the ${method.name} handler persisted ${describeMessage(event)}, which is not an event of "${entity.spec.type}" ` +
+      `(declared: ${declared.map((d) => d.typeName).join(", ")}); add it to the events of the event_sourced_entity option`,
+  );
+}
+
+function describeMessage(value: unknown): string {
+  if (value !== null && typeof value === "object" && "$typeName" in value) return String(value.$typeName);
+  return describe(value);
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (value === undefined || value === null) return String(value);
+  return typeof value === "object" ? "a plain object" : `${typeof value} ${String(value)}`;
+}

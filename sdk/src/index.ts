@@ -1,0 +1,22 @@
+// For component authors.
+export { defineEventSourcedEntity } from "./event-sourced-entity.js";
+export type {
+  EventSourcedEntity,
+  EventSourcedEntityBehavior,
+  EventSourcedEntityDefinition,
+  EventSourcedEntityOptions,
+  EventSourcedEntitySpec,
+  MethodSpec,
+} from "./event-sourced-entity.js";
+export type { CommandContext } from "./command-context.js";
+export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
+export type { ComponentClient } from "./component-client.js";
+export { Code, ConnectError } from "@connectrpc/connect";
+
+// For runtimes and test kits; component authors do not need these.
+export { createCommandContext } from "./command-context.js";
+export type { CommandContextInit } from "./command-context.js";
+export { errorEffect, persistEffect } from "./effect.js";
+export { HandlerFailure, initialState, processCommand } from "./command-processor.js";
+export type { CommandInput, CommandOutcome, HandlerFailurePhase } from "./command-processor.js";
+export type { AnyCommandHandler } from "./event-sourced-entity.js";

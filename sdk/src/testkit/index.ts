@@ -1,0 +1,2 @@
+export { EventSourcedTestKit } from "./event-sourced-test-kit.js";
+export type { TestCommandResult, TestKitOptions } from "./event-sourced-test-kit.js";
