@@ -1,0 +1,41 @@
+import { createRegistry } from "@bufbuild/protobuf";
+import { createEcmaScriptPlugin } from "@bufbuild/protoplugin";
+import type { Schema } from "@bufbuild/protoplugin";
+import { collectComponents } from "./collect-components.js";
+import { generateEventSourcedEntity } from "./generate-event-sourced-entity.js";
+import { createProblemReport } from "./problem-report.js";
+import { pluginName, pluginVersion } from "./version.js";
+
+/**
+ * protoc-gen-orrery: for every proto file with a service carrying
+ * `option (orrery.v1.component)`, writes `<file>_orrery.ts` next to
+ * protoc-gen-es's `<file>_pb.ts`. Mistakes in the options fail the whole run
+ * with an {@link OrreryCodegenError} that lists all of them.
+ *
+ * @example
+ * // buf.gen.yaml
+ * // - local: protoc-gen-orrery
+ * //   out: src/gen
+ * //   opt: [target=ts, import_extension=js]
+ */
+export const protocGenOrrery = createEcmaScriptPlugin({
+  name: pluginName,
+  version: pluginVersion,
+  generateTs,
+});
+
+function generateTs(schema: Schema): void {
+  const report = createProblemReport();
+  // Option values name messages from any file in the request, imports included.
+  const registry = createRegistry(...schema.allFiles);
+  const entitiesByFile = collectComponents(schema.files, registry, report);
+  report.throwIfAny();
+  for (const [file, entities] of entitiesByFile) {
+    const f = schema.generateFile(`${file.name}_orrery.ts`);
+    f.preamble(file);
+    for (const [i, entity] of entities.entries()) {
+      if (i > 0) f.print();
+      generateEventSourcedEntity(f, entity);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import { OrreryCodegenError, pluginVersion } from "../src/index.js";
+import { compileProtos, generateError } from "./compile-protos.js";
+
+/** A proto file `v/<name>.proto` (package v.<name>) with one entity service; parts replace the defaults. */
+function entityFile(name: string, parts: { option?: string; rpcs?: string; messages?: string } = {}): [string, string] {
+  const option = parts.option ?? 'type: "cart" state: "Cart" events: ["Added"]';
+  const rpcs = parts.rpcs ?? "rpc Add(AddRequest) returns (Cart);";
+  const messages = parts.messages ?? 'message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }';
+  return [`v/${name}.proto`, [
+    'syntax = "proto3";',
+    `package v.${name};`,
+    'import "orrery/v1/options.proto";',
+    "service CartService {",
+    `  option (orrery.v1.component) = { event_sourced_entity: { ${option} } };`,
+    `  ${rpcs}`,
+    "}",
+    "message Cart {}",
+    "message Added {}",
+    "enum Status { STATUS_UNSPECIFIED = 0; }",
+    messages,
+  ].join("\n")];
+}
+
+const files = Object.fromEntries([
+  entityFile("empty_type", { option: 'type: " " state: "Cart" events: ["Added"]' }),
+  entityFile("state_not_found", { option: 'type: "cart" state: "Crt" events: ["Added"]' }),
+  entityFile("no_state", { option: 'type: "cart" events: ["Added"]' }),
+  entityFile("state_enum", { option: 'type: "cart" state: "Status" events: ["Added"]' }),
+  entityFile("event_service", { option: 'type: "cart" state: "Cart" events: ["Added", "CartService"]' }),
+  entityFile("event_not_found", { option: 'type: "cart" state: "Cart" events: ["Added", "Removed"]' }),
+  entityFile("duplicate_event", { option: 'type: "cart" state: "Cart" events: ["Added", "v.duplicate_event.Added"]' }),
+  entityFile("no_events", { option: 'type: "cart" state: "Cart"' }),
+  entityFile("streaming", { rpcs: "rpc Add(AddRequest) returns (Cart); rpc Watch(AddRequest) returns (stream Cart);" }),
+  entityFile("reserved_name", { rpcs: "rpc ApplyEvent(AddRequest) returns (Cart);" }),
+  entityFile("no_key", { messages: "message AddRequest { int32 quantity = 1; string cart_id = 2; }" }),
+  entityFile("two_keys", {
+    messages: "message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; string shop_id = 2 [(orrery.v1.field).entity_key = true]; }",
+  }),
+  entityFile("key_not_string", {
+    rpcs: "rpc Add(AddRequest) returns (Cart); rpc AddMany(AddManyRequest) returns (Cart);",
+    messages: [
+      "message AddRequest { int64 cart_id = 1 [(orrery.v1.field).entity_key = true]; }",
+      "message AddManyRequest { repeated string cart_id = 1 [(orrery.v1.field).entity_key = true]; }",
+    ].join("\n"),
+  }),
+  entityFile("same_type_a"),
+  entityFile("same_type_b"),
+  entityFile("many_problems", {
+    option: 'type: "" state: "Cart" events: ["Added", "Gone"]',
+    rpcs: "rpc Add(AddRequest) returns (Cart); rpc Watch(AddRequest) returns (stream Cart);",
+  }),
+  ["v/other_kinds.proto", `syntax = "proto3";
+package v.other_kinds;
+import "orrery/v1/options.proto";
+service KvService { option (orrery.v1.component) = { key_value_entity: { type: "kv" state: "Empty" } }; }
+service FlowService { option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } }; }
+service ViewService { option (orrery.v1.component) = { view: {} }; }
+service ConsumerService { option (orrery.v1.component) = { consumer: { source: "kv" } }; }
+service NoKindService { option (orrery.v1.component) = {}; }
+message Empty {}`],
+  ["v/same_base.proto", `syntax = "proto3";
+package v.same_base;
+import "orrery/v1/options.proto";
+service Cart { option (orrery.v1.component) = { event_sourced_entity: { type: "cart-1" state: "State" events: ["State"] } }; }
+service CartService { option (orrery.v1.component) = { event_sourced_entity: { type: "cart-2" state: "State" events: ["State"] } }; }
+message State {}`],
+]);
+
+describe("protoc-gen-orrery", () => {
+  let set: FileDescriptorSet;
+  before(async () => {
+    set = await compileProtos(files);
+  });
+
+  /** The problem lines of generating `names` (without the "v/" and ".proto"). */
+  function problemsOf(...names: string[]): string[] {
+    const error = generateError(set, names.map((n) => `v/${n}.proto`));
+    assert.ok(error instanceof OrreryCodegenError, `expected an OrreryCodegenError, got ${String(error)}`);
+    assert.equal(error.message, `${error.problems.length === 1 ? "1 problem" : `${error.problems.length} problems`} in the Orrery options:\n${error.problems.join("\n")}`);
+    for (const line of error.problems) assert.doesNotMatch(line, /\n/);
+    return [...error.problems];
+  }
+
+  /** Asserts a single problem line that matches every pattern. */
+  function assertProblem(names: string | string[], ...patterns: RegExp[]): void {
+    const problems = problemsOf(...[names].flat());
+    assert.equal(problems.length, 1, problems.join("\n"));
+    for (const pattern of patterns) assert.match(problems[0] ?? "", pattern);
+  }
+
+  describe("rejects", () => {
+    it("an event_sourced_entity with an empty type, naming the file, line, service and option", () => {
+      assertProblem("empty_type",
+        /^v\/empty_type\.proto:4:1: service v\.empty_type\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.type: the entity type is empty\. Fix: set type to .*, e\.g\. type: "cart"$/);
+    });
+
+    it("a state message that does not exist, suggesting a close name", () => {
+      assertProblem("state_not_found",
+        /service v\.state_not_found\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.state: message "Crt" not found \(looked up v\.state_not_found\.Crt, Crt\); did you mean "Cart"\?/,
+        /Fix: name a message declared in this file or one it imports \(fully-qualified or relative to package v\.state_not_found\)$/);
+    });
+
+    it("an entity without a state message", () => {
+      assertProblem("no_state", /service v\.no_state\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.state: no state message is named/);
+    });
+
+    it("a state that names an enum", () => {
+      assertProblem("state_enum", /event_sourced_entity\.state: "Status" names v\.state_enum\.Status, which is an enum, not a message\. Fix: name a message/);
+    });
+
+    it("an event that names a service", () => {
+      assertProblem("event_service", /event_sourced_entity\.events: "CartService" names v\.event_service\.CartService, which is a service, not a message/);
+    });
+
+    it("an event that does not exist", () => {
+      assertProblem("event_not_found", /^v\/event_not_found\.proto:4:1: service v\.event_not_found\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.events: message "Removed" not found/);
+    });
+
+    it("an event listed twice, even when written once relative and once fully-qualified", () => {
+      assertProblem("duplicate_event", /event_sourced_entity\.events: event v\.duplicate_event\.Added is listed more than once\. Fix: list "v\.duplicate_event\.Added" once$/);
+    });
+
+    it("an entity without events", () => {
+      assertProblem("no_events", /service v\.no_events\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.events: no events are listed\. Fix: list every event message/);
+    });
+
+    it("a streaming rpc, naming the rpc", () => {
+      assertProblem("streaming", /^v\/streaming\.proto:6:39: service v\.streaming\.CartService, rpc Watch: the rpc is server-streaming, but an event-sourced entity's rpcs are unary\. Fix: drop `stream`/);
+    });
+
+    it("an rpc whose handler would take the name of applyEvent", () => {
+      assertProblem("reserved_name", /service v\.reserved_name\.CartService, rpc ApplyEvent: the handler name applyEvent is taken/);
+    });
+
+    it("a request message without an entity_key field, suggesting the id field", () => {
+      assertProblem("no_key",
+        /service v\.no_key\.CartService, rpc Add: request message v\.no_key\.AddRequest has no field marked \[\(orrery\.v1\.field\)\.entity_key = true\]\. Fix: mark the field that holds the entity id, e\.g\. string cart_id = 2 \[\(orrery\.v1\.field\)\.entity_key = true\];$/);
+    });
+
+    it("a request message with two entity_key fields", () => {
+      assertProblem("two_keys", /rpc Add: request message v\.two_keys\.AddRequest marks 2 fields as entity_key \(cart_id, shop_id\)\. Fix: keep entity_key on exactly one field$/);
+    });
+
+    it("entity keys that are not a singular string, naming each field and where it is", () => {
+      const problems = problemsOf("key_not_string");
+      assert.equal(problems.length, 2, problems.join("\n"));
+      assert.match(problems[0] ?? "", /^v\/key_not_string\.proto:6:3: service v\.key_not_string\.CartService, rpc Add, field v\.key_not_string\.AddRequest\.cart_id \(v\/key_not_string\.proto:11:22\): the entity key is declared "int64 cart_id = 1", but an entity key must be a singular string\. Fix: declare it as string cart_id = 1$/);
+      assert.match(problems[1] ?? "", /rpc AddMany, field v\.key_not_string\.AddManyRequest\.cart_id .*: the entity key is declared "repeated string cart_id = 1"/);
+    });
+
+    it("two services that declare the same component type, naming both", () => {
+      assertProblem(["same_type_a", "same_type_b"],
+        /^v\/same_type_b\.proto:4:1: service v\.same_type_b\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.type: type "cart" is also declared by service v\.same_type_a\.CartService in v\/same_type_a\.proto/);
+    });
+
+    it("two entities in one file whose generated names would clash", () => {
+      assertProblem("same_base", /service v\.same_base\.CartService: its generated names \(Cart, CartHandlers, \.\.\.\) clash with those of service v\.same_base\.Cart in the same file/);
+    });
+
+    it("the component kinds that are not supported yet, honestly, and an option without a kind", () => {
+      const problems = problemsOf("other_kinds");
+      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity is`;
+      assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
+        `service v.other_kinds.KvService, option (orrery.v1.component).key_value_entity: key_value_entity ${unsupported}`,
+        `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
+        `service v.other_kinds.ViewService, option (orrery.v1.component).view: view ${unsupported}`,
+        `service v.other_kinds.ConsumerService, option (orrery.v1.component).consumer: consumer ${unsupported}`,
+        "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
+      ]);
+    });
+  });
+
+  it("reports every problem of a run together, one line each", () => {
+    const problems = problemsOf("many_problems", "no_key", "other_kinds");
+    assert.equal(problems.length, 3 + 1 + 5, problems.join("\n"));
+    assert.match(problems[0] ?? "", /^v\/many_problems\.proto:4:1: .*: the entity type is empty/);
+    assert.match(problems[1] ?? "", /^v\/many_problems\.proto:4:1: .*: message "Gone" not found/);
+    assert.match(problems[2] ?? "", /^v\/many_problems\.proto:6:39: .*rpc Watch: the rpc is server-streaming/);
+    assert.match(problems[3] ?? "", /^v\/no_key\.proto:6:3: .*rpc Add: request message v\.no_key\.AddRequest has no field marked/);
+    assert.match(problems[8] ?? "", /^v\/other_kinds\.proto:8:1: .*the option declares no component kind/);
+  });
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createService } from "@orrery/runtime";
+import type { OrreryService } from "@orrery/runtime";
+import { pino } from "pino";
+import { cartHandlers } from "../src/cart.js";
+import { ShoppingCart } from "../src/gen/shop/cart/v1/cart_orrery.js";
+import { AddItemRequestSchema, ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
+import { freshStorage } from "./support/storage.js";
+import type { TestStorage } from "./support/storage.js";
+
+// A cart whose handlers fail on purpose for some product ids.
+const faultyCart = ShoppingCart.implement({
+  ...cartHandlers,
+  addItem(state, cmd, ctx) {
+    if (cmd.productId === "boom-handler") throw new Error("kaboom in the handler");
+    return cartHandlers.addItem(state, cmd, ctx);
+  },
+  applyEvent(state, event) {
+    const next = cartHandlers.applyEvent(state, event);
+    if (event.$typeName === "shop.cart.v1.ItemAdded" && event.productId === "boom-apply") throw new Error("kaboom in applyEvent");
+    return next;
+  },
+});
+
+describe("bad input to the shopping cart", () => {
+  let storage: TestStorage;
+  let service: OrreryService;
+  let baseUrl: string;
+  const logs: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    storage = await freshStorage();
+    const sink = new Writable({ write(chunk, _enc, cb) { logs.push(JSON.parse(String(chunk))); cb(); } });
+    service = createService({
+      components: [faultyCart], port: 0, host: "127.0.0.1", logger: pino({ level: "error" }, sink), handleSignals: false,
+      databaseUrl: storage.databaseUrl, dataDir: storage.dataDir, maxMessageBytes: 1024,
+    });
+    baseUrl = (await service.start()).url;
+  });
+
+  after(async () => {
+    await service?.stop();
+    await storage?.cleanup();
+  });
+
+  async function post(path: string, contentType: string, body: string | Uint8Array) {
+    const res = await fetch(`${baseUrl}${path}`, { method: "POST", headers: { "content-type": contentType }, body });
+    return { status: res.status, body: (await res.json()) as { code: string; message: string } };
+  }
+
+  async function stillServing(): Promise<void> {
+    const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    assert.equal((await client.getCart({ cartId: "alive" })).cartId, "alive");
+  }
+
+  it("rejects a malformed protobuf body with INVALID_ARGUMENT naming the method", async () => {
+    const res = await post("/shop.cart.v1.ShoppingCartService/AddItem", "application/proto", new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff]));
+    assert.equal(res.status, 400);
+    assert.equal(res.body.code, "invalid_argument");
+    assert.match(res.body.message, /ShoppingCartService[./]AddItem/);
+    await stillServing();
+  });
+
+  it("rejects a malformed JSON body with INVALID_ARGUMENT naming the method", async () => {
+    const res = await post("/shop.cart.v1.ShoppingCartService/AddItem", "application/json", "{\"cartId\": ");
+    assert.equal(res.body.code, "invalid_argument");
+    assert.match(res.body.message, /ShoppingCartService[./]AddItem/);
+    await stillServing();
+  });
+
+  it("rejects an unknown JSON field with INVALID_ARGUMENT", async () => {
+    const res = await post("/shop.cart.v1.ShoppingCartService/AddItem", "application/json", JSON.stringify({ cartId: "x", colour: "red" }));
+    assert.equal(res.body.code, "invalid_argument");
+    assert.match(res.body.message, /colour/);
+  });
+
+  it("answers an unknown service with UNIMPLEMENTED listing the services", async () => {
+    const res = await post("/shop.cart.v1.NoSuchService/AddItem", "application/json", "{}");
+    assert.equal(res.status, 404);
+    assert.equal(res.body.code, "unimplemented");
+    assert.match(res.body.message, /shop\.cart\.v1\.NoSuchService/);
+    assert.match(res.body.message, /shop\.cart\.v1\.ShoppingCartService/);
+  });
+
+  it("answers an unknown method with UNIMPLEMENTED listing the methods, over Connect and gRPC", async () => {
+    const res = await post("/shop.cart.v1.ShoppingCartService/Explode", "application/json", "{}");
+    assert.equal(res.body.code, "unimplemented");
+    assert.match(res.body.message, /Explode/);
+    assert.match(res.body.message, /AddItem/);
+    const grpcRes = await rawGrpc("/shop.cart.v1.ShoppingCartService/Explode");
+    assert.equal(grpcRes.status, String(Code.Unimplemented));
+    assert.match(decodeURIComponent(grpcRes.message), /Explode/);
+    await stillServing();
+  });
+
+  it("rejects an empty entity key with INVALID_ARGUMENT, over gRPC too", async () => {
+    const client = createClient(ShoppingCartService, createGrpcTransport({ baseUrl }));
+    await assert.rejects(client.addItem({ cartId: "", productId: "p", name: "P", quantity: 1 }), (err: ConnectError) => {
+      assert.equal(err.code, Code.InvalidArgument);
+      assert.match(err.rawMessage, /AddItem for shopping-cart: the entity key "cart_id" is missing or empty/);
+      return true;
+    });
+  });
+
+  it("turns a throwing handler into INTERNAL with an error id, logs it, and keeps the state", async () => {
+    const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl, httpVersion: "2" }));
+    await client.addItem({ cartId: "fragile", productId: "p1", name: "Pen", quantity: 1 });
+    for (const productId of ["boom-handler", "boom-apply"]) {
+      await assert.rejects(client.addItem({ cartId: "fragile", productId, name: "X", quantity: 1 }), (err: ConnectError) => {
+        assert.equal(err.code, Code.Internal);
+        assert.match(err.rawMessage, /AddItem for shopping-cart "fragile": .*\(error id [0-9a-f]{8}\); the entity's state is unchanged/);
+        const errorId = /error id ([0-9a-f]{8})/.exec(err.rawMessage)?.[1];
+        assert.ok(logs.some((l) => l["errorId"] === errorId && l["entityId"] === "fragile"), "the failure is logged with its error id");
+        return true;
+      });
+    }
+    assert.deepEqual((await client.getCart({ cartId: "fragile" })).items.map((i) => i.productId), ["p1"]);
+    const next = await client.addItem({ cartId: "fragile", productId: "p2", name: "Ink", quantity: 1 });
+    assert.deepEqual(next.items.map((i) => i.productId), ["p1", "p2"]);
+  });
+
+  it("rejects a message over the size limit with RESOURCE_EXHAUSTED", async () => {
+    const big = toBinary(AddItemRequestSchema, create(AddItemRequestSchema, { cartId: "big", productId: "p", name: "x".repeat(5000), quantity: 1 }));
+    const res = await post("/shop.cart.v1.ShoppingCartService/AddItem", "application/proto", big);
+    assert.equal(res.body.code, "resource_exhausted");
+    assert.match(res.body.message, /AddItem/);
+    const client = createClient(ShoppingCartService, createGrpcTransport({ baseUrl }));
+    await assert.rejects(client.addItem({ cartId: "big", productId: "p", name: "x".repeat(5000), quantity: 1 }), (err: ConnectError) => {
+      assert.equal(err.code, Code.ResourceExhausted);
+      return true;
+    });
+    await stillServing();
+  });
+
+  async function rawGrpc(path: string): Promise<{ status: string; message: string }> {
+    const http2 = await import("node:http2");
+    const session = http2.connect(baseUrl);
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+        let headers: Record<string, unknown> = {};
+        req.on("response", (h) => { headers = h; });
+        req.on("trailers", (t) => { headers = { ...headers, ...t }; });
+        req.on("error", reject);
+        req.on("close", () => resolve({ status: String(headers["grpc-status"]), message: String(headers["grpc-message"] ?? "") }));
+        req.resume();
+        req.end(new Uint8Array([0, 0, 0, 0, 0]));
+      });
+    } finally {
+      session.close();
+    }
+  }
+});

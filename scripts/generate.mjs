@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm run generate`: regenerates all committed generated code.
+//   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it)
+//   2. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
+// `node scripts/generate.mjs --check` then fails if the result differs from what is
+// committed (CI runs this), including new untracked files.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const check = process.argv.includes("--check");
+// buf finds protoc-gen-es, protoc-gen-orrery and protoc-gen-ts_proto on PATH.
+const env = { ...process.env, PATH: `${path.join(root, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}` };
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+  if (result.error) fail(`${command}: ${result.error.message}`);
+  if (result.status !== 0) fail(`${command} ${args.join(" ")} exited with ${result.status ?? result.signal}`);
+}
+
+function output(command, args) {
+  const result = spawnSync(command, args, { cwd: root, env, encoding: "utf8" });
+  if (result.error || result.status !== 0) fail(`${command} ${args.join(" ")} failed: ${result.error?.message ?? result.stderr}`);
+  return result.stdout;
+}
+
+function fail(message) {
+  console.error(`generate: ${message}`);
+  process.exit(1);
+}
+
+const generatedDirs = ["codegen/src/gen"];
+
+run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
+
+const samples = readdirSync(path.join(root, "samples"), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(path.join(root, "samples", d.name, "proto")))
+  .map((d) => `samples/${d.name}`);
+for (const sample of samples) {
+  // -o is prepended to each plugin's `out` in buf.gen.yaml (src/gen, test/gen-tsproto).
+  run("buf", ["generate", `${sample}/proto`, "--template", "buf.gen.yaml", "-o", sample]);
+  generatedDirs.push(`${sample}/src/gen`, `${sample}/test/gen-tsproto`);
+}
+
+if (check) {
+  const diff = spawnSync("git", ["diff", "--exit-code", "--stat", "--", ...generatedDirs], { cwd: root, stdio: "inherit" });
+  const untracked = output("git", ["ls-files", "--others", "--exclude-standard", "--", ...generatedDirs]).trim();
+  if (untracked !== "") console.error(`untracked generated files:\n${untracked}`);
+  if (diff.error) fail(`git: ${diff.error.message}`);
+  if (diff.status !== 0 || untracked !== "") fail("generated code is out of date: run npm run generate");
+  console.log("generate: generated code is up to date");
+}
