@@ -35,6 +35,10 @@ const generatedDirs = ["codegen/src/gen"];
 
 run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
 
+// The runtime's own protos (the gRPC health service).
+run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
+generatedDirs.push("runtime/src/gen");
+
 const samples = readdirSync(path.join(root, "samples"), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(path.join(root, "samples", d.name, "proto")))
   .map((d) => `samples/${d.name}`);

@@ -1,0 +1,99 @@
+import { Code, ConnectError, createConnectRouter, createContextValues } from "@connectrpc/connect";
+import type { ConnectRouter, ConnectRouterOptions, ContextValues, Interceptor } from "@connectrpc/connect";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { Logger } from "pino";
+import { detectProtocol, errorResponse, respecGrpcResponse } from "./error-response.js";
+import { createFallbackHandler, type FallbackOptions } from "./fallback.js";
+import type { NodeHandler } from "./http-server.js";
+import type { ReadinessSource } from "./readiness.js";
+import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody } from "./request-errors.js";
+
+/** Options for {@link createConnectHandler}. */
+export interface ConnectHandlerOptions {
+  /** Registers the services, as for `connectNodeAdapter`. */
+  routes: (router: ConnectRouter) => void;
+  /** Largest request message accepted, in bytes; 4 MiB (gRPC's default) unless set. */
+  readMaxBytes?: number;
+  /** Connect-es ignores unknown JSON fields; we reject them (INVALID_ARGUMENT) unless this is true. */
+  ignoreUnknownJsonFields?: boolean;
+  /** Run after the request message is parsed, before the implementation. */
+  interceptors?: Interceptor[];
+  /** Answers `/readyz`: a {@link Readiness} or a callback; ready when left out. */
+  readiness?: ReadinessSource;
+  /** Non-RPC routes such as REST, tried before the unknown-procedure answer. */
+  otherRoutes?: FallbackOptions["otherRoutes"];
+  /** Per-request context values for interceptors and implementations. */
+  contextValues?: (request: Parameters<NodeHandler>[0]) => ContextValues;
+  /** Other connect-es handler options (shutdownSignal, maxTimeoutMs, requestGate, …). */
+  connect?: Omit<ConnectRouterOptions, "readMaxBytes" | "interceptors">;
+  /** Where handler failures that reach no client are logged; the console if left out. */
+  logger?: Logger;
+}
+
+/**
+ * Creates the request listener that serves Connect, gRPC and gRPC-Web for
+ * every registered service, `/healthz` and `/readyz`, and a named
+ * UNIMPLEMENTED error for anything else. It behaves like
+ * `connectNodeAdapter`, except that failures connect-es raises before user
+ * code (a malformed or oversize request) name the method:
+ * `shop.cart.v1.ShoppingCartService/AddItem: invalid request body: parse binary: premature EOF`.
+ *
+ * @example
+ * const handler = createConnectHandler({ routes: (router) => registerHealthService(router, readiness), readiness });
+ * await createHttpServer({ handler }).listen(8080);
+ */
+export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
+  const userGate = options.connect?.requestGate;
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
+    ...options.connect,
+    readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    jsonOptions: { ...options.connect?.jsonOptions, ignoreUnknownFields: options.ignoreUnknownJsonFields ?? false },
+    interceptors: [probeInterceptor, ...(options.interceptors ?? [])],
+    async requestGate(context) {
+      await userGate?.(context);
+      // Captured only once the gate passed: the gate's own rejections stay as they are.
+      const probe = context.values.get(callProbeKey);
+      if (probe !== undefined) probe.context = context;
+    },
+  });
+  options.routes(router);
+  const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const fallback = createFallbackHandler({
+    methods: router.handlers.map((h) => h.method),
+    readiness: options.readiness,
+    otherRoutes: options.otherRoutes,
+  });
+
+  return (req, res) => {
+    const handler = handlers.get((req.url ?? "").split("?", 1)[0] ?? "");
+    if (handler === undefined) return fallback(req, res);
+    const values = options.contextValues?.(req) ?? createContextValues();
+    const probe = startCallProbe(values, req.method === "GET");
+    const nodeRes = res as Parameters<typeof universalResponseToNodeResponse>[1];
+    let uReq;
+    try {
+      uReq = universalRequestFromNodeRequest(req, nodeRes, undefined, values);
+    } catch (e) {
+      // e.g. an HTTP/1.0 request without a Host header; connect-node would throw out of the listener.
+      const error = new ConnectError(`bad request: ${ConnectError.from(e).rawMessage}`, Code.InvalidArgument);
+      return void universalResponseToNodeResponse(errorResponse(detectProtocol(req.headers["content-type"]), error), nodeRes).catch(() => {});
+    }
+    if (typeof uReq.body === "object" && uReq.body !== null && Symbol.asyncIterator in uReq.body) {
+      uReq.body = watchBody(uReq.body, probe);
+    }
+    handler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(respecGrpcResponse(nameEarlyFailure(uRes, handler.method, probe)), nodeRes))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code === Code.Aborted) return; // the client went away
+        if (options.logger) options.logger.error({ err: reason, procedure: handler.requestPath }, "rpc handler failed");
+        else console.error(`rpc handler for ${handler.requestPath} failed`, reason);
+      });
+  };
+}

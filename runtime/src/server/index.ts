@@ -1,0 +1,23 @@
+// The serving layer: one cleartext port for Connect, gRPC and gRPC-Web over
+// HTTP/1.1 and h2c, health endpoints, and errors that name the method.
+
+export { createHttpServer } from "./http-server.js";
+export type { HttpServer, HttpServerOptions, NodeHandler } from "./http-server.js";
+export { createConnectHandler } from "./connect-handler.js";
+export type { ConnectHandlerOptions } from "./connect-handler.js";
+export { createReadiness, toReadiness } from "./readiness.js";
+export type { Readiness, ReadinessSource, ReadinessState } from "./readiness.js";
+export { registerHealthService } from "./health-service.js";
+export {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus,
+} from "../gen/grpc/health/v1/health_pb.js";
+export type { HealthCheckRequest, HealthCheckResponse } from "../gen/grpc/health/v1/health_pb.js";
+
+// Building blocks for other runtime code (REST routes, forwarding); not for component authors.
+export { createFallbackHandler } from "./fallback.js";
+export type { FallbackOptions } from "./fallback.js";
+export { detectProtocol, errorResponse } from "./error-response.js";
+export type { RpcProtocol } from "./error-response.js";
