@@ -67,7 +67,7 @@ describe("shopping cart served end to end", function () {
       });
 
       it("maps handler rejections to their Connect codes with the entity named", async () => {
-        await expectCode(client.addItem({ cartId: id, productId: "p9", name: "X", quantity: 0 }), Code.InvalidArgument,
+        await expectCode(client.addItem({ cartId: `${id}-a`, productId: "p9", name: "X", quantity: 0 }), Code.InvalidArgument,
           /ShoppingCartService\.AddItem for shopping-cart ".*": quantity must be at least 1/);
         await expectCode(client.removeItem({ cartId: `${id}-b`, productId: "nope" }), Code.NotFound, /RemoveItem .*not in the cart/);
         await expectCode(client.checkout({ cartId: `${id}-c` }), Code.FailedPrecondition, /empty/);

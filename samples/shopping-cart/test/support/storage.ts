@@ -1,27 +1,36 @@
-// Where a test service keeps its events: a fresh database on the server at
-// DATABASE_URL when that is set, otherwise a fresh PGlite data directory.
+// Where a test service keeps its events. By default: a fresh database on the
+// server at DATABASE_URL when that is set, otherwise a fresh PGlite data
+// directory. Tests that must run on both ask for a dialect explicitly; without
+// DATABASE_URL the PostgreSQL one is an embedded server the project installs.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+// The runtime's test harness owns the embedded server; the sample shares it.
+import { postgresServerUrl } from "../../../../runtime/test/support/postgres-server.js";
 
 /** Storage settings for createService plus a cleanup. */
 export interface TestStorage {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
-  readonly label: string;
+  readonly label: "PGlite" | "PostgreSQL";
   cleanup(): Promise<void>;
 }
 
 let counter = 0;
 
-/** A fresh, empty store on the dialect this run tests. */
-export async function freshStorage(): Promise<TestStorage> {
-  const serverUrl = process.env["DATABASE_URL"];
+/** A fresh, empty store: on PostgreSQL when DATABASE_URL is set, else PGlite. */
+export function freshStorage(): Promise<TestStorage> {
+  return freshStorageOn(process.env["DATABASE_URL"] ? "PostgreSQL" : "PGlite");
+}
+
+/** A fresh, empty store on the given dialect. */
+export async function freshStorageOn(dialect: "PGlite" | "PostgreSQL"): Promise<TestStorage> {
   const dataDir = await mkdtemp(join(tmpdir(), "orrery-sample-"));
-  if (serverUrl === undefined || serverUrl === "") {
+  if (dialect === "PGlite") {
     return { databaseUrl: undefined, dataDir, label: "PGlite", cleanup: () => rm(dataDir, { recursive: true, force: true }) };
   }
+  const serverUrl = await postgresServerUrl();
   const name = `orrery_sample_${process.pid}_${Date.now()}_${counter++}`;
   await admin(serverUrl, `CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
@@ -37,7 +46,8 @@ export async function freshStorage(): Promise<TestStorage> {
   };
 }
 
-async function admin(serverUrl: string, sql: string): Promise<void> {
+/** Runs one statement on the server outside any database of ours. */
+export async function admin(serverUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {

@@ -1,0 +1,67 @@
+/** Runtime settings, read from the environment and overridable in code. */
+export interface RuntimeConfig {
+  /** PORT: the port to serve on (0 picks a free one). */
+  readonly port: number;
+  /** HOST: the interface to bind. */
+  readonly host: string;
+  /** DATABASE_URL: PostgreSQL connection string; unset uses embedded PGlite. */
+  readonly databaseUrl: string | undefined;
+  /** ORRERY_DATA_DIR: PGlite's data directory ("memory:" keeps nothing). */
+  readonly dataDir: string;
+  /** ORRERY_SNAPSHOT_EVERY: default snapshot interval in events (0 = never). */
+  readonly snapshotEvery: number;
+  /** ORRERY_PASSIVATE_AFTER_MS: drop entities from memory after this much idle time. */
+  readonly passivateAfterMs: number;
+  /** ORRERY_MAX_ACTIVE_ENTITIES: entities held in memory per component at most. */
+  readonly maxActiveEntities: number;
+  /** ORRERY_MAX_MESSAGE_BYTES: the largest request message accepted. */
+  readonly maxMessageBytes: number;
+  /** ORRERY_SHUTDOWN_GRACE_MS: how long in-flight calls may finish on shutdown. */
+  readonly shutdownGraceMs: number;
+  /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). */
+  readonly logLevel: string;
+}
+
+/** A bad setting; the message lists every bad variable and what it accepts. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Reads and validates the configuration from environment variables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not an integer between ${min} and ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const databaseUrl = env["DATABASE_URL"]?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push(`DATABASE_URL must start with postgres:// or postgresql:// (got ${JSON.stringify(databaseUrl.replace(/:[^:@/]*@/, ":***@"))})`);
+  }
+  const logLevel = env["LOG_LEVEL"]?.trim() || "info";
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
+  const config: RuntimeConfig = {
+    port: int("PORT", 8080, 0, 65535),
+    host: env["HOST"]?.trim() || "0.0.0.0",
+    databaseUrl,
+    dataDir: env["ORRERY_DATA_DIR"]?.trim() || ".orrery/data",
+    snapshotEvery: int("ORRERY_SNAPSHOT_EVERY", 100, 0),
+    passivateAfterMs: int("ORRERY_PASSIVATE_AFTER_MS", 120_000, 1),
+    maxActiveEntities: int("ORRERY_MAX_ACTIVE_ENTITIES", 100_000, 1),
+    maxMessageBytes: int("ORRERY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024),
+    shutdownGraceMs: int("ORRERY_SHUTDOWN_GRACE_MS", 10_000, 0),
+    logLevel,
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  return config;
+}

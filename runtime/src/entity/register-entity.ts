@@ -1,0 +1,37 @@
+import type { Message } from "@bufbuild/protobuf";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EventSourcedEntity } from "@orrery/sdk";
+import { describeCall } from "./call-description.js";
+import type { EntityRouter } from "./entity-router.js";
+
+/** The longest entity id accepted; keys are stored and indexed with every event. */
+export const MAX_ENTITY_ID_LENGTH = 512;
+
+/**
+ * Serves an event-sourced entity's Connect service: each rpc reads the entity
+ * key from the request and hands the command to the routing point.
+ */
+export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity, entities: EntityRouter): void {
+  const { spec } = entity;
+  const impl: Record<string, (req: Message, ctx: { requestHeader: Headers; signal: AbortSignal }) => Promise<Message>> = {};
+  for (const method of spec.service.methods) {
+    const methodSpec = (spec.methods as Record<string, { entityKey: string } | undefined>)[method.localName];
+    if (methodSpec === undefined) {
+      throw new Error(`${spec.service.typeName}/${method.name} has no generated method spec; regenerate the code (npx buf generate)`);
+    }
+    const keyField = method.input.fields.find((f) => f.localName === methodSpec.entityKey);
+    const keyName = keyField?.name ?? methodSpec.entityKey;
+    impl[method.localName] = (req, ctx) => {
+      const key = (req as unknown as Record<string, unknown>)[methodSpec.entityKey];
+      if (typeof key !== "string" || key.length === 0) {
+        throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is missing or empty; set it to the id of the ${spec.type}`, Code.InvalidArgument);
+      }
+      if (key.length > MAX_ENTITY_ID_LENGTH) {
+        throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is ${key.length} characters; at most ${MAX_ENTITY_ID_LENGTH} are allowed`, Code.InvalidArgument);
+      }
+      return entities.invoke(spec.type, method, key, req, { headers: ctx.requestHeader, signal: ctx.signal });
+    };
+  }
+  router.service(spec.service, impl as unknown as ServiceImpl<typeof spec.service>);
+}

@@ -1,0 +1,66 @@
+import type { Kysely } from "kysely";
+import type { OrreryTables } from "./orrery-tables.js";
+import { openPGliteDatabase } from "./pglite-database.js";
+import { openPostgresDatabase } from "./postgres-database.js";
+import type { StorageLogger } from "./storage-logger.js";
+
+/** What a dialect can do, so callers branch on abilities rather than on dialect names. */
+export interface DatabaseCapabilities {
+  /** Several transactions may run at once (pg pool). PGlite runs one at a time. */
+  readonly concurrentTransactions: boolean;
+  /** Other processes can be woken with LISTEN/NOTIFY. PGlite is in-process only. */
+  readonly listenNotify: boolean;
+}
+
+/**
+ * An open Orrery database: a Kysely instance over PostgreSQL (`pg`) or PGlite,
+ * with values normalised at this boundary: int8 and xid8 come back as
+ * `number`, bytea as a `Uint8Array` that owns its buffer, jsonb as objects,
+ * timestamptz as `Date` — the same on both dialects.
+ *
+ * With PGlite, never use `db` inside a `db.transaction()` callback (use the
+ * transaction): there is one connection, and the outer query waits forever.
+ */
+export interface Database {
+  readonly db: Kysely<OrreryTables>;
+  readonly dialect: "postgres" | "pglite";
+  readonly capabilities: DatabaseCapabilities;
+  /** Closes the pool or the PGlite instance. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where and how to open the database. */
+export interface DatabaseOptions {
+  /** PostgreSQL URL (typically `DATABASE_URL`). When absent, an in-process PGlite is used. */
+  url?: string;
+  /** PGlite data directory, created if missing; `undefined` = in-memory. Ignored when `url` is set. */
+  dataDir?: string;
+  /** Maximum pg connections (default 10). */
+  poolSize?: number;
+  /** pg `statement_timeout` per session (default 10 000 ms). */
+  statementTimeoutMs?: number;
+  /** pg `idle_in_transaction_session_timeout` per session (default 30 000 ms). */
+  idleInTransactionTimeoutMs?: number;
+  /** Receives pool errors (warn) and, when debug is enabled, every query with its duration. */
+  logger?: StorageLogger;
+}
+
+/**
+ * Opens PostgreSQL when `url` is given, else PGlite (in-memory, or persisted in
+ * `dataDir`), and checks that it answers. Schema changes are separate: run
+ * `migrateToLatest(database)` next.
+ *
+ * A database that cannot be reached rejects with a `StorageError` whose message
+ * names the host, port and database and says what to check; it is a
+ * `StorageUnavailableError` (retryable) when the server may just not be up yet.
+ *
+ * @example
+ * const database = await openDatabase({ url: process.env.DATABASE_URL, dataDir: ".orrery/data" });
+ * await migrateToLatest(database);
+ * const journal = createEventJournal(database);
+ */
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  return options.url !== undefined && options.url !== ""
+    ? openPostgresDatabase({ ...options, url: options.url })
+    : openPGliteDatabase(options);
+}

@@ -1,0 +1,15 @@
+// The storage layer: one Kysely schema over PostgreSQL (pg) or PGlite, the
+// migrations, and the event journal with group commit.
+
+export { openDatabase } from "./database.js";
+export type { Database, DatabaseCapabilities, DatabaseOptions } from "./database.js";
+export type { StorageLogger } from "./storage-logger.js";
+export { migrateToLatest } from "./migrations/migrate-to-latest.js";
+export type { MigrationSummary } from "./migrations/migrate-to-latest.js";
+export { createEventJournal } from "./event-journal.js";
+export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
+export type { AppendRequest, JournalEvent, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
+export { SequenceConflictError, StorageError, StorageUnavailableError, toStorageError } from "./storage-errors.js";
+
+// For runtime code that queries Orrery's tables directly (views, projections).
+export type { EventsTable, OrreryTables, SnapshotsTable } from "./orrery-tables.js";

@@ -1,0 +1,42 @@
+// The records the event journal writes and returns.
+
+/** An event to append: protobuf binary plus its full message name. */
+export interface JournalEvent {
+  /** Dense per entity: the entity's last sequence number + 1, + 2, … */
+  readonly seqNr: number;
+  /** Full protobuf message name, e.g. `shop.cart.v1.ItemAdded`. */
+  readonly eventType: string;
+  readonly payload: Uint8Array;
+  /** Small string pairs such as a correlation id or trace context; stored as jsonb. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** An event as read back from the journal. */
+export interface StoredEvent extends JournalEvent {
+  /** Position in the global journal; unique, increasing within a transaction, not gap-free. */
+  readonly globalPosition: number;
+  readonly writtenAt: Date;
+}
+
+/** The state of an entity as of `seqNr`, protobuf binary plus its full message name. */
+export interface Snapshot {
+  readonly seqNr: number;
+  readonly stateType: string;
+  readonly payload: Uint8Array;
+}
+
+/** Events (and optionally a snapshot) for one entity, committed atomically. */
+export interface AppendRequest {
+  readonly entityType: string;
+  readonly entityId: string;
+  /** Consecutive sequence numbers; may be empty when only a snapshot is stored. */
+  readonly events: readonly JournalEvent[];
+  /** Replaces the stored snapshot only if that one is older. */
+  readonly snapshot?: Snapshot | undefined;
+}
+
+/** What recovering an entity needs: its latest snapshot and every later event, in order. */
+export interface LoadedEntity {
+  readonly snapshot?: Snapshot;
+  readonly events: StoredEvent[];
+}

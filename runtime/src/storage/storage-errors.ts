@@ -1,0 +1,104 @@
+/**
+ * A storage operation failed. `retryable` says whether the same operation may
+ * succeed if tried again unchanged (connection loss, timeouts, overload), or
+ * whether retrying is pointless (bad schema, bad data, bad configuration).
+ * The original driver error is kept as `cause`.
+ */
+export class StorageError extends Error {
+  override name = "StorageError";
+  /** True when retrying the same operation later may succeed. */
+  readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, { cause: options?.cause });
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/**
+ * The database could not be reached or gave up on the operation for a
+ * transient reason (connection refused or lost, server shutting down, statement
+ * timeout, serialization failure). Always retryable.
+ */
+export class StorageUnavailableError extends StorageError {
+  override name = "StorageUnavailableError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, retryable: true });
+  }
+}
+
+/**
+ * Another writer already appended an event with this sequence number to the
+ * entity: the journal's primary key rejected the append. The in-memory state of
+ * the entity is stale; drop it and reload the entity before handling further
+ * commands. Not retryable as is.
+ */
+export class SequenceConflictError extends StorageError {
+  override name = "SequenceConflictError";
+  /** The entity's persisted type name. */
+  readonly entityType: string;
+  /** The entity's id. */
+  readonly entityId: string;
+  /** The first sequence number that was already taken. */
+  readonly seqNr: number;
+
+  constructor(entityType: string, entityId: string, seqNr: number, options?: { cause?: unknown }) {
+    super(
+      `cannot append event ${seqNr} to ${entityType} "${entityId}": another writer appended the same ` +
+        `sequence number; the entity will be reloaded`,
+      { cause: options?.cause, retryable: false },
+    );
+    this.entityType = entityType;
+    this.entityId = entityId;
+    this.seqNr = seqNr;
+  }
+}
+
+// SQLSTATE classes that describe a transient condition: connection exception, insufficient
+// resources, operator intervention (shutdown, statement timeout), transaction rollback
+// (serialization failure, deadlock).
+const retryableSqlStateClasses = new Set(["08", "53", "57", "40"]);
+const retryableSqlStates = new Set(["55P03" /* lock_not_available */]);
+const retryableErrnos = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTCONN",
+]);
+// node-postgres reports a dropped connection without an error code.
+const connectionLostMessage = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+
+/**
+ * Normalises any throwable from a driver into a `StorageError`, classifying it
+ * as retryable (`StorageUnavailableError`) or terminal. `context` says what was
+ * being done, e.g. "append to the event journal".
+ */
+export function toStorageError(error: unknown, context: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const message = `${context} failed: ${describeError(error)}`;
+  return isRetryable(error)
+    ? new StorageUnavailableError(message, { cause: error })
+    : new StorageError(message, { cause: error });
+}
+
+/** The message of any throwable; a failed connect to "localhost" (::1 and 127.0.0.1) is an AggregateError without one. */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.message === "") return error.errors.map(describeError).join("; ");
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The SQLSTATE (or Node errno) of a driver error, when it has one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  return typeof error.code === "string" ? error.code : undefined;
+}
+
+/** True for driver errors that describe a transient condition (see `StorageUnavailableError`). */
+export function isRetryable(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code !== undefined) {
+    if (retryableErrnos.has(code) || retryableSqlStates.has(code)) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return retryableSqlStateClasses.has(code.slice(0, 2));
+  }
+  // AggregateError from a multi-address connect attempt (e.g. localhost → ::1 and 127.0.0.1).
+  if (error instanceof AggregateError) return error.errors.some(isRetryable);
+  return error instanceof Error && connectionLostMessage.test(error.message);
+}
