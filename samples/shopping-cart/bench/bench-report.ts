@@ -83,7 +83,7 @@ export function progressLine(storage: StorageKind, r: ScenarioResult): string {
   const noise = r.cpu.other ?? 0;
   return `  ${STORAGE_LABEL[storage]} ${r.id}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms` +
     (errors > 0 ? `, ${errors} errors` : "") +
-    (noise >= 0.25 ? ` (noise: other work used ${noise.toFixed(2)} cores)` : "");
+    (noise >= 0.25 ? ` (noise: other work used ${noise.toFixed(2)} cores${busiest(r)})` : "");
 }
 
 /** The results table and the target ratios, for stdout. */
@@ -134,6 +134,11 @@ export async function writeResults(record: unknown, startedAt: Date): Promise<st
 
 function fmt(value: number, digits: number): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function busiest(r: ScenarioResult): string {
+  const top = r.cpu.busiestOthers[0];
+  return top === undefined ? "" : `, most by pid ${top.pid}: ${top.command.slice(0, 80)}`;
 }
 
 function optional(value: number | undefined, format: (value: number) => string): string {

@@ -1,7 +1,7 @@
 // CPU used during a timed window, in cores (1.0 = one core busy all the time):
 // by this load generator, the server process, PostgreSQL, and everything else
-// on the machine (other people's work: noise). Reads Linux /proc; elsewhere
-// only the generator's own figure is known.
+// on the machine (work that is not ours: noise), with the busiest of those
+// named. Reads Linux /proc; elsewhere only the generator's own figure is known.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -17,6 +17,8 @@ export interface CpuUsage {
   readonly machine: number | undefined;
   /** The machine minus the three above: work that is not ours, competing for the cores. */
   readonly other: number | undefined;
+  /** The processes behind `other` that used the most (short-lived ones are not seen). */
+  readonly busiestOthers: ReadonlyArray<{ pid: number; command: string; cores: number }>;
   /** Time the hypervisor gave our vCPUs to someone else: noise from neighbours. */
   readonly steal: number | undefined;
 }
@@ -25,9 +27,9 @@ export interface CpuUsage {
 export interface CpuSample {
   readonly atNs: bigint;
   readonly generatorMicros: number;
-  readonly serverTicks: number | undefined;
-  /** Ticks per live "postgres" process, by pid. */
-  readonly postgresTicks: ReadonlyMap<number, number> | undefined;
+  readonly serverPid: number | undefined;
+  /** CPU ticks and name of every live process, by pid. */
+  readonly processes: ReadonlyMap<number, { name: string; ticks: number }> | undefined;
   readonly machine: { busy: number; steal: number } | undefined;
 }
 
@@ -39,8 +41,8 @@ export function sampleCpu(serverPid: number | undefined): CpuSample {
   return {
     atNs: process.hrtime.bigint(),
     generatorMicros: own.user + own.system,
-    serverTicks: serverPid === undefined ? undefined : processTicks(serverPid),
-    postgresTicks: ticksOfProcessesNamed("postgres"),
+    serverPid,
+    processes: processTable(),
     machine: machineTicks(),
   };
 }
@@ -48,59 +50,62 @@ export function sampleCpu(serverPid: number | undefined): CpuSample {
 /** CPU used from `a` to `b`, in cores. */
 export function cpuBetween(a: CpuSample, b: CpuSample): CpuUsage {
   const seconds = Number(b.atNs - a.atNs) / 1e9;
-  const cores = (from: number | undefined, to: number | undefined): number | undefined =>
-    from === undefined || to === undefined ? undefined : (to - from) / ticksPerSecond / seconds;
+  const toCores = (ticks: number): number => ticks / ticksPerSecond / seconds;
   const generator = (b.generatorMicros - a.generatorMicros) / 1e6 / seconds;
-  const server = cores(a.serverTicks, b.serverTicks);
-  const postgres = a.postgresTicks && b.postgresTicks ? cores(0, growth(a.postgresTicks, b.postgresTicks)) : undefined;
-  const machine = cores(a.machine?.busy, b.machine?.busy);
+  const machine = a.machine && b.machine ? toCores(b.machine.busy - a.machine.busy) : undefined;
+  const steal = a.machine && b.machine ? toCores(b.machine.steal - a.machine.steal) : undefined;
+  if (a.processes === undefined || b.processes === undefined) {
+    return { generator, server: undefined, postgres: undefined, machine, other: undefined, busiestOthers: [], steal };
+  }
+  let server: number | undefined;
+  let postgres = 0;
+  const others: Array<{ pid: number; cores: number }> = [];
+  // A process started inside the window counts in full; one that ended inside it is not seen.
+  for (const [pid, { name, ticks }] of b.processes) {
+    const used = toCores(ticks - (a.processes.get(pid)?.ticks ?? 0));
+    if (pid === b.serverPid) server = used;
+    else if (name === "postgres") postgres += used;
+    else if (pid !== process.pid && used >= 0.05) others.push({ pid, cores: used });
+  }
+  const ours = generator + (server ?? 0) + postgres;
   return {
-    generator, server, postgres, machine,
-    other: machine === undefined ? undefined : Math.max(0, machine - generator - (server ?? 0) - (postgres ?? 0)),
-    steal: cores(a.machine?.steal, b.machine?.steal),
+    generator, server, postgres, machine, steal,
+    other: machine === undefined ? undefined : Math.max(0, machine - ours),
+    busiestOthers: others
+      .sort((x, y) => y.cores - x.cores)
+      .slice(0, 3)
+      .map((o) => ({ ...o, command: commandLine(o.pid) })),
   };
 }
 
-function processTicks(pid: number): number | undefined {
-  try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).ticks;
-  } catch {
-    return undefined; // gone, or no /proc
-  }
-}
-
-/** Ticks the processes alive at `b` used since `a` (all of them for one started in between). */
-function growth(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): number {
-  let total = 0;
-  for (const [pid, ticks] of b) total += ticks - (a.get(pid) ?? 0);
-  return total;
-}
-
-/** CPU ticks of each live process called `name`, by pid. */
-function ticksOfProcessesNamed(name: string): Map<number, number> | undefined {
+function processTable(): Map<number, { name: string; ticks: number }> | undefined {
   let pids: string[];
   try {
     pids = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
   } catch {
     return undefined;
   }
-  const ticks = new Map<number, number>();
+  const table = new Map<number, { name: string; ticks: number }>();
   for (const pid of pids) {
     try {
-      const stat = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
-      if (stat.name === name) ticks.set(Number(pid), stat.ticks);
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      // Fields after "(comm) ": state is the first; utime and stime are the 12th and 13th.
+      const fields = stat.slice(close + 2).split(" ");
+      table.set(Number(pid), { name: stat.slice(stat.indexOf("(") + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
     } catch {
       // exited while we looked
     }
   }
-  return ticks;
+  return table;
 }
 
-function parseStat(stat: string): { name: string; ticks: number } {
-  const close = stat.lastIndexOf(")");
-  // Fields after "(comm) ": state is the first; utime and stime are the 12th and 13th.
-  const fields = stat.slice(close + 2).split(" ");
-  return { name: stat.slice(stat.indexOf("(") + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim().slice(0, 160);
+  } catch {
+    return "(exited)";
+  }
 }
 
 function machineTicks(): { busy: number; steal: number } | undefined {

@@ -94,7 +94,10 @@ export async function runLoad(call: UnaryCall, options: LoadOptions): Promise<Lo
   stopped = true;
   const last = sampleCpu(options.serverPid);
 
-  const drained = await Promise.race([allDone.then(() => true), sleep(DRAIN_MS).then(() => false)]);
+  let drainTimer: NodeJS.Timeout | undefined;
+  const drainTimeout = new Promise<false>((resolve) => (drainTimer = setTimeout(resolve, DRAIN_MS, false)));
+  const drained = await Promise.race([allDone.then(() => true), drainTimeout]);
+  clearTimeout(drainTimer);
   const unfinished = drained ? 0 : inFlight;
   if (drained) pool.close();
   else pool.destroy();
