@@ -1,14 +1,14 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { HandlerFailure, initialState, processCommand } from "@orrery/sdk";
+import { HandlerFailure, processCommand } from "@orrery/sdk";
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
-import type { EventJournal } from "../storage/index.js";
+import type { EventJournal, JournalEvent } from "../storage/index.js";
 import { SequenceConflictError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
-import type { EventCodec } from "./event-codec.js";
+import { recoverEntity } from "./entity-recovery.js";
 
 /** Per-call facts from the transport. */
 export interface CallInfo {
@@ -41,6 +41,16 @@ export interface EntityHostOptions {
   readonly passivateAfterMs: number;
   /** Keep at most this many entities in memory; the least recently used idle ones go first. */
   readonly maxActive: number;
+  /** Commands of one entity handled before one commit, at most (default 256). */
+  readonly maxCommandsPerCommit?: number;
+}
+
+interface Command {
+  readonly method: DescMethod;
+  readonly message: Message;
+  readonly call: CallInfo;
+  resolve(reply: Message): void;
+  reject(error: unknown): void;
 }
 
 interface Slot {
@@ -48,117 +58,150 @@ interface Slot {
   loaded: boolean;
   state: Message | undefined;
   seqNr: number;
-  pending: number;
-  tail: Promise<unknown>;
+  readonly queue: Command[];
+  running: Promise<void> | undefined;
   lastUsed: number;
 }
 
-/** Creates the host of one event-sourced component. */
+/**
+ * Creates the host of one event-sourced component. Each entity has a mailbox;
+ * whatever queued up while the previous commit was in flight is handled in
+ * arrival order against the in-memory state and committed as one append, and
+ * every reply (rejections included) is released only after that commit.
+ */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
   const { entity, journal, logger } = options;
   const type = entity.spec.type;
   const codec = createEventCodec(entity);
   const snapshotEvery = entity.snapshotEvery > 0 ? entity.snapshotEvery : options.snapshotEvery;
+  const maxBatch = options.maxCommandsPerCommit ?? 256;
   const active = new Map<string, Slot>();
   const sweepMs = Math.max(50, Math.min(options.passivateAfterMs / 2, 30_000));
   const timer = setInterval(() => passivate(active, Date.now() - options.passivateAfterMs, options.maxActive), sweepMs);
   timer.unref();
 
-  async function run(slot: Slot, method: DescMethod, command: Message, call: CallInfo): Promise<Message> {
-    if (call.signal?.aborted) throw ConnectError.from(call.signal.reason, Code.Canceled);
-    if (!slot.loaded) await load(slot, method);
-    const where = describeCall(method, type, slot.id);
-    let outcome;
-    try {
-      outcome = await processCommand({
-        entity, entityId: slot.id, method, command, state: slot.state!, sequenceNumber: slot.seqNr,
-        metadata: call.headers, signal: call.signal, components: options.components,
-      });
-    } catch (cause) {
-      throw internalError(slot, where, cause);
+  async function drainMailbox(slot: Slot): Promise<void> {
+    while (slot.queue.length > 0) {
+      const batch = slot.queue.splice(0, maxBatch);
+      try {
+        await runBatch(slot, batch);
+      } catch (cause) {
+        // Not expected (runBatch settles its own failures); never leave a caller hanging.
+        slot.loaded = false;
+        slot.state = undefined;
+        const error = internalError(describeCall(batch[0]!.method, type, slot.id), slot.id, cause);
+        for (const command of batch) command.reject(error);
+      }
     }
-    if (outcome.kind === "rejected") throw new ConnectError(`${where}: ${outcome.message}`, outcome.code);
-    if (outcome.events.length === 0 && !outcome.deleted) return outcome.reply;
+    slot.running = undefined;
+  }
 
-    let seqNr = slot.seqNr;
-    let events;
-    try {
-      events = outcome.events.map((event) => ({ seqNr: ++seqNr, ...encodeEvent(codec, event) }));
-    } catch (cause) {
-      throw internalError(slot, where, new HandlerFailure("event", `an event could not be encoded: ${String(cause)}`, { cause }));
+  async function runBatch(slot: Slot, batch: Command[]): Promise<void> {
+    if (!slot.loaded) {
+      try {
+        const recovered = await recoverEntity(entity, codec, journal, slot.id);
+        slot.state = recovered.state;
+        slot.seqNr = recovered.seqNr;
+        slot.loaded = true;
+      } catch (cause) {
+        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause);
+        for (const command of batch) command.reject(error);
+        return;
+      }
     }
-    if (outcome.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
-    const snapshotDue = snapshotEvery > 0 && Math.floor(seqNr / snapshotEvery) > Math.floor(slot.seqNr / snapshotEvery);
-    const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(outcome.state).payload } : undefined;
-    try {
-      await journal.append({ entityType: type, entityId: slot.id, events, snapshot });
-    } catch (cause) {
+    let state = slot.state!;
+    let seqNr = slot.seqNr;
+    const events: JournalEvent[] = [];
+    const settled: Array<() => void> = [];
+    let failed = false;
+    for (let i = 0; i < batch.length; i++) {
+      const command = batch[i]!;
+      const where = describeCall(command.method, type, slot.id);
+      if (command.call.signal?.aborted) {
+        settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
+        continue;
+      }
+      try {
+        const outcome = await processCommand({
+          entity, entityId: slot.id, method: command.method, command: command.message, state, sequenceNumber: seqNr,
+          metadata: command.call.headers, signal: command.call.signal, components: options.components,
+        });
+        if (outcome.kind === "rejected") {
+          const error = new ConnectError(`${where}: ${outcome.message}`, outcome.code);
+          settled.push(() => command.reject(error));
+          continue;
+        }
+        const encoded = outcome.events.map((event) => encodeEvent(event));
+        for (const e of encoded) events.push({ seqNr: ++seqNr, eventType: e.type, payload: e.payload });
+        if (outcome.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
+        state = outcome.state;
+        settled.push(() => command.resolve(outcome.reply));
+      } catch (cause) {
+        // The state may be half-updated: commit what the earlier commands decided,
+        // then reload from the journal for the commands after this one.
+        const error = internalError(where, slot.id, cause);
+        settled.push(() => command.reject(error));
+        slot.queue.unshift(...batch.slice(i + 1));
+        failed = true;
+        break;
+      }
+    }
+    if (events.length > 0) {
+      const snapshotDue = !failed && snapshotEvery > 0 && Math.floor(seqNr / snapshotEvery) > Math.floor(slot.seqNr / snapshotEvery);
+      const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(state).payload } : undefined;
+      try {
+        await journal.append({ entityType: type, entityId: slot.id, events, snapshot });
+      } catch (cause) {
+        slot.loaded = false;
+        slot.state = undefined;
+        // Nothing of this batch is committed, so no reply may stand, rejections included.
+        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause);
+        for (const command of batch) command.reject(error);
+        return;
+      }
+    }
+    if (failed) {
       slot.loaded = false;
       slot.state = undefined;
-      throw storageError(where, cause);
+    } else {
+      slot.state = state;
     }
-    slot.state = outcome.state;
     slot.seqNr = seqNr;
-    return outcome.reply;
+    for (const settle of settled) settle();
   }
 
-  async function load(slot: Slot, method: DescMethod): Promise<void> {
-    let stored;
+  function encodeEvent(event: Message): { type: string; payload: Uint8Array } {
     try {
-      stored = await journal.load(type, slot.id);
+      return codec.encode(event);
     } catch (cause) {
-      throw storageError(describeCall(method, type, slot.id), cause);
+      throw new HandlerFailure("event", `an event could not be encoded: ${String(cause)}`, { cause });
     }
-    let state = stored.snapshot && codec.decodeState(stored.snapshot.stateType, stored.snapshot.payload);
-    let seqNr = state ? stored.snapshot!.seqNr : 0;
-    let events = stored.events;
-    if (state === undefined) {
-      state = initialState(entity, slot.id);
-      if (stored.snapshot) events = await journal.readEvents(type, slot.id, 1);
-    }
-    for (const event of events) {
-      if (event.seqNr !== seqNr + 1) {
-        throw new ConnectError(`${type} "${slot.id}": journal has event ${event.seqNr} after ${seqNr}; refusing to load a history with a gap`, Code.DataLoss);
-      }
-      seqNr = event.seqNr;
-      state = event.eventType === ENTITY_DELETED
-        ? initialState(entity, slot.id)
-        : entity.behavior.applyEvent(state, codec.decodeEvent(event.eventType, event.payload, event.seqNr, slot.id));
-    }
-    slot.state = state;
-    slot.seqNr = seqNr;
-    slot.loaded = true;
   }
 
-  function internalError(slot: Slot, where: string, cause: unknown): ConnectError {
-    slot.loaded = false;
-    slot.state = undefined;
+  function internalError(where: string, entityId: string, cause: unknown): ConnectError {
     const errorId = randomUUID().slice(0, 8);
-    logger.error({ err: cause, errorId, entityType: type, entityId: slot.id }, `${where}: ${String((cause as Error)?.message ?? cause)}`);
+    logger.error({ err: cause, errorId, entityType: type, entityId }, `${where}: ${String((cause as Error)?.message ?? cause)}`);
     const what = cause instanceof HandlerFailure ? cause.message : "unexpected failure";
     return new ConnectError(`${where}: ${what} (error id ${errorId}); the entity's state is unchanged`, Code.Internal, undefined, undefined, cause);
   }
 
   return {
     entity,
-    invoke(method, entityId, command, call = {}) {
+    invoke(method, entityId, message, call = {}) {
       let slot = active.get(entityId);
       if (slot === undefined) {
-        slot = { id: entityId, loaded: false, state: undefined, seqNr: 0, pending: 0, tail: Promise.resolve(), lastUsed: 0 };
+        slot = { id: entityId, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
         active.set(entityId, slot);
       }
       const s = slot;
-      s.pending++;
       s.lastUsed = Date.now();
-      const result = s.tail.then(() => run(s, method, command, call));
-      s.tail = result.then(
-        () => { s.pending--; },
-        () => { s.pending--; },
-      );
-      return result;
+      return new Promise<Message>((resolve, reject) => {
+        s.queue.push({ method, message, call, resolve, reject });
+        s.running ??= drainMailbox(s);
+      });
     },
     async drain() {
-      await Promise.all([...active.values()].map((s) => s.tail));
+      await Promise.all([...active.values()].map((s) => s.running));
     },
     close() {
       clearInterval(timer);
@@ -167,11 +210,6 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       return active.size;
     },
   };
-}
-
-function encodeEvent(codec: EventCodec, event: Message): { eventType: string; payload: Uint8Array } {
-  const { type, payload } = codec.encode(event);
-  return { eventType: type, payload };
 }
 
 function storageError(where: string, cause: unknown): ConnectError {
@@ -187,7 +225,7 @@ function storageError(where: string, cause: unknown): ConnectError {
 function passivate(active: Map<string, Slot>, idleBefore: number, maxActive: number): void {
   const idle: Slot[] = [];
   for (const [id, slot] of active) {
-    if (slot.pending > 0) continue;
+    if (slot.running !== undefined || slot.queue.length > 0) continue;
     if (slot.lastUsed < idleBefore) active.delete(id);
     else idle.push(slot);
   }
