@@ -100,6 +100,14 @@ describe("shopping cart served end to end", function () {
     }
   });
 
+  it("serves the typed component client in-process, through the same routing point", async () => {
+    const carts = service.components.forService(ShoppingCartService);
+    await carts.addItem({ cartId: "in-process", productId: "p1", name: "Pen", quantity: 1 });
+    const wire = createClient(ShoppingCartService, transports["Connect binary over HTTP/2"]!());
+    assert.equal((await wire.getCart({ cartId: "in-process" })).items[0]?.quantity, 1);
+    await expectCode(carts.checkout({ cartId: "in-process-empty" }), Code.FailedPrecondition, /Checkout for shopping-cart "in-process-empty": the cart is empty/);
+  });
+
   it("serves Connect JSON to a plain HTTP client (curl-style)", async () => {
     const res = await fetch(`${baseUrl}/shop.cart.v1.ShoppingCartService/AddItem`, {
       method: "POST",
