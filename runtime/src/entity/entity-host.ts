@@ -116,7 +116,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     let failed = false;
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
-      const where = describeCall(command.method, type, slot.id);
+      const where = () => describeCall(command.method, type, slot.id); // only errors need it
       if (command.call.signal?.aborted) {
         settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
         continue;
@@ -127,7 +127,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           metadata: command.call.headers, signal: command.call.signal, components: options.components,
         });
         if (outcome.kind === "rejected") {
-          const error = new ConnectError(`${where}: ${outcome.message}`, outcome.code);
+          const error = new ConnectError(`${where()}: ${outcome.message}`, outcome.code);
           settled.push(() => command.reject(error));
           continue;
         }
@@ -139,7 +139,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       } catch (cause) {
         // The state may be half-updated: commit what the earlier commands decided,
         // then reload from the journal for the commands after this one.
-        const error = internalError(where, slot.id, cause);
+        const error = internalError(where(), slot.id, cause);
         settled.push(() => command.reject(error));
         slot.queue.unshift(...batch.slice(i + 1));
         failed = true;
