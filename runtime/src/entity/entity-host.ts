@@ -5,7 +5,7 @@ import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import type { EventJournal, JournalEvent } from "../storage/index.js";
-import { SequenceConflictError, StorageUnavailableError } from "../storage/index.js";
+import { SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
 import { recoverEntity } from "./entity-recovery.js";
@@ -104,7 +104,10 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         slot.seqNr = recovered.seqNr;
         slot.loaded = true;
       } catch (cause) {
-        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause);
+        const where = describeCall(batch[0]!.method, type, slot.id);
+        const error = cause instanceof StorageError || cause instanceof ConnectError
+          ? storageError(where, cause)
+          : internalError(where, slot.id, new HandlerFailure("applyEvent", `could not recover the entity from its journal: ${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
         for (const command of batch) command.reject(error);
         return;
       }
@@ -178,11 +181,12 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
   }
 
-  function internalError(where: string, entityId: string, cause: unknown): ConnectError {
+  function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {
     const errorId = randomUUID().slice(0, 8);
     logger.error({ err: cause, errorId, entityType: type, entityId }, `${where}: ${String((cause as Error)?.message ?? cause)}`);
     const what = cause instanceof HandlerFailure ? cause.message : "unexpected failure";
-    return new ConnectError(`${where}: ${what} (error id ${errorId}); the entity's state is unchanged`, Code.Internal, undefined, undefined, cause);
+    const tail = stateUnchanged ? "; the entity's state is unchanged" : "";
+    return new ConnectError(`${where}: ${what} (error id ${errorId})${tail}`, Code.Internal, undefined, undefined, cause);
   }
 
   return {

@@ -138,3 +138,55 @@ describe("EntityHost", () => {
     assert.equal((await journal.readEvents(Counter.type, "late")).length, 0);
   });
 });
+
+describe("EntityHost recovery", () => {
+  let database: Database;
+  let journal: EventJournal;
+
+  before(async () => {
+    database = await openDatabase({});
+    await migrateToLatest(database);
+    journal = createEventJournal(database);
+  });
+  after(async () => {
+    await journal.close();
+    await database.close();
+  });
+
+  function hostWith(handlers = counterHandlers): EntityHost {
+    return createEntityHost({
+      entity: Counter.implement(handlers), journal, components: noComponents, logger: pino({ level: "silent" }),
+      snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 10,
+    });
+  }
+
+  it("refuses to serve an entity whose journal holds an event type no longer declared, naming the type and the fix", async () => {
+    await journal.append({ entityType: Counter.type, entityId: "legacy", events: [{ seqNr: 1, eventType: "test.Removed", payload: new Uint8Array(0) }] });
+    const host = hostWith();
+    try {
+      await assert.rejects(host.invoke(get, "legacy", create(AddRequestSchema)), (err: ConnectError) => {
+        assert.equal(err.code, Code.Internal);
+        assert.match(err.rawMessage, /CounterService\.Get for counter "legacy": could not recover the entity from its journal: event 1 of counter "legacy" has type test\.Removed, which is not among the entity's events .*must stay declared/);
+        return true;
+      });
+    } finally {
+      host.close();
+    }
+  });
+
+  it("answers INTERNAL when applyEvent throws during recovery, and serves again once it is fixed", async () => {
+    await journal.append({ entityType: Counter.type, entityId: "brittle", events: [{ seqNr: 1, eventType: AddedSchema.typeName, payload: new Uint8Array([8, 3]) }] });
+    const broken = hostWith({ ...counterHandlers, applyEvent: () => { throw new Error("bug in applyEvent"); } });
+    try {
+      await assert.rejects(broken.invoke(get, "brittle", create(AddRequestSchema)), (err: ConnectError) => err.code === Code.Internal && /bug in applyEvent/.test(err.rawMessage));
+    } finally {
+      broken.close();
+    }
+    const fixed = hostWith();
+    try {
+      assert.equal(field(await fixed.invoke(get, "brittle", create(AddRequestSchema)), "value"), 3);
+    } finally {
+      fixed.close();
+    }
+  });
+});
