@@ -1,3 +1,4 @@
+import pg from "pg";
 import { freePort, startEmbeddedPostgres } from "./embedded-postgres.js";
 import type { EmbeddedPostgres } from "./embedded-postgres.js";
 
@@ -26,3 +27,21 @@ export async function stopPostgresServer(): Promise<void> {
 }
 
 let embedded: Promise<EmbeddedPostgres> | undefined;
+
+/** Runs one statement on the server (e.g. CREATE/DROP DATABASE) over a short-lived connection. */
+export async function admin(serverUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The same server URL with another database name. */
+export function withDatabase(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}

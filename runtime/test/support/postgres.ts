@@ -3,12 +3,13 @@ import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import type { Database, StorageLogger } from "../../src/storage/index.js";
 import { migrateToLatest, openDatabase } from "../../src/storage/index.js";
 import { openPGliteDatabase } from "../../src/storage/pglite-database.js";
 import { pgliteTemplate } from "./pglite-template.js";
-import { postgresServerUrl, stopPostgresServer } from "./postgres-server.js";
+import { admin, postgresServerUrl, stopPostgresServer, withDatabase } from "./postgres-server.js";
+
+export { withDatabase };
 
 /** One dialect setup that every storage test runs against. */
 export interface TestDatabaseSetup {
@@ -144,21 +145,4 @@ function tracked(
   };
   leftovers.add(test);
   return test;
-}
-
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-/** The same server URL with another database name. */
-export function withDatabase(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
 }

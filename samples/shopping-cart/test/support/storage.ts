@@ -5,9 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 // The runtime's test harness owns the embedded server; the sample shares it.
-import { postgresServerUrl } from "../../../../runtime/test/support/postgres-server.js";
+import { admin, postgresServerUrl, withDatabase } from "../../../../runtime/test/support/postgres-server.js";
 
 /** Storage settings for createService plus a cleanup. */
 export interface TestStorage {
@@ -33,10 +32,8 @@ export async function freshStorageOn(dialect: "PGlite" | "PostgreSQL"): Promise<
   const serverUrl = await postgresServerUrl();
   const name = `orrery_sample_${process.pid}_${Date.now()}_${counter++}`;
   await admin(serverUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: withDatabase(serverUrl, name),
     dataDir,
     label: "PostgreSQL",
     async cleanup() {
@@ -44,15 +41,4 @@ export async function freshStorageOn(dialect: "PGlite" | "PostgreSQL"): Promise<
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Runs one statement on the server outside any database of ours. */
-export async function admin(serverUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
