@@ -18,6 +18,20 @@ export interface RuntimeConfig {
   readonly maxMessageBytes: number;
   /** ORRERY_SHUTDOWN_GRACE_MS: how long in-flight calls may finish on shutdown. */
   readonly shutdownGraceMs: number;
+  /** ORRERY_MAX_CONNECTIONS: open TCP connections at most; more are closed on accept. */
+  readonly maxConnections: number;
+  /** ORRERY_HTTP2_MAX_STREAMS: concurrent streams per HTTP/2 connection, advertised in SETTINGS. */
+  readonly http2MaxStreams: number;
+  /** ORRERY_MAX_BUFFERED_BYTES: unsent response bytes one connection may hold while its client does not read. */
+  readonly maxBufferedBytes: number;
+  /** ORRERY_HEADERS_TIMEOUT_MS: time an HTTP/1.1 client has to send the request line and headers. */
+  readonly headersTimeoutMs: number;
+  /** ORRERY_REQUEST_TIMEOUT_MS: time an HTTP/1.1 client has to send the whole request (not the response's duration). */
+  readonly requestTimeoutMs: number;
+  /** ORRERY_IDLE_TIMEOUT_MS: close an HTTP/1.1 keep-alive connection or an HTTP/2 session without open streams after this much quiet. */
+  readonly idleTimeoutMs: number;
+  /** ORRERY_MAX_HEADER_BYTES: the largest request line plus headers (HTTP/1.1) or header list (HTTP/2). */
+  readonly maxHeaderBytes: number;
   /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). */
   readonly logLevel: string;
 }
@@ -58,8 +72,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxActiveEntities: int("ORRERY_MAX_ACTIVE_ENTITIES", 100_000, 1),
     maxMessageBytes: int("ORRERY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024),
     shutdownGraceMs: int("ORRERY_SHUTDOWN_GRACE_MS", 10_000, 0),
+    maxConnections: int("ORRERY_MAX_CONNECTIONS", 10_000, 1),
+    http2MaxStreams: int("ORRERY_HTTP2_MAX_STREAMS", 100, 1, 2 ** 31 - 1),
+    maxBufferedBytes: int("ORRERY_MAX_BUFFERED_BYTES", 16 * 1024 * 1024, 64 * 1024),
+    headersTimeoutMs: int("ORRERY_HEADERS_TIMEOUT_MS", 10_000, 100),
+    requestTimeoutMs: int("ORRERY_REQUEST_TIMEOUT_MS", 30_000, 100),
+    idleTimeoutMs: int("ORRERY_IDLE_TIMEOUT_MS", 60_000, 100),
+    maxHeaderBytes: int("ORRERY_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
     logLevel,
   };
+  if (config.requestTimeoutMs < config.headersTimeoutMs) {
+    problems.push(`ORRERY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must not be below ORRERY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`);
+  }
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }

@@ -112,7 +112,16 @@ export function createService(options: ServiceOptions): OrreryService {
         readiness,
         logger,
       });
-      server = createHttpServer({ handler, logger });
+      server = createHttpServer({
+        handler, logger,
+        maxConnections: config.maxConnections,
+        http2MaxStreams: config.http2MaxStreams,
+        maxBufferedBytes: config.maxBufferedBytes,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxHeaderBytes: config.maxHeaderBytes,
+      });
       const address = await server.listen(config.port, config.host);
       url = address.url;
       readiness.set("serving");

@@ -2,6 +2,14 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { Logger } from "pino";
+import { replyToClientError } from "./client-error-reply.js";
+import {
+  checkingIntervalMs,
+  connectionLimitDefaults,
+  createBufferWatch,
+  type ConnectionLimits,
+  type WatchedConnection,
+} from "./connection-limits.js";
 import { routeConnection } from "./route-connection.js";
 
 /** A request listener that serves both HTTP/1.1 and HTTP/2, such as `connectNodeAdapter()`. */
@@ -10,16 +18,12 @@ export type NodeHandler = (
   response: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
-/** Options for {@link createHttpServer}. */
-export interface HttpServerOptions {
+/** Options for {@link createHttpServer}; each limit left out takes its {@link connectionLimitDefaults} value. */
+export interface HttpServerOptions extends Partial<ConnectionLimits> {
   /** Serves every request, on both protocols. */
   handler: NodeHandler;
   /** Receives connection errors and lifecycle messages. */
   logger?: Logger;
-  /** Refuse connections beyond this many; unlimited by default. */
-  maxConnections?: number;
-  /** Milliseconds a new connection may take to show its protocol; 10 s by default. */
-  sniffTimeoutMs?: number;
 }
 
 /** One cleartext port that speaks HTTP/1.1 and h2c (prior knowledge). */
@@ -37,7 +41,10 @@ export interface HttpServer {
 
 /**
  * Creates a server that routes each connection by its first bytes: the
- * HTTP/2 preface goes to `node:http2`, anything else to `node:http`.
+ * HTTP/2 preface goes to `node:http2`, anything else to `node:http`. Every
+ * connection is bounded (see {@link ConnectionLimits}): slow senders, clients
+ * that never read, idle sessions and oversize headers cannot hold memory or
+ * sockets for long.
  *
  * @example
  * const server = createHttpServer({ handler: connectNodeAdapter({ routes }) });
@@ -45,66 +52,100 @@ export interface HttpServer {
  */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { handler, logger } = options;
-  const sockets = new Set<net.Socket>();
-  const h1Active = new Map<net.Socket, number>(); // HTTP/1.1 sockets → requests in flight
+  const limits = limitsOf(options);
+  const connections = new Map<net.Socket, WatchedConnection>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const sessionConnection = new WeakMap<http2.Http2Session, WatchedConnection>();
   const sniffing = new Set<net.Socket>(); // protocol not known yet
+  const watch = createBufferWatch(limits.maxBufferedBytes, logger);
+  let routing: WatchedConnection | undefined; // the connection whose h2 session is being created
   let inFlight = 0;
   let closing: Promise<void> | undefined; // set once close() is called
 
   function track(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     inFlight++;
     const h1Socket = "stream" in req ? undefined : req.socket;
-    if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
+    const connection = h1Socket ? connections.get(h1Socket as net.Socket) : sessionConnection.get((req as http2.Http2ServerRequest).stream.session!);
+    connection?.responses.add(res);
     if (closing !== undefined && h1Socket) res.setHeader("connection", "close");
     res.once("close", () => {
       inFlight--;
-      if (!h1Socket) return;
-      const left = (h1Active.get(h1Socket) ?? 1) - 1;
-      h1Active.set(h1Socket, left);
-      if (closing !== undefined && left === 0) h1Socket.end();
+      if (connection === undefined) return;
+      connection.responses.delete(res);
+      if (closing !== undefined && h1Socket && connection.responses.size === 0) h1Socket.end();
     });
     handler(req, res);
   }
 
-  // requestTimeout 0: a long server stream over HTTP/1.1 must not be cut at 5 minutes.
-  const h1 = http.createServer({ requestTimeout: 0 }, track);
-  const h2 = http2.createServer({}, track);
-  h1.on("clientError", (error, socket) => {
+  const h1 = http.createServer(
+    {
+      // requestTimeout bounds receiving the request only: long server streams are not cut by it.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: checkingIntervalMs(limits),
+      maxHeaderSize: limits.maxHeaderBytes,
+    },
+    track,
+  );
+  h1.keepAliveTimeout = limits.idleTimeoutMs;
+  // node:http starts enforcing the two timeouts when it listens; ours never does, it gets sockets.
+  h1.emit("listening");
+  const h2 = http2.createServer(
+    {
+      settings: { maxConcurrentStreams: limits.http2MaxStreams, maxHeaderListSize: limits.maxHeaderBytes },
+    },
+    track,
+  );
+  h1.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     logger?.debug({ err: error }, "http/1.1 client error");
-    socket.destroy();
+    replyToClientError(error, socket, limits);
   });
   h2.on("session", (session) => {
     sessions.add(session);
+    if (routing !== undefined) {
+      routing.session = session;
+      sessionConnection.set(session, routing);
+    }
     session.once("close", () => sessions.delete(session));
     session.on("error", (error) => logger?.debug({ err: error }, "http/2 session error"));
+    // Idle: no frames either way for idleTimeoutMs. A session with open streams (a quiet server stream) stays.
+    session.setTimeout(limits.idleTimeoutMs, () => {
+      const connection = sessionConnection.get(session);
+      if (connection === undefined || connection.responses.size === 0) session.close();
+    });
     if (closing !== undefined) session.close();
   });
 
   const tcp = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
+    if (closing !== undefined) return void socket.destroy();
+    const connection: WatchedConnection = { socket, responses: new Set() };
+    connections.set(socket, connection);
+    watch.add(connection);
     socket.once("close", () => {
-      sockets.delete(socket);
+      connections.delete(socket);
       sniffing.delete(socket);
-      h1Active.delete(socket);
+      watch.delete(connection);
     });
     socket.on("error", (error) => logger?.debug({ err: error }, "socket error"));
-    if (closing !== undefined) return void socket.destroy();
     sniffing.add(socket);
     routeConnection(socket, {
-      sniffTimeoutMs: options.sniffTimeoutMs ?? 10_000,
+      sniffTimeoutMs: limits.sniffTimeoutMs,
       http1: (s) => {
         sniffing.delete(s);
-        h1Active.set(s, 0);
         h1.emit("connection", s);
       },
       http2: (stream) => {
         sniffing.delete(socket);
-        h2.emit("connection", stream);
+        routing = connection;
+        try {
+          h2.emit("connection", stream);
+        } finally {
+          routing = undefined;
+        }
       },
     });
   });
-  if (options.maxConnections !== undefined) tcp.maxConnections = options.maxConnections;
+  tcp.maxConnections = limits.maxConnections;
 
   return {
     get inFlight() {
@@ -133,15 +174,28 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     logger?.info({ inFlight, graceMs }, "closing: draining requests in flight");
     for (const session of sessions) session.close(); // GOAWAY; closes when its streams end
     for (const socket of sniffing) socket.destroy();
-    for (const [socket, active] of h1Active) if (active === 0) socket.end();
+    for (const [socket, connection] of connections) {
+      if (connection.session === undefined && !sniffing.has(socket) && connection.responses.size === 0) socket.end();
+    }
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<"timeout">((resolve) => (timer = setTimeout(resolve, graceMs, "timeout")));
     if ((await Promise.race([closed, graceOver])) === "timeout") {
       logger?.warn({ inFlight }, "grace period over: destroying connections");
       for (const session of sessions) session.destroy();
-      for (const socket of sockets) socket.destroy();
+      for (const socket of connections.keys()) socket.destroy();
       await closed;
     }
     clearTimeout(timer);
+    watch.stop();
+    h1.close();
   }
+}
+
+function limitsOf(options: HttpServerOptions): ConnectionLimits {
+  const limits = { ...connectionLimitDefaults };
+  for (const key of Object.keys(limits) as (keyof ConnectionLimits)[]) {
+    const value = options[key];
+    if (value !== undefined) limits[key] = value;
+  }
+  return limits;
 }

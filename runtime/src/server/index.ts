@@ -3,6 +3,8 @@
 
 export { createHttpServer } from "./http-server.js";
 export type { HttpServer, HttpServerOptions, NodeHandler } from "./http-server.js";
+export { connectionLimitDefaults } from "./connection-limits.js";
+export type { ConnectionLimits } from "./connection-limits.js";
 export { createConnectHandler } from "./connect-handler.js";
 export type { ConnectHandlerOptions } from "./connect-handler.js";
 export { createReadiness, toReadiness } from "./readiness.js";
