@@ -12,15 +12,20 @@ export interface ConnectionLimits {
   http2MaxStreams: number;
   /**
    * Unsent response bytes one connection may hold. A connection above this
-   * that made (almost) no write progress for one check interval is closed,
-   * which releases what its responses hold.
+   * whose socket took (almost) nothing from it for a quarter second is closed,
+   * which releases what its responses hold. (One that holds less but takes
+   * nothing for `idleTimeoutMs` is closed too.)
    */
   maxBufferedBytes: number;
   /** Time an HTTP/1.1 client has to send the request line and headers. */
   headersTimeoutMs: number;
   /** Time an HTTP/1.1 client has to send the whole request; a long response is not bound by it. */
   requestTimeoutMs: number;
-  /** Quiet time after which an idle keep-alive connection, or an HTTP/2 session without open streams, is closed. */
+  /**
+   * Quiet time after which an idle keep-alive connection, or an HTTP/2
+   * session without open streams, is closed; also how long a client may leave
+   * response bytes unread.
+   */
   idleTimeoutMs: number;
   /** Largest request line plus headers (HTTP/1.1) or header list (HTTP/2), in bytes. */
   maxHeaderBytes: number;
@@ -50,7 +55,7 @@ interface Pending {
 
 /** One connection as {@link BufferWatch} sees it. */
 export interface WatchedConnection {
-  /** The TCP socket; its `bytesWritten` measures progress. */
+  /** The TCP socket; what it handed to the kernel measures progress. */
   readonly socket: net.Socket;
   /** Set once the connection speaks HTTP/2. */
   session?: http2.ServerHttp2Session;
@@ -60,7 +65,7 @@ export interface WatchedConnection {
 
 /** Closes connections whose clients stopped reading while responses pile up. */
 export interface BufferWatch {
-  /** Starts watching `connection` while it has responses in flight. */
+  /** Starts watching `connection`. */
   add(connection: WatchedConnection): void;
   /** Stops watching it, e.g. once it closed. */
   delete(connection: WatchedConnection): void;
@@ -68,37 +73,58 @@ export interface BufferWatch {
   stop(): void;
 }
 
-// Less than this written in one interval counts as no progress.
+/** What {@link createBufferWatch} enforces. */
+export interface BufferWatchOptions {
+  /** Queued response bytes above this, with no progress for one interval, close the connection. */
+  maxBufferedBytes: number;
+  /** Any queued response bytes with no progress for this long close the connection too. */
+  stallTimeoutMs: number;
+  /** Told about each connection closed. */
+  logger?: Logger;
+  /** How often to look; 250 ms by default. */
+  intervalMs?: number;
+}
+
+// Less than this flushed in one interval counts as no progress.
 const progressBytes = 64 * 1024;
 
 /**
- * Creates the watch: one unref'd timer per server that sums, every
- * `intervalMs`, the bytes queued on each connection (its responses' own
- * buffers plus the socket's). Nothing runs per request or per write.
+ * Creates the watch: one unref'd timer per server that sums, every interval,
+ * the bytes queued on each connection (its responses' own buffers plus the
+ * socket's) and what the socket handed to the kernel since the last look.
+ * Nothing runs per request or per write.
  */
-export function createBufferWatch(maxBufferedBytes: number, logger?: Logger, intervalMs = 1_000): BufferWatch {
-  const watched = new Map<WatchedConnection, number>(); // → socket.bytesWritten at the last check
+export function createBufferWatch(options: BufferWatchOptions): BufferWatch {
+  const { maxBufferedBytes, stallTimeoutMs, logger, intervalMs = 250 } = options;
+  const watched = new Map<WatchedConnection, { flushed: number; progressAt: number }>();
+  const flushed = (socket: net.Socket) => socket.bytesWritten - socket.writableLength;
   const timer = setInterval(() => {
-    for (const [connection, writtenBefore] of watched) {
+    const now = Date.now();
+    for (const [connection, last] of watched) {
       const { socket, session, responses } = connection;
-      const written = socket.bytesWritten;
-      watched.set(connection, written);
-      if (responses.size === 0) continue;
+      const sent = flushed(socket);
+      if (sent - last.flushed >= progressBytes || responses.size === 0) {
+        last.progressAt = now;
+        last.flushed = sent;
+        continue;
+      }
       let buffered = socket.writableLength;
       for (const response of responses) buffered += response.writableLength;
-      if (buffered <= maxBufferedBytes || written - writtenBefore >= progressBytes) continue;
+      if (buffered === 0) last.progressAt = now; // a quiet stream is not a stalled one
+      const over = buffered > maxBufferedBytes;
+      if (!over && now - last.progressAt < stallTimeoutMs) continue;
       logger?.warn(
-        { remoteAddress: socket.remoteAddress, bufferedBytes: buffered, maxBufferedBytes, protocol: session ? "h2" : "http/1.1" },
-        "closing a connection whose client does not read its responses",
+        { remoteAddress: socket.remoteAddress, bufferedBytes: buffered, maxBufferedBytes, stalledMs: now - last.progressAt, protocol: session ? "h2" : "http/1.1" },
+        over ? "closing a connection holding too many unsent response bytes" : "closing a connection whose client stopped reading",
       );
       watched.delete(connection);
-      if (session !== undefined) session.destroy(undefined, 11 /* ENHANCE_YOUR_CALM: GOAWAY, then close */);
-      else socket.destroy();
+      session?.destroy(); // streams end now; the GOAWAY it would send cannot get through a stalled socket
+      socket.destroy();
     }
   }, intervalMs).unref();
   return {
     add(connection) {
-      if (!watched.has(connection)) watched.set(connection, connection.socket.bytesWritten);
+      if (!watched.has(connection)) watched.set(connection, { flushed: flushed(connection.socket), progressAt: Date.now() });
     },
     delete(connection) {
       watched.delete(connection);

@@ -26,6 +26,11 @@ export interface HttpServerOptions extends Partial<ConnectionLimits> {
   logger?: Logger;
 }
 
+/** A connection and, on HTTP/1.1, the pipelined requests waiting for their turn. */
+interface Connection extends WatchedConnection {
+  readonly pipelined: (() => void)[];
+}
+
 /** One cleartext port that speaks HTTP/1.1 and h2c (prior knowledge). */
 export interface HttpServer {
   /** Starts accepting; port 0 picks a free port. */
@@ -53,12 +58,12 @@ export interface HttpServer {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { handler, logger } = options;
   const limits = limitsOf(options);
-  const connections = new Map<net.Socket, WatchedConnection>();
+  const connections = new Map<net.Socket, Connection>();
   const sessions = new Set<http2.ServerHttp2Session>();
-  const sessionConnection = new WeakMap<http2.Http2Session, WatchedConnection>();
+  const sessionConnection = new WeakMap<http2.Http2Session, Connection>();
   const sniffing = new Set<net.Socket>(); // protocol not known yet
-  const watch = createBufferWatch(limits.maxBufferedBytes, logger);
-  let routing: WatchedConnection | undefined; // the connection whose h2 session is being created
+  const watch = createBufferWatch({ maxBufferedBytes: limits.maxBufferedBytes, stallTimeoutMs: limits.idleTimeoutMs, logger });
+  let routing: Connection | undefined; // the connection whose h2 session is being created
   let inFlight = 0;
   let closing: Promise<void> | undefined; // set once close() is called
 
@@ -66,15 +71,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     inFlight++;
     const h1Socket = "stream" in req ? undefined : req.socket;
     const connection = h1Socket ? connections.get(h1Socket as net.Socket) : sessionConnection.get((req as http2.Http2ServerRequest).stream.session!);
-    connection?.responses.add(res);
     if (closing !== undefined && h1Socket) res.setHeader("connection", "close");
+    if (connection === undefined) {
+      res.once("close", () => inFlight--);
+      return handler(req, res);
+    }
     res.once("close", () => {
+      if (!connection.responses.delete(res)) return; // counted when its socket closed
       inFlight--;
-      if (connection === undefined) return;
-      connection.responses.delete(res);
+      if (h1Socket) connection.pipelined.shift()?.();
       if (closing !== undefined && h1Socket && connection.responses.size === 0) h1Socket.end();
     });
-    handler(req, res);
+    // HTTP/1.1 answers in order anyway: a pipelined request waits for the one before it,
+    // so a client that pipelines and never reads holds one response, not hundreds.
+    const busy = h1Socket !== undefined && connection.responses.size > 0;
+    connection.responses.add(res);
+    if (busy) connection.pipelined.push(() => handler(req, res));
+    else handler(req, res);
   }
 
   const h1 = http.createServer(
@@ -118,10 +131,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     if (closing !== undefined) return void socket.destroy();
-    const connection: WatchedConnection = { socket, responses: new Set() };
+    const connection: Connection = { socket, responses: new Set(), pipelined: [] };
     connections.set(socket, connection);
     watch.add(connection);
     socket.once("close", () => {
+      // node:http never closes responses still queued behind a pipelined one whose socket died.
+      inFlight -= connection.responses.size;
+      connection.responses.clear();
+      connection.pipelined.length = 0;
       connections.delete(socket);
       sniffing.delete(socket);
       watch.delete(connection);
