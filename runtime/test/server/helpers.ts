@@ -8,6 +8,7 @@ import {
   createHttpServer,
   createReadiness,
   registerHealthService,
+  type ConnectionLimits,
   type HttpServer,
   type Readiness,
 } from "../../src/server/index.js";
@@ -27,7 +28,12 @@ export interface TestServer {
 
 /** Starts the health service (our test service) behind createConnectHandler and createHttpServer. */
 export async function startTestServer(
-  options: { readMaxBytes?: number; interceptors?: Interceptor[]; routes?: (router: ConnectRouter) => void } = {},
+  options: {
+    readMaxBytes?: number;
+    interceptors?: Interceptor[];
+    routes?: (router: ConnectRouter) => void;
+    limits?: Partial<ConnectionLimits>;
+  } = {},
 ): Promise<TestServer> {
   const readiness = createReadiness("serving");
   const handler = createConnectHandler({
@@ -39,7 +45,7 @@ export async function startTestServer(
     readMaxBytes: options.readMaxBytes,
     interceptors: options.interceptors,
   });
-  const server = createHttpServer({ handler });
+  const server = createHttpServer({ handler, ...options.limits });
   const { url, port } = await server.listen(0);
   return { url, port, server, readiness };
 }
