@@ -8,11 +8,23 @@ import {
 } from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
-import { detectProtocol, errorResponse, respecGrpcResponse } from "./error-response.js";
+import { detectProtocol, errorResponse, respecGrpcResponse, unsupportedMediaType } from "./error-response.js";
 import { createFallbackHandler, type FallbackOptions } from "./fallback.js";
 import type { NodeHandler } from "./http-server.js";
 import type { ReadinessSource } from "./readiness.js";
 import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody } from "./request-errors.js";
+
+// connect-es decodes JSON with a lenient TextDecoder, which turns invalid UTF-8 into U+FFFD.
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
+const strictUtf8 = {
+  decode(input?: Uint8Array): string {
+    try {
+      return fatalDecoder.decode(input);
+    } catch {
+      throw new ConnectError("JSON is not valid UTF-8", Code.InvalidArgument);
+    }
+  },
+};
 
 /** Options for {@link createConnectHandler}. */
 export interface ConnectHandlerOptions {
@@ -42,7 +54,9 @@ export interface ConnectHandlerOptions {
  * UNIMPLEMENTED error for anything else. It behaves like
  * `connectNodeAdapter`, except that failures connect-es raises before user
  * code (a malformed or oversize request) name the method:
- * `shop.cart.v1.ShoppingCartService/AddItem: invalid request body: parse binary: premature EOF`.
+ * `shop.cart.v1.ShoppingCartService/AddItem: invalid request body: parse binary: premature EOF`,
+ * invalid UTF-8 in JSON is rejected rather than replaced, and a missing or
+ * unsupported content type is answered with the types this server accepts.
  *
  * @example
  * const handler = createConnectHandler({ routes: (router) => registerHealthService(router, readiness), readiness });
@@ -50,11 +64,16 @@ export interface ConnectHandlerOptions {
  */
 export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
   const userGate = options.connect?.requestGate;
+  const jsonOptions = {
+    ...options.connect?.jsonOptions,
+    ignoreUnknownFields: options.ignoreUnknownJsonFields ?? false,
+    textDecoder: strictUtf8,
+  };
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options.connect,
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
-    jsonOptions: { ...options.connect?.jsonOptions, ignoreUnknownFields: options.ignoreUnknownJsonFields ?? false },
+    jsonOptions,
     interceptors: [probeInterceptor, ...(options.interceptors ?? [])],
     async requestGate(context) {
       await userGate?.(context);
@@ -89,7 +108,10 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       uReq.body = watchBody(uReq.body, probe);
     }
     handler(uReq)
-      .then((uRes) => universalResponseToNodeResponse(respecGrpcResponse(nameEarlyFailure(uRes, handler.method, probe)), nodeRes))
+      .then((uRes) => {
+        const answer = uRes.status === 415 ? unsupportedMediaType(handler.method, req.headers["content-type"]) : nameEarlyFailure(uRes, handler.method, probe);
+        return universalResponseToNodeResponse(respecGrpcResponse(answer), nodeRes);
+      })
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return; // the client went away
         if (options.logger) options.logger.error({ err: reason, procedure: handler.requestPath }, "rpc handler failed");

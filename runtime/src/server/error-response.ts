@@ -1,4 +1,5 @@
-import { ConnectError } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
@@ -52,8 +53,31 @@ export function errorResponse(
   return respond(200, contentType, encodeEnvelope(trailerFlag, trailerSerialize(status)));
 }
 
-function respond(status: number, contentType: string, body: Uint8Array): UniversalServerResponse {
-  const header = new Headers({ "content-type": contentType, "content-length": String(body.byteLength) });
+/** The content types a method accepts, in the order {@link unsupportedMediaType} lists them. */
+export function acceptedContentTypes(method: DescMethod): string[] {
+  const connect = method.methodKind === "unary" ? ["application/json", "application/proto"] : ["application/connect+json", "application/connect+proto"];
+  return [...connect, "application/grpc", "application/grpc+proto", "application/grpc+json", "application/grpc-web", "application/grpc-web+proto", "application/grpc-web+json"];
+}
+
+/**
+ * The answer to a request whose content type is missing or not one of
+ * {@link acceptedContentTypes}: 415 with an `accept-post` header and a
+ * Connect error body that names the method and lists the types, e.g.
+ * `shop.cart.v1.ShoppingCartService/AddItem: missing content-type; send application/json or application/proto (Connect), ...`.
+ * (connect-es answers 415 with an empty body.)
+ */
+export function unsupportedMediaType(method: DescMethod, contentType: string | undefined): UniversalServerResponse {
+  const [json = "", proto = ""] = acceptedContentTypes(method);
+  const what = contentType === undefined || contentType === "" ? "missing content-type" : `unsupported content-type ${JSON.stringify(contentType.slice(0, 100))}`;
+  const message =
+    `${method.parent.typeName}/${method.name}: ${what}; send ${json} or ${proto} (Connect), ` +
+    "application/grpc[+proto|+json] (gRPC) or application/grpc-web[+proto|+json] (gRPC-Web)";
+  const body = errorToJsonBytes(new ConnectError(message, Code.InvalidArgument), {});
+  return respond(415, "application/json", body, { "accept-post": acceptedContentTypes(method).join(", ") });
+}
+
+function respond(status: number, contentType: string, body: Uint8Array, extra: Record<string, string> = {}): UniversalServerResponse {
+  const header = new Headers({ ...extra, "content-type": contentType, "content-length": String(body.byteLength) });
   return {
     status,
     header,

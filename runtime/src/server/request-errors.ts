@@ -13,6 +13,8 @@ import { errorResponse, type RpcProtocol } from "./error-response.js";
 export interface CallProbe {
   /** The request body (or the GET query message) has started to be read. */
   bodyRead: boolean;
+  /** The request message comes from the Connect GET `message` query parameter. */
+  fromQuery: boolean;
   /** The first interceptor ran: the request message was accepted. */
   accepted: boolean;
   /** Captured by the request gate, whose context connect aborts with the error. */
@@ -24,7 +26,7 @@ export const callProbeKey = createContextKey<CallProbe | undefined>(undefined, {
 
 /** Starts a probe for one call and stores it in `values`. */
 export function startCallProbe(values: ContextValues, isGet: boolean): CallProbe {
-  const probe: CallProbe = { bodyRead: isGet, accepted: false, context: undefined };
+  const probe: CallProbe = { bodyRead: isGet, fromQuery: isGet, accepted: false, context: undefined };
   values.set(callProbeKey, probe);
   return probe;
 }
@@ -61,7 +63,7 @@ async function* nameErrors<T>(messages: AsyncIterable<T>, method: DescMethod, pr
   try {
     yield* messages;
   } catch (e) {
-    throw e instanceof ConnectError ? nameError(e, method, probe?.bodyRead ?? true) : e;
+    throw e instanceof ConnectError ? nameError(e, method, probe?.bodyRead ?? true, false) : e;
   }
 }
 
@@ -72,9 +74,14 @@ async function* nameErrors<T>(messages: AsyncIterable<T>, method: DescMethod, pr
 export function nameEarlyFailure(response: UniversalServerResponse, method: DescMethod, probe: CallProbe): UniversalServerResponse {
   const context = probe.context;
   if (probe.accepted || context === undefined) return response;
-  const reason: unknown = context.signal.reason;
-  if (!(reason instanceof ConnectError)) return response;
-  const error = nameError(reason, method, probe.bodyRead);
+  let reason: unknown = context.signal.reason;
+  if (!(reason instanceof ConnectError)) {
+    // connect-es decodes the GET `message` with base64Decode, which throws a plain Error
+    // ("invalid base64 string") that it answers as "internal error".
+    if (!probe.fromQuery || !(reason instanceof Error)) return response;
+    reason = new ConnectError(reason.message, Code.InvalidArgument);
+  }
+  const error = nameError(reason as ConnectError, method, probe.bodyRead, probe.fromQuery);
   return errorResponse(context.protocolName as RpcProtocol, error, context.requestHeader.get("content-type"));
 }
 
@@ -86,13 +93,14 @@ const malformed = new Set([Code.InvalidArgument, Code.Internal, Code.Unimplement
  * JSON or envelopes become INVALID_ARGUMENT, an oversize message stays
  * RESOURCE_EXHAUSTED, and anything else (deadline, cancel) keeps its code.
  */
-function nameError(error: ConnectError, method: DescMethod, bodyRead: boolean): ConnectError {
+function nameError(error: ConnectError, method: DescMethod, bodyRead: boolean, fromQuery: boolean): ConnectError {
   let what = "";
   let code = error.code;
+  const body = fromQuery ? "message query parameter" : "request body";
   if (bodyRead && code === Code.ResourceExhausted) {
-    what = "request body too large: ";
+    what = `${body} too large: `;
   } else if (bodyRead && malformed.has(code)) {
-    what = "invalid request body: ";
+    what = `invalid ${body}: `;
     code = Code.InvalidArgument;
   }
   const message = `${method.parent.typeName}/${method.name}: ${what}${error.rawMessage}`;

@@ -1,7 +1,12 @@
 import * as http2 from "node:http2";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  FileDescriptorProtoSchema,
+  file_google_protobuf_wrappers,
+  MethodOptions_IdempotencyLevel,
+  StringValueSchema,
+} from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import {
   createConnectHandler,
@@ -79,6 +84,33 @@ export const { NopeService, HealthWithNope } = (() => {
   return { NopeService: nope as GenService<{ check: Unary }>, HealthWithNope: health as GenService<{ nope: Unary }> };
 })();
 
+/**
+ * `test.echo.v1.EchoService/Echo(google.protobuf.StringValue) returns (google.protobuf.StringValue)`,
+ * marked NO_SIDE_EFFECTS so Connect clients may call it with GET; {@link registerEcho} implements it.
+ */
+export const EchoService = (() => {
+  const file = create(FileDescriptorProtoSchema, {
+    name: "test/echo/v1/echo.proto",
+    package: "test.echo.v1",
+    syntax: "proto3",
+    dependency: ["google/protobuf/wrappers.proto"],
+    service: [
+      {
+        name: "EchoService",
+        method: [{ name: "Echo", inputType: ".google.protobuf.StringValue", outputType: ".google.protobuf.StringValue", options: { idempotencyLevel: MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS } }],
+      },
+    ],
+  });
+  const service = createFileRegistry(file, () => file_google_protobuf_wrappers).getService("test.echo.v1.EchoService");
+  if (service === undefined) throw new Error("test.echo.v1.EchoService did not build");
+  return service as GenService<{ echo: { methodKind: "unary"; input: typeof StringValueSchema; output: typeof StringValueSchema } }>;
+})();
+
+/** Serves {@link EchoService}: answers the value it was sent. */
+export function registerEcho(router: ConnectRouter): void {
+  router.service(EchoService, { echo: (req) => create(StringValueSchema, { value: req.value }) });
+}
+
 /** A gRPC length-prefixed message (flags, 4-byte big-endian length, bytes). */
 export function envelope(bytes: Uint8Array, declaredLength = bytes.byteLength): Buffer {
   const out = Buffer.alloc(5 + bytes.byteLength);
@@ -111,8 +143,13 @@ export async function rawGrpc(
 }
 
 /** The status a raw gRPC-Web (HTTP/1.1) call ended with, from a header or the trailer frame. */
-export async function rawGrpcWeb(url: string, path: string, body: Uint8Array): Promise<{ status: string; message: string }> {
-  const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body });
+export async function rawGrpcWeb(
+  url: string,
+  path: string,
+  body: Uint8Array,
+  contentType = "application/grpc-web+proto",
+): Promise<{ status: string; message: string }> {
+  const res = await fetch(url + path, { method: "POST", headers: { "content-type": contentType }, body });
   const bytes = Buffer.from(await res.arrayBuffer());
   const fields = new Map<string, string>(res.headers);
   for (let i = 0; i + 5 <= bytes.length; i += 5 + bytes.readUInt32BE(i + 1)) {
