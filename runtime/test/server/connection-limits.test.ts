@@ -134,6 +134,25 @@ describe("connection limits", () => {
   });
 
   describe("on HTTP/2", () => {
+    it("serves at most http2MaxStreams streams of one connection at once; the client holds the rest back until one ends", async () => {
+      const session = http2.connect(t.url);
+      try {
+        await new Promise((resolve) => session.once("remoteSettings", resolve));
+        const streams = Array.from({ length: 8 }, () => {
+          const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Watch", "content-type": "application/grpc", te: "trailers" });
+          stream.end(Buffer.alloc(5)); // an empty HealthCheckRequest
+          return { stream, answered: new Promise<void>((resolve) => stream.once("data", () => resolve())) };
+        });
+        await Promise.all(streams.slice(0, 7).map((s) => s.answered));
+        const eighth = await Promise.race([streams[7]!.answered.then(() => "answered"), sleep(300).then(() => "waiting")]);
+        assert.equal(eighth, "waiting");
+        streams[0]!.stream.close();
+        await streams[7]!.answered;
+      } finally {
+        session.destroy();
+      }
+    });
+
     it("closes a session without open streams after idleTimeoutMs, with GOAWAY", async () => {
       const session = http2.connect(t.url);
       const stream = session.request({ ":path": "/healthz" });
