@@ -14,7 +14,9 @@ export interface ConnectionLimits {
    * Unsent response bytes one connection may hold. A connection above this
    * whose socket took (almost) nothing from it for a quarter second is closed,
    * which releases what its responses hold. (One that holds less but takes
-   * nothing for `idleTimeoutMs` is closed too.)
+   * nothing for `idleTimeoutMs` is closed too.) Until then an HTTP/2
+   * connection can hold up to `http2MaxStreams` responses that were produced
+   * at once; HTTP/1.1 pipelined requests are served one at a time.
    */
   maxBufferedBytes: number;
   /** Time an HTTP/1.1 client has to send the request line and headers. */

@@ -61,6 +61,9 @@ function relaySocket(socket: net.Socket, head: Buffer): Duplex {
     read() {
       socket.resume();
     },
+    // Backpressure: the callback waits until the socket has flushed the chunk, so the session
+    // never has a second write in flight (what a stalled client leaves queued is the session's
+    // one write, referencing the streams' buffers; the buffer watch cuts it).
     write(chunk: Buffer, encoding, callback) {
       socket.write(chunk, encoding, callback);
     },

@@ -153,7 +153,8 @@ describe("a server under connection abuse (in its own process, RSS measured)", f
             `normal client: ${normal.calls} calls, slowest ${normal.slowestMs.toFixed(0)} ms`);
           assert.ok(peak.rss - before.rss < 3 * 120 * MB, `RSS grew by ${mb(peak.rss - before.rss)}`);
           assert.ok(after.arrayBuffers - before.arrayBuffers < 8 * MB, `${mb(after.arrayBuffers - before.arrayBuffers)} more held in ArrayBuffers after the cut`);
-          assert.ok(normal.slowestMs < 1_500, `a normal call took ${normal.slowestMs.toFixed(0)} ms`);
+          // Generous: the abusive clients' 600 streams are set up in this same process, on 2 shared cores.
+          assert.ok(normal.slowestMs < 2_500, `a normal call took ${normal.slowestMs.toFixed(0)} ms`);
         }
         // glibc keeps freed pages for reuse, so RSS need not fall; but a second wave must reuse them, not add more.
         const [first, second] = afterEach as [Memory, Memory];
