@@ -18,6 +18,16 @@ export interface RuntimeConfig {
   readonly maxMessageBytes: number;
   /** ORRERY_SHUTDOWN_GRACE_MS: how long in-flight calls may finish on shutdown. */
   readonly shutdownGraceMs: number;
+  /** ORRERY_STORAGE_WAIT_MS: how long a call waits for an unreachable event store before UNAVAILABLE. */
+  readonly storageWaitMs: number;
+  /** ORRERY_MAX_QUEUED_PER_ENTITY: commands queued for one entity at most; more get RESOURCE_EXHAUSTED. */
+  readonly maxQueuedPerEntity: number;
+  /** ORRERY_MAX_PENDING_APPENDS: appends waiting for the event store at most; more fail at once with UNAVAILABLE. */
+  readonly maxPendingAppends: number;
+  /** ORRERY_DB_POOL_SIZE: PostgreSQL connections at most. */
+  readonly dbPoolSize: number;
+  /** ORRERY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL statement_timeout; a statement without any answer for 2 s longer loses its connection. */
+  readonly dbStatementTimeoutMs: number;
   /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). */
   readonly logLevel: string;
 }
@@ -58,6 +68,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxActiveEntities: int("ORRERY_MAX_ACTIVE_ENTITIES", 100_000, 1),
     maxMessageBytes: int("ORRERY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024),
     shutdownGraceMs: int("ORRERY_SHUTDOWN_GRACE_MS", 10_000, 0),
+    storageWaitMs: int("ORRERY_STORAGE_WAIT_MS", 2_000, 0, 600_000),
+    maxQueuedPerEntity: int("ORRERY_MAX_QUEUED_PER_ENTITY", 1_000, 1),
+    maxPendingAppends: int("ORRERY_MAX_PENDING_APPENDS", 10_000, 1),
+    dbPoolSize: int("ORRERY_DB_POOL_SIZE", 10, 1, 1_000),
+    dbStatementTimeoutMs: int("ORRERY_DB_STATEMENT_TIMEOUT_MS", 5_000, 100, 3_600_000),
     logLevel,
   };
   if (problems.length > 0) {
