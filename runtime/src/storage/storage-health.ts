@@ -26,8 +26,11 @@ export interface StorageHealthOptions {
 
 /**
  * Whether the event store can be reached, as learnt from the statements that
- * run anyway: a connection failure takes it down (one warning, with an error
- * id that every caller failed by the outage also gets), a probe every
+ * run anyway: a connection failure takes it down at once (calls wait), and
+ * once a probe fails too, or a call fails for it, the outage is reported (one
+ * warning, with an error id that every caller failed by it also gets; `onChange`
+ * listeners hear of it then) — a single lost connection is only logged at
+ * debug level. A probe every
  * `probeIntervalMs` notices its return (one line saying how long it lasted
  * and how many calls failed), and the outage is otherwise logged at most
  * every `reminderMs`, so an outage cannot flood the log.
@@ -58,7 +61,11 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
   const probeIntervalMs = options.probeIntervalMs ?? 200;
   const reminderMs = options.reminderMs ?? 10_000;
   const listeners = new Set<(state: "up" | "down") => void>();
-  let outage: { errorId: string; since: Date; startedAt: number; failedCalls: number; lastError: string; remindedAt: number } | undefined;
+  // `confirmed` once a probe failed too: a single lost connection (a server that ended one session) is no outage to report.
+  let outage: {
+    errorId: string; since: Date; startedAt: number; failedCalls: number; lastError: string; remindedAt: number;
+    confirmed: boolean; context: string; firstError: unknown;
+  } | undefined;
   let upWaiters: { promise: Promise<void>; resolve: () => void } | undefined;
   let closed = false;
   let probing = false;
@@ -70,6 +77,16 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
   function recovered(how: string): void {
     if (outage === undefined) return;
     const seconds = ((performance.now() - outage.startedAt) / 1000).toFixed(1);
+    if (!outage.confirmed) {
+      options.logger?.debug(
+        { err: outage.firstError, errorId: outage.errorId, target: options.target },
+        `a connection to the event store was lost (error id ${outage.errorId}): ${outage.lastError}; the store still answers`,
+      );
+      outage = undefined;
+      upWaiters?.resolve();
+      upWaiters = undefined;
+      return;
+    }
     options.logger?.info?.(
       { errorId: outage.errorId, target: options.target, outageSeconds: Number(seconds), failedCalls: outage.failedCalls },
       `the event store is reachable again after ${seconds} s (${how}; error id ${outage.errorId}); ${outage.failedCalls} calls failed during the outage`,
@@ -93,6 +110,16 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
           const current = outage;
           if (current === undefined) return;
           current.lastError = describeError(error);
+          if (!current.confirmed) {
+            current.confirmed = true;
+            current.remindedAt = performance.now();
+            options.logger?.warn(
+              { err: current.firstError, errorId: current.errorId, target: options.target },
+              `the event store at ${options.target} is unreachable (error id ${current.errorId}): ${current.context}: ${current.lastError}; ` +
+                "calls wait for it briefly, then fail with UNAVAILABLE; probing until it is back",
+            );
+            notify("down");
+          }
           if (performance.now() - current.remindedAt >= reminderMs) {
             current.remindedAt = performance.now();
             const seconds = ((current.remindedAt - current.startedAt) / 1000).toFixed(0);
@@ -123,13 +150,10 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
         return outage.errorId;
       }
       const now = performance.now();
-      outage = { errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError: describeError(error), remindedAt: now };
-      options.logger?.warn(
-        { err: error, errorId: outage.errorId, target: options.target },
-        `the event store at ${options.target} is unreachable (error id ${outage.errorId}): ${context}: ${outage.lastError}; ` +
-          "calls wait for it briefly, then fail with UNAVAILABLE; probing until it is back",
-      );
-      notify("down");
+      outage = {
+        errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError: describeError(error),
+        remindedAt: now, confirmed: false, context, firstError: error,
+      };
       void probeUntilUp();
       return outage.errorId;
     },
@@ -137,7 +161,17 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
       if (outage !== undefined) recovered("a statement succeeded");
     },
     countFailedCall() {
-      if (outage !== undefined) outage.failedCalls++;
+      if (outage === undefined) return;
+      outage.failedCalls++;
+      // A call failed for it: report it even if no probe has failed yet.
+      if (!outage.confirmed) {
+        outage.confirmed = true;
+        options.logger?.warn(
+          { err: outage.firstError, errorId: outage.errorId, target: options.target },
+          `the event store at ${options.target} is unreachable (error id ${outage.errorId}): ${outage.context}: ${outage.lastError}`,
+        );
+        notify("down");
+      }
     },
     async whenUp(deadline) {
       if (outage === undefined) return true;
