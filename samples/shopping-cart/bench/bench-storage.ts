@@ -3,6 +3,7 @@
 // server started here). Everything is removed afterwards. The bench never
 // writes into a database it did not create: DATABASE_URL only names the
 // server to create the fresh database on.
+import { rmSync } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,12 +40,22 @@ export interface JournalSize {
 export async function openBenchStorage(kind: StorageKind): Promise<BenchStorage> {
   if (kind === "pglite") {
     const dataDir = await mkdtemp(join(tmpdir(), "orrery-bench-pglite-"));
+    // A bench that dies before dispose() still removes the directory and the lock a killed server leaves beside it.
+    const removeOnExit = (): void => {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(`${dataDir}.lock`, { force: true });
+    };
+    process.once("exit", removeOnExit);
     return {
       kind, settings: {},
       description: `PGlite in ${dataDir}${process.env["DATABASE_URL"] ? " (DATABASE_URL is not passed to the server)" : ""}`,
       env: { ORRERY_DATA_DIR: dataDir },
       journalSize: async () => ({ bytes: await directoryBytes(dataDir) }),
-      dispose: () => rm(dataDir, { recursive: true, force: true }),
+      dispose: async () => {
+        process.off("exit", removeOnExit);
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(`${dataDir}.lock`, { force: true });
+      },
     };
   }
   const given = process.env["DATABASE_URL"]?.trim();

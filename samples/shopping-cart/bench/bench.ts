@@ -67,6 +67,9 @@ process.once("SIGINT", () => {
   console.log("\ninterrupted: cleaning up after the current scenario (Ctrl-C again to quit now)");
 });
 
+// Killed or hung up on: exit, so the exit handlers stop the server and remove the PGlite directory.
+for (const signal of ["SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+
 const runs: StorageRun[] = [];
 for (const kind of settings.storages) if (!interrupted) runs.push(await benchStorage(kind));
 const checks = targetChecks(runs, MANY_CARTS);

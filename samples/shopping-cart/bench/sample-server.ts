@@ -51,8 +51,14 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
     });
   }
   let gone: string | undefined;
+  // A bench that dies (an uncaught error, EPIPE on a closed stdout) must not leave its server running.
+  const killOnExit = (): void => void child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const exited = new Promise<string>((resolve) =>
-    child.once("exit", (code, signal) => resolve((gone = signal ?? `exit code ${code}`))),
+    child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
+      resolve((gone = signal ?? `exit code ${code}`));
+    }),
   );
 
   try {
