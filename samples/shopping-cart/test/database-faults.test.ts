@@ -1,0 +1,326 @@
+// Regression: under load, a PostgreSQL restart, a stopped server, killed
+// backends or a network cut made the server process EXIT (Unhandled 'error'
+// event from pg/lib/client.js). Each fault below runs against a real server
+// process and an embedded PostgreSQL server of its own (never DATABASE_URL's),
+// and demands: the process survives; callers get only UNAVAILABLE, revealing no
+// internals; /readyz says 503 while the database is gone and 200 once it is
+// back; service resumes unaided; every acknowledged write is there exactly once.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../../../runtime/test/support/embedded-postgres.js";
+import type { EmbeddedPostgres } from "../../../runtime/test/support/embedded-postgres.js";
+import { admin, withDatabase } from "../../../runtime/test/support/postgres-server.js";
+import { startTcpProxy } from "../../../runtime/test/support/tcp-proxy.js";
+import type { TcpProxy } from "../../../runtime/test/support/tcp-proxy.js";
+import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
+import { internalsIn, pollReadyz, sleep, startCartLoad } from "./support/cart-load.js";
+import type { AddItemCall, ReadyzSample } from "./support/cart-load.js";
+import { startServerProcess } from "./support/server-process.js";
+import type { ServerProcess } from "./support/server-process.js";
+
+const CLIENTS = 16;
+const CARTS = 32;
+const CALL_TIMEOUT_MS = 20_000;
+const FAULT_MS = 4_000;
+/** How long after the database's return a write must succeed and /readyz answer 200. */
+const RECOVERY_MS = 15_000;
+
+interface Fault {
+  readonly name: string;
+  /** Whether the service reaches PostgreSQL through a {@link TcpProxy}. */
+  readonly throughProxy: boolean;
+  /** Whether /readyz must answer 503 at least once during the fault. */
+  readonly notReadyDuringFault: boolean;
+  /** Injects the fault; resolves the moment the database is reachable again. Returns a note for the log. */
+  inject(postgres: EmbeddedPostgres, proxy: TcpProxy | undefined): Promise<string | void>;
+}
+
+const faults: Fault[] = [
+  {
+    name: "a fast restart of the PostgreSQL server (pg_ctl restart -m fast)",
+    throughProxy: false,
+    notReadyDuringFault: true,
+    inject: (postgres) => postgres.restart("fast"),
+  },
+  {
+    name: `the PostgreSQL server stopped for ${FAULT_MS / 1000} s`,
+    throughProxy: false,
+    notReadyDuringFault: true,
+    async inject(postgres) {
+      await postgres.shutdown("fast");
+      await sleep(FAULT_MS);
+      await postgres.start();
+    },
+  },
+  {
+    name: "the service's backends terminated every 200 ms for 3 s",
+    throughProxy: false,
+    notReadyDuringFault: false,
+    async inject(postgres) {
+      const adminClient = new pg.Client({ connectionString: postgres.url });
+      await adminClient.connect();
+      let terminated = 0;
+      try {
+        for (const until = performance.now() + 3_000; performance.now() < until; await sleep(200)) {
+          const { rows } = await adminClient.query<{ n: number }>(
+            "select count(*)::int as n from (select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'orrery%' and pid <> pg_backend_pid()) t",
+          );
+          terminated += rows[0]?.n ?? 0;
+        }
+      } finally {
+        await adminClient.end();
+      }
+      if (terminated === 0) throw new Error("no backend with application_name like 'orrery%' was there to terminate");
+      return `${terminated} backends terminated`;
+    },
+  },
+  {
+    name: `the network to PostgreSQL cut for ${FAULT_MS / 1000} s`,
+    throughProxy: true,
+    notReadyDuringFault: true,
+    async inject(_, proxy) {
+      proxy!.cut();
+      await sleep(FAULT_MS);
+      proxy!.restore();
+    },
+  },
+  {
+    name: `the network to PostgreSQL blackholed for ${FAULT_MS / 1000} s (a partition: nothing answers, nothing fails)`,
+    throughProxy: true,
+    notReadyDuringFault: true,
+    async inject(_, proxy) {
+      proxy!.blackhole();
+      await sleep(FAULT_MS);
+      proxy!.restore();
+    },
+  },
+];
+
+describe("the shopping cart server when PostgreSQL fails under load", function () {
+  let postgres: EmbeddedPostgres;
+  let databases = 0;
+
+  before(async function () {
+    this.timeout(60_000);
+    postgres = await startEmbeddedPostgres();
+  });
+  after(async () => postgres?.stop());
+
+  for (const fault of faults) {
+    it(`survives ${fault.name}, answering only UNAVAILABLE and then serving again with every acknowledged write kept once`, async function () {
+      this.timeout(80_000);
+      const database = `orrery_faults_${process.pid}_${databases++}`;
+      await admin(postgres.url, `create database ${database}`);
+      const proxy = fault.throughProxy ? await startTcpProxy({ host: "127.0.0.1", port: postgres.port }) : undefined;
+      const serviceUrl = new URL(withDatabase(postgres.url, database));
+      if (proxy) serviceUrl.port = String(proxy.port);
+      const dataDir = await mkdtemp(join(tmpdir(), "orrery-faults-")); // unused on PostgreSQL; keeps the checkout clean
+      let server: ServerProcess | undefined;
+      let stopLoad = async () => {};
+      try {
+        server = await startServerProcess({ DATABASE_URL: serviceUrl.toString(), ORRERY_DATA_DIR: dataDir, ORRERY_SNAPSHOT_EVERY: "5" });
+        const running = (s: ServerProcess) => s.child.exitCode === null && s.child.signalCode === null;
+        const live = server;
+        let exitedAt: number | undefined;
+        live.child.once("exit", () => (exitedAt = performance.now()));
+        const load = startCartLoad(server.url, { clients: CLIENTS, carts: CARTS, prefix: `f${databases}`, timeoutMs: CALL_TIMEOUT_MS });
+        const readyz = pollReadyz(server.url);
+        stopLoad = async () => void (await Promise.all([load.stop(), readyz.stop()]));
+
+        await waitFor(() => (load.acknowledged >= 200 ? true : undefined), 20_000);
+        assert.ok(load.acknowledged >= 200, `only ${load.acknowledged} writes were acknowledged in 20 s before the fault`);
+        const faultAt = performance.now();
+        const note = await fault.inject(postgres, proxy);
+        const backAt = performance.now();
+        const firstWrite = await waitFor(() => (running(live) ? load.firstAckAfter(backAt) : null), RECOVERY_MS);
+        const recoveredAt = firstWrite ?? backAt;
+        const readyAgain = await waitFor(
+          () => (running(live) ? readyz.samples.find((s) => s.at >= recoveredAt && s.status === 200)?.at : null),
+          RECOVERY_MS - (performance.now() - backAt),
+        );
+        await sleep(300); // a little load after recovery
+        await stopLoad();
+        const survived = running(live);
+
+        const calls = load.calls;
+        const failed = calls.filter((c) => !c.ok);
+        const notReady = readyz.samples.filter((s) => s.at >= faultAt && s.at <= recoveredAt && s.status === 503);
+        const unanswered = readyz.samples.filter((s) => s.at >= faultAt && s.status === "no answer");
+        const since = (t: number | undefined, from: number) => (t === undefined ? "never" : `${Math.round(t - from)} ms`);
+        console.log(
+          `      [${fault.name}] ${exitedAt === undefined ? "" : `THE PROCESS EXITED ${Math.round(exitedAt - faultAt)} ms after the fault began; `}` +
+            `${note ? `${note}; ` : ""}database back after ${Math.round(backAt - faultAt)} ms; ` +
+            `first write ${since(firstWrite, backAt)} after the database's return; ` +
+            `${calls.length - failed.length} acknowledged, ${failed.length} failed (${summarizeCodes(failed)}); ` +
+            `/readyz 503 ${notReady.length === 0 ? "never" : `from +${since(notReady[0]!.at, faultAt)} to +${since(notReady.at(-1)!.at, faultAt)} after the fault began (${notReady.length} polls)`}, ` +
+            `200 again ${since(readyAgain, backAt)} after the database's return; ${unanswered.length} polls unanswered`,
+        );
+
+        const problems: string[] = [];
+        // Once the process is gone, calls fail in the client (ECONNREFUSED, stream reset): those say nothing about the server.
+        const before = (c: AddItemCall) => exitedAt === undefined || c.endedAt < exitedAt - 200;
+        const answered = failed.filter(before);
+        if (!survived) {
+          problems.push(
+            `the server process exited (${live.child.exitCode ?? live.child.signalCode}) ${Math.round(exitedAt! - faultAt)} ms after the fault began; ` +
+              `${failed.length - answered.length} calls failed after that and are not checked below, nor are recovery and /readyz:\n${tail(live.output())}`,
+          );
+        }
+        const wrongCodes = answered.filter((c) => c.code !== Code.Unavailable);
+        if (wrongCodes.length > 0) problems.push(`callers got errors other than UNAVAILABLE:\n${listErrors(wrongCodes)}`);
+        const ports = [postgres.port, ...(proxy ? [proxy.port] : [])];
+        const leaky = answered.filter((c) => internalsIn(c.message ?? "", ports).length > 0);
+        if (leaky.length > 0) {
+          const found = [...new Set(leaky.flatMap((c) => internalsIn(c.message ?? "", ports)))];
+          problems.push(`error messages reveal internals (${found.join(", ")}):\n${listErrors(leaky)}`);
+        }
+        if (survived) {
+          if (firstWrite === undefined) problems.push(`no write succeeded within ${RECOVERY_MS / 1000} s of the database's return`);
+          if (fault.notReadyDuringFault && notReady.length === 0) {
+            problems.push(`/readyz never answered 503 while the database was unreachable; it answered: ${describeSamples(readyz.samples, faultAt, recoveredAt)}`);
+          }
+          if (readyAgain === undefined) problems.push(`/readyz did not answer 200 within ${RECOVERY_MS / 1000} s of the database's return`);
+        }
+
+        if (survived) {
+          const finalReadyz = await fetch(`${live.url}/readyz`);
+          if (finalReadyz.status !== 200) problems.push(`/readyz answers ${finalReadyz.status} after recovery: ${await finalReadyz.text()}`);
+          problems.push(...(await checkCarts(live.url, calls, await readJournal(postgres, database))));
+          live.child.kill("SIGTERM");
+          const exit = await Promise.race([live.exited, sleep(20_000).then(() => "still running 20 s after SIGTERM")]);
+          if (exit !== 0) problems.push(`SIGTERM did not end the server with exit code 0 (${exit}):\n${tail(live.output())}`);
+        } else {
+          problems.push(...checkJournalOnly(calls, await readJournal(postgres, database)));
+        }
+        assert.ok(problems.length === 0, `after ${fault.name}:\n- ${problems.join("\n- ")}`);
+      } finally {
+        await stopLoad();
+        if (server && server.child.exitCode === null && server.child.signalCode === null) {
+          server.child.kill("SIGKILL");
+          await server.exited;
+        }
+        await proxy?.close();
+        if (!postgres.running) await postgres.start();
+        await admin(postgres.url, `drop database if exists ${database} with (force)`);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+/**
+ * Reads every cart back through the server and checks, against the calls made
+ * and the journal: each acknowledged product is in its cart; every product in
+ * a cart was sent to that cart and has quantity 1 (nothing applied twice); each
+ * cart's sequence numbers are 1..n with one event per item.
+ */
+async function checkCarts(url: string, calls: readonly AddItemCall[], journal: Map<string, number[]>): Promise<string[]> {
+  const problems: string[] = [];
+  const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+  for (const cartId of new Set(calls.map((c) => c.cartId))) {
+    const sentHere = calls.filter((c) => c.cartId === cartId);
+    let items: Array<{ productId: string; quantity: number }>;
+    try {
+      items = (await client.getCart({ cartId }, { timeoutMs: CALL_TIMEOUT_MS })).items;
+    } catch (error) {
+      problems.push(`GetCart(${cartId}) failed after recovery: ${String(error)}`);
+      continue;
+    }
+    const present = new Set(items.map((i) => i.productId));
+    const missing = sentHere.filter((c) => c.ok && !present.has(c.productId)).map((c) => c.productId);
+    if (missing.length > 0) problems.push(`${cartId}: acknowledged products are missing: ${missing.join(", ")}`);
+    const sent = new Set(sentHere.map((c) => c.productId));
+    const wrong = items.filter((i) => i.quantity !== 1 || !sent.has(i.productId));
+    if (wrong.length > 0) problems.push(`${cartId}: items applied twice or never sent here: ${wrong.map((i) => `${i.productId}×${i.quantity}`).join(", ")}`);
+    const seqs = journal.get(cartId) ?? [];
+    if (!isOneToN(seqs)) problems.push(`${cartId}: journal sequence numbers are not 1..n: ${seqs.join(",")}`);
+    if (seqs.length !== items.length) problems.push(`${cartId}: ${seqs.length} events in the journal for ${items.length} items in the cart`);
+  }
+  return problems;
+}
+
+/** When the server died: the journal alone must still be gap-free and hold every acknowledged write's event. */
+function checkJournalOnly(calls: readonly AddItemCall[], journal: Map<string, number[]>): string[] {
+  const problems: string[] = [];
+  for (const cartId of new Set(calls.map((c) => c.cartId))) {
+    const seqs = journal.get(cartId) ?? [];
+    if (!isOneToN(seqs)) problems.push(`${cartId}: journal sequence numbers are not 1..n: ${seqs.join(",")}`);
+    const acked = calls.filter((c) => c.cartId === cartId && c.ok).length;
+    if (seqs.length < acked) problems.push(`${cartId}: ${seqs.length} events in the journal for ${acked} acknowledged writes`);
+  }
+  return problems;
+}
+
+/** Every cart's sequence numbers, read straight from the journal table. */
+async function readJournal(postgres: EmbeddedPostgres, database: string): Promise<Map<string, number[]>> {
+  const client = new pg.Client({ connectionString: withDatabase(postgres.url, database) });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ entity_id: string; seq_nr: number }>(
+      "select entity_id, seq_nr::int as seq_nr from orrery_events where entity_type = 'shopping-cart' order by entity_id, seq_nr",
+    );
+    const out = new Map<string, number[]>();
+    for (const r of rows) out.set(r.entity_id, [...(out.get(r.entity_id) ?? []), r.seq_nr]);
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+function isOneToN(seqs: readonly number[]): boolean {
+  return seqs.every((s, i) => s === i + 1);
+}
+
+/** Polls `probe` every 20 ms until it returns a value (returned) or null (give up), or `ms` pass. */
+async function waitFor<T>(probe: () => T | undefined | null, ms: number): Promise<T | undefined> {
+  for (const deadline = performance.now() + ms; ; await sleep(20)) {
+    const value = probe();
+    if (value === null) return undefined;
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) return undefined;
+  }
+}
+
+function summarizeCodes(failed: readonly AddItemCall[]): string {
+  const counts = new Map<string, number>();
+  for (const c of failed) counts.set(Code[c.code!], (counts.get(Code[c.code!]) ?? 0) + 1);
+  return counts.size === 0 ? "none" : [...counts].map(([code, n]) => `${n} ${code}`).join(", ");
+}
+
+/** Distinct code + message pairs with counts, at most 12. */
+function listErrors(calls: readonly AddItemCall[]): string {
+  const counts = new Map<string, number>();
+  for (const c of calls) {
+    const key = `${Code[c.code!]}: ${c.message}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const lines = [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `    ${n}× ${key}`);
+  return (lines.length > 12 ? [...lines.slice(0, 12), `    … and ${lines.length - 12} more`] : lines).join("\n");
+}
+
+/** The distinct /readyz answers in a time window, in order, e.g. `200 serving ×40`. */
+function describeSamples(samples: readonly ReadyzSample[], from: number, to: number): string {
+  const runs: string[] = [];
+  let last = "";
+  let n = 0;
+  for (const s of samples.filter((x) => x.at >= from && x.at <= to)) {
+    const key = `${s.status} ${s.body}`.trim();
+    if (key === last) n++;
+    else {
+      if (n > 0) runs.push(`${last} ×${n}`);
+      last = key;
+      n = 1;
+    }
+  }
+  if (n > 0) runs.push(`${last} ×${n}`);
+  return runs.join(", ") || "nothing";
+}
+
+function tail(output: string): string {
+  return output.length > 3_000 ? `…${output.slice(-3_000)}` : output;
+}
