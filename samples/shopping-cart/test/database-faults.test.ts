@@ -292,15 +292,18 @@ function summarizeCodes(failed: readonly AddItemCall[]): string {
   return counts.size === 0 ? "none" : [...counts].map(([code, n]) => `${n} ${code}`).join(", ");
 }
 
-/** Distinct code + message pairs with counts, at most 12. */
+/** The errors grouped by code and message shape (quoted ids and numbers blanked), with counts and one example each. */
 function listErrors(calls: readonly AddItemCall[]): string {
-  const counts = new Map<string, number>();
+  const groups = new Map<string, { n: number; example: string }>();
   for (const c of calls) {
-    const key = `${Code[c.code!]}: ${c.message}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const message = c.message ?? "";
+    const key = `${Code[c.code!]}: ${message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N")}`;
+    const group = groups.get(key) ?? { n: 0, example: `${Code[c.code!]}: ${message}` };
+    group.n++;
+    groups.set(key, group);
   }
-  const lines = [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `    ${n}× ${key}`);
-  return (lines.length > 12 ? [...lines.slice(0, 12), `    … and ${lines.length - 12} more`] : lines).join("\n");
+  const lines = [...groups.values()].sort((a, b) => b.n - a.n).map(({ n, example }) => `    ${n}× e.g. ${example}`);
+  return (lines.length > 12 ? [...lines.slice(0, 12), `    … and ${lines.length - 12} more kinds`] : lines).join("\n");
 }
 
 /** The distinct /readyz answers in a time window, in order, e.g. `200 serving ×40`. */
