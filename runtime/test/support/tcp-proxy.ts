@@ -19,7 +19,9 @@ export interface TcpProxy {
   /**
    * A network partition: connections stay open and new ones are accepted, but
    * nothing is forwarded either way (the proxy stops reading, so bytes queue
-   * up) until {@link restore}, so clients hang instead of failing.
+   * up) until {@link restore}, so clients hang instead of failing. The
+   * client's own TCP connection stays healthy (the proxy's kernel still ACKs,
+   * keepalives included), so only application-level timeouts notice.
    */
   blackhole(): void;
   /** Forwards again: queued bytes flow, and new connections reach the target. */

@@ -129,7 +129,7 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
         let exitedAt: number | undefined;
         live.child.once("exit", () => (exitedAt = performance.now()));
         const load = startCartLoad(server.url, { clients: CLIENTS, carts: CARTS, prefix: `f${databases}`, timeoutMs: CALL_TIMEOUT_MS });
-        const readyz = pollReadyz(server.url);
+        const readyz = pollReadyz(server.url, 20); // a fast restart leaves the database down for only ~150 ms
         stopLoad = async () => void (await Promise.all([load.stop(), readyz.stop()]));
 
         await waitFor(() => (load.acknowledged >= 200 ? true : undefined), 20_000);
@@ -158,7 +158,8 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
             `first write ${since(firstWrite, backAt)} after the database's return; ` +
             `${calls.length - failed.length} acknowledged, ${failed.length} failed (${summarizeCodes(failed)}); ` +
             `/readyz 503 ${notReady.length === 0 ? "never" : `from +${since(notReady[0]!.at, faultAt)} to +${since(notReady.at(-1)!.at, faultAt)} after the fault began (${notReady.length} polls)`}, ` +
-            `200 again ${since(readyAgain, backAt)} after the database's return; ${unanswered.length} polls unanswered`,
+            `200 again ${since(readyAgain, backAt)} after the database's return; ${unanswered.length} polls unanswered; ` +
+            `slowest call ${Math.round(Math.max(...calls.map((c) => c.endedAt - c.startedAt)))} ms, slowest failure ${failed.length === 0 ? "none" : `${Math.round(Math.max(...failed.map((c) => c.endedAt - c.startedAt)))} ms`}`,
         );
 
         const problems: string[] = [];
@@ -173,6 +174,8 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
         }
         const wrongCodes = answered.filter((c) => c.code !== Code.Unavailable);
         if (wrongCodes.length > 0) problems.push(`callers got errors other than UNAVAILABLE:\n${listErrors(wrongCodes)}`);
+        const silent = answered.filter((c) => (c.message ?? "").trim() === "");
+        if (silent.length > 0) problems.push(`${silent.length} errors came without a message (${summarizeCodes(silent)})`);
         const ports = [postgres.port, ...(proxy ? [proxy.port] : [])];
         const leaky = answered.filter((c) => internalsIn(c.message ?? "", ports).length > 0);
         if (leaky.length > 0) {
