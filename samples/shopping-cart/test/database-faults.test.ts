@@ -9,17 +9,17 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../../../runtime/test/support/embedded-postgres.js";
 import type { EmbeddedPostgres } from "../../../runtime/test/support/embedded-postgres.js";
 import { admin, withDatabase } from "../../../runtime/test/support/postgres-server.js";
 import { startTcpProxy } from "../../../runtime/test/support/tcp-proxy.js";
 import type { TcpProxy } from "../../../runtime/test/support/tcp-proxy.js";
-import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
-import { internalsIn, pollReadyz, sleep, startCartLoad } from "./support/cart-load.js";
-import type { AddItemCall, ReadyzSample } from "./support/cart-load.js";
+import { pollReadyz, sleep, startCartLoad } from "./support/cart-load.js";
+import type { AddItemCall } from "./support/cart-load.js";
+import { checkCarts, checkJournalOnly, readJournal } from "./support/cart-audit.js";
+import { describeSamples, internalsIn, listErrors, summarizeCodes, tail } from "./support/fault-report.js";
 import { startServerProcess } from "./support/server-process.js";
 import type { ServerProcess } from "./support/server-process.js";
 
@@ -164,8 +164,8 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
 
         const problems: string[] = [];
         // Once the process is gone, calls fail in the client (ECONNREFUSED, stream reset): those say nothing about the server.
-        const before = (c: AddItemCall) => exitedAt === undefined || c.endedAt < exitedAt - 200;
-        const answered = failed.filter(before);
+        const beforeExit = (c: AddItemCall) => exitedAt === undefined || c.endedAt < exitedAt - 200;
+        const answered = failed.filter(beforeExit);
         if (!survived) {
           problems.push(
             `the server process exited (${live.child.exitCode ?? live.child.signalCode}) ${Math.round(exitedAt! - faultAt)} ms after the fault began; ` +
@@ -193,12 +193,12 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
         if (survived) {
           const finalReadyz = await fetch(`${live.url}/readyz`);
           if (finalReadyz.status !== 200) problems.push(`/readyz answers ${finalReadyz.status} after recovery: ${await finalReadyz.text()}`);
-          problems.push(...(await checkCarts(live.url, calls, await readJournal(postgres, database))));
+          problems.push(...(await checkCarts(live.url, CALL_TIMEOUT_MS, calls, await readJournal(postgres.url, database))));
           live.child.kill("SIGTERM");
           const exit = await Promise.race([live.exited, sleep(20_000).then(() => "still running 20 s after SIGTERM")]);
           if (exit !== 0) problems.push(`SIGTERM did not end the server with exit code 0 (${exit}):\n${tail(live.output())}`);
         } else {
-          problems.push(...checkJournalOnly(calls, await readJournal(postgres, database)));
+          problems.push(...checkJournalOnly(calls, await readJournal(postgres.url, database)));
         }
         assert.ok(problems.length === 0, `after ${fault.name}:\n- ${problems.join("\n- ")}`);
       } finally {
@@ -216,69 +216,6 @@ describe("the shopping cart server when PostgreSQL fails under load", function (
   }
 });
 
-/**
- * Reads every cart back through the server and checks, against the calls made
- * and the journal: each acknowledged product is in its cart; every product in
- * a cart was sent to that cart and has quantity 1 (nothing applied twice); each
- * cart's sequence numbers are 1..n with one event per item.
- */
-async function checkCarts(url: string, calls: readonly AddItemCall[], journal: Map<string, number[]>): Promise<string[]> {
-  const problems: string[] = [];
-  const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
-  for (const cartId of new Set(calls.map((c) => c.cartId))) {
-    const sentHere = calls.filter((c) => c.cartId === cartId);
-    let items: Array<{ productId: string; quantity: number }>;
-    try {
-      items = (await client.getCart({ cartId }, { timeoutMs: CALL_TIMEOUT_MS })).items;
-    } catch (error) {
-      problems.push(`GetCart(${cartId}) failed after recovery: ${String(error)}`);
-      continue;
-    }
-    const present = new Set(items.map((i) => i.productId));
-    const missing = sentHere.filter((c) => c.ok && !present.has(c.productId)).map((c) => c.productId);
-    if (missing.length > 0) problems.push(`${cartId}: acknowledged products are missing: ${missing.join(", ")}`);
-    const sent = new Set(sentHere.map((c) => c.productId));
-    const wrong = items.filter((i) => i.quantity !== 1 || !sent.has(i.productId));
-    if (wrong.length > 0) problems.push(`${cartId}: items applied twice or never sent here: ${wrong.map((i) => `${i.productId}×${i.quantity}`).join(", ")}`);
-    const seqs = journal.get(cartId) ?? [];
-    if (!isOneToN(seqs)) problems.push(`${cartId}: journal sequence numbers are not 1..n: ${seqs.join(",")}`);
-    if (seqs.length !== items.length) problems.push(`${cartId}: ${seqs.length} events in the journal for ${items.length} items in the cart`);
-  }
-  return problems;
-}
-
-/** When the server died: the journal alone must still be gap-free and hold every acknowledged write's event. */
-function checkJournalOnly(calls: readonly AddItemCall[], journal: Map<string, number[]>): string[] {
-  const problems: string[] = [];
-  for (const cartId of new Set(calls.map((c) => c.cartId))) {
-    const seqs = journal.get(cartId) ?? [];
-    if (!isOneToN(seqs)) problems.push(`${cartId}: journal sequence numbers are not 1..n: ${seqs.join(",")}`);
-    const acked = calls.filter((c) => c.cartId === cartId && c.ok).length;
-    if (seqs.length < acked) problems.push(`${cartId}: ${seqs.length} events in the journal for ${acked} acknowledged writes`);
-  }
-  return problems;
-}
-
-/** Every cart's sequence numbers, read straight from the journal table. */
-async function readJournal(postgres: EmbeddedPostgres, database: string): Promise<Map<string, number[]>> {
-  const client = new pg.Client({ connectionString: withDatabase(postgres.url, database) });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ entity_id: string; seq_nr: number }>(
-      "select entity_id, seq_nr::int as seq_nr from orrery_events where entity_type = 'shopping-cart' order by entity_id, seq_nr",
-    );
-    const out = new Map<string, number[]>();
-    for (const r of rows) out.set(r.entity_id, [...(out.get(r.entity_id) ?? []), r.seq_nr]);
-    return out;
-  } finally {
-    await client.end();
-  }
-}
-
-function isOneToN(seqs: readonly number[]): boolean {
-  return seqs.every((s, i) => s === i + 1);
-}
-
 /** Polls `probe` every 20 ms until it returns a value (returned) or null (give up), or `ms` pass. */
 async function waitFor<T>(probe: () => T | undefined | null, ms: number): Promise<T | undefined> {
   for (const deadline = performance.now() + ms; ; await sleep(20)) {
@@ -287,46 +224,4 @@ async function waitFor<T>(probe: () => T | undefined | null, ms: number): Promis
     if (value !== undefined) return value;
     if (performance.now() > deadline) return undefined;
   }
-}
-
-function summarizeCodes(failed: readonly AddItemCall[]): string {
-  const counts = new Map<string, number>();
-  for (const c of failed) counts.set(Code[c.code!], (counts.get(Code[c.code!]) ?? 0) + 1);
-  return counts.size === 0 ? "none" : [...counts].map(([code, n]) => `${n} ${code}`).join(", ");
-}
-
-/** The errors grouped by code and message shape (quoted ids and numbers blanked), with counts and one example each. */
-function listErrors(calls: readonly AddItemCall[]): string {
-  const groups = new Map<string, { n: number; example: string }>();
-  for (const c of calls) {
-    const message = c.message ?? "";
-    const key = `${Code[c.code!]}: ${message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N")}`;
-    const group = groups.get(key) ?? { n: 0, example: `${Code[c.code!]}: ${message}` };
-    group.n++;
-    groups.set(key, group);
-  }
-  const lines = [...groups.values()].sort((a, b) => b.n - a.n).map(({ n, example }) => `    ${n}× e.g. ${example}`);
-  return (lines.length > 12 ? [...lines.slice(0, 12), `    … and ${lines.length - 12} more kinds`] : lines).join("\n");
-}
-
-/** The distinct /readyz answers in a time window, in order, e.g. `200 serving ×40`. */
-function describeSamples(samples: readonly ReadyzSample[], from: number, to: number): string {
-  const runs: string[] = [];
-  let last = "";
-  let n = 0;
-  for (const s of samples.filter((x) => x.at >= from && x.at <= to)) {
-    const key = `${s.status} ${s.body}`.trim();
-    if (key === last) n++;
-    else {
-      if (n > 0) runs.push(`${last} ×${n}`);
-      last = key;
-      n = 1;
-    }
-  }
-  if (n > 0) runs.push(`${last} ×${n}`);
-  return runs.join(", ") || "nothing";
-}
-
-function tail(output: string): string {
-  return output.length > 3_000 ? `…${output.slice(-3_000)}` : output;
 }

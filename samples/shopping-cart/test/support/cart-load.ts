@@ -123,19 +123,6 @@ export function pollReadyz(baseUrl: string, everyMs = 50): { readonly samples: r
   };
 }
 
-/** Whether any error message a caller got reveals internals; returns what it found. */
-export function internalsIn(message: string, databasePorts: readonly number[]): string[] {
-  const patterns: Array<[string, RegExp]> = [
-    ...databasePorts.map((p): [string, RegExp] => [`the database port ${p}`, new RegExp(`\\b${p}\\b`)]),
-    ["a host address", /127\.0\.0\.1|localhost|::1/i],
-    ["a socket error code", /\bE(?:CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL)\b/],
-    ["a PostgreSQL or pg message", /terminating connection|database system is|administrator command|Connection terminated|server closed the connection|connection refused|timeout exceeded when trying to connect|SQLSTATE|\b57P0\d\b|orrery_events|pg_stat/i],
-    ["a stack trace", /\n\s*at |\bat [\w$.<>]+ \(/],
-    ["a file path", /file:\/\/|node_modules|\.[cm]?[jt]s:\d+|(?:^|[\s("'=])\/(?:work|home|tmp|usr|root|var|opt)\//],
-  ];
-  return patterns.filter(([, re]) => re.test(message)).map(([what]) => what);
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
