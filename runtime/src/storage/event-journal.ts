@@ -45,6 +45,8 @@ export interface EventJournalOptions {
    * carries an earlier `deadline`.
    */
   waitMs?: number;
+  /** A statement unanswered this long makes the store count as down (readiness says so) until it answers (default 2,000 ms). */
+  stallMs?: number;
   /** Appends pending at most; past that an append fails at once (default 10,000). */
   maxPending?: number;
   /** Whether the store can be reached; one is made for `database` unless given. */
@@ -101,6 +103,7 @@ export function createEventJournal(database: Database, options: EventJournalOpti
   const { db } = database;
   const waitMs = options.waitMs ?? 2_000;
   const maxPending = options.maxPending ?? 10_000;
+  const stallMs = options.stallMs ?? 2_000;
   const ownHealth = options.health === undefined;
   const health = options.health ?? createStorageHealth({ probe: () => database.probe(), target: database.target, logger: options.logger });
   const failures = createFailureLog(options.logger);
@@ -116,10 +119,16 @@ export function createEventJournal(database: Database, options: EventJournalOpti
     async commit(batch) {
       for (const append of batch) events += append.events.length;
       const until = Math.max(...batch.map((append) => append.deadline ?? performance.now() + waitMs));
-      const outcomes = await commitAppendBatch(db, batch, {
-        session: (error) => database.inDoubtSession(error),
-        resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
-      });
+      const stall = setTimeout(() => health.stalled(`appending ${batch.length} appends`, stallMs), stallMs);
+      let outcomes: Array<Error | undefined>;
+      try {
+        outcomes = await commitAppendBatch(db, batch, {
+          session: (error) => database.inDoubtSession(error),
+          resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
+        });
+      } finally {
+        clearTimeout(stall);
+      }
       noteOutcomes(batch, outcomes);
       return outcomes;
     },

@@ -46,6 +46,12 @@ export interface StorageHealth {
   connectionFailed(error: unknown, context: string): string;
   /** A statement succeeded: the database is reachable. */
   succeeded(): void;
+  /**
+   * A statement has had no answer for a while (a partition or a hung server
+   * fails nothing): goes down and reports it at once, so readiness says so;
+   * the statement's answer, or a probe, brings it back up.
+   */
+  stalled(context: string, ms: number): void;
   /** Counts a call that failed because of the current outage. */
   countFailedCall(): void;
   /** Resolves true once up, or false at `deadline` (a `performance.now()` time) or on close. */
@@ -156,6 +162,22 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
       };
       void probeUntilUp();
       return outage.errorId;
+    },
+    stalled(context, ms) {
+      if (outage !== undefined) return;
+      const now = performance.now();
+      const lastError = `no answer for ${ms} ms`;
+      outage = {
+        errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError,
+        remindedAt: now, confirmed: true, context, firstError: undefined,
+      };
+      options.logger?.warn(
+        { errorId: outage.errorId, target: options.target },
+        `the event store at ${options.target} is not answering (error id ${outage.errorId}): ${context}: ${lastError}; ` +
+          "calls wait for it briefly, then fail with UNAVAILABLE",
+      );
+      notify("down");
+      void probeUntilUp();
     },
     succeeded() {
       if (outage !== undefined) recovered("a statement succeeded");
