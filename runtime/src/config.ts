@@ -32,6 +32,16 @@ export interface RuntimeConfig {
   readonly idleTimeoutMs: number;
   /** ORRERY_MAX_HEADER_BYTES: the largest request line plus headers (HTTP/1.1) or header list (HTTP/2). */
   readonly maxHeaderBytes: number;
+  /** ORRERY_STORAGE_WAIT_MS: how long a call waits for an unreachable event store before UNAVAILABLE. */
+  readonly storageWaitMs: number;
+  /** ORRERY_MAX_QUEUED_PER_ENTITY: commands queued for one entity at most; more get RESOURCE_EXHAUSTED. */
+  readonly maxQueuedPerEntity: number;
+  /** ORRERY_MAX_PENDING_APPENDS: appends waiting for the event store at most; more fail at once with UNAVAILABLE. */
+  readonly maxPendingAppends: number;
+  /** ORRERY_DB_POOL_SIZE: PostgreSQL connections at most. */
+  readonly dbPoolSize: number;
+  /** ORRERY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL statement_timeout; a statement without any answer for 2 s longer loses its connection. */
+  readonly dbStatementTimeoutMs: number;
   /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). */
   readonly logLevel: string;
 }
@@ -79,6 +89,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: int("ORRERY_REQUEST_TIMEOUT_MS", 30_000, 100),
     idleTimeoutMs: int("ORRERY_IDLE_TIMEOUT_MS", 60_000, 100),
     maxHeaderBytes: int("ORRERY_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    storageWaitMs: int("ORRERY_STORAGE_WAIT_MS", 2_000, 0, 600_000),
+    maxQueuedPerEntity: int("ORRERY_MAX_QUEUED_PER_ENTITY", 1_000, 1),
+    maxPendingAppends: int("ORRERY_MAX_PENDING_APPENDS", 10_000, 1),
+    dbPoolSize: int("ORRERY_DB_POOL_SIZE", 10, 1, 1_000),
+    dbStatementTimeoutMs: int("ORRERY_DB_STATEMENT_TIMEOUT_MS", 5_000, 100, 3_600_000),
     logLevel,
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {

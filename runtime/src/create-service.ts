@@ -12,9 +12,9 @@ import { createEntityRouter } from "./entity/entity-router.js";
 import type { EntityRouter } from "./entity/entity-router.js";
 import { registerEntity } from "./entity/register-entity.js";
 import { createConnectHandler, createHttpServer, createReadiness, registerHealthService } from "./server/index.js";
-import type { HttpServer } from "./server/index.js";
+import type { HttpServer, Readiness } from "./server/index.js";
 import { createEventJournal, migrateToLatest, openDatabase } from "./storage/index.js";
-import type { Database, EventJournal } from "./storage/index.js";
+import type { Database, EventJournal, StorageHealth } from "./storage/index.js";
 
 /** A component `createService` can serve. */
 export type Component = EventSourcedEntity;
@@ -91,15 +91,23 @@ export function createService(options: ServiceOptions): OrreryService {
     components,
     async start() {
       const started = Date.now();
-      database = await openDatabase(config.databaseUrl !== undefined ? { url: config.databaseUrl } : { dataDir: pgliteDir(config.dataDir) });
+      const storageLogger = logger.child({ component: "storage" });
+      database = await openDatabase(
+        config.databaseUrl !== undefined
+          ? { url: config.databaseUrl, logger: storageLogger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
+          : { dataDir: pgliteDir(config.dataDir), logger: storageLogger },
+      );
       await migrateToLatest(database);
-      journal = createEventJournal(database);
+      journal = createEventJournal(database, { logger: storageLogger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends });
+      followStorageHealth(journal.health, readiness);
       hosts = options.components.map((entity) =>
         createEntityHost({
           entity, journal: journal!, components, logger,
           snapshotEvery: config.snapshotEvery,
           passivateAfterMs: config.passivateAfterMs,
           maxActive: config.maxActiveEntities,
+          storageWaitMs: config.storageWaitMs,
+          maxQueuedPerEntity: config.maxQueuedPerEntity,
         }),
       );
       entityRouter = createEntityRouter(hosts);
@@ -124,7 +132,7 @@ export function createService(options: ServiceOptions): OrreryService {
       });
       const address = await server.listen(config.port, config.host);
       url = address.url;
-      readiness.set("serving");
+      readiness.set(journal.health.state === "up" ? "serving" : "unavailable");
       if (options.handleSignals ?? true) {
         process.once("SIGTERM", onSignal);
         process.once("SIGINT", onSignal);
@@ -151,6 +159,16 @@ export function createService(options: ServiceOptions): OrreryService {
     },
   };
   return service;
+}
+
+/** `/readyz` and the gRPC health check say "not serving", with the reason, while the event store is unreachable. */
+function followStorageHealth(health: StorageHealth, readiness: Readiness): void {
+  health.onChange((state) => {
+    if (readiness.state !== "serving" && readiness.state !== "unavailable") return;
+    const outage = health.outage;
+    if (state === "up" || outage === undefined) readiness.set("serving");
+    else readiness.set("unavailable", `the event store is unreachable since ${outage.since.toISOString()} (error id ${outage.errorId})`);
+  });
 }
 
 function checkComponents(components: readonly Component[]): void {

@@ -25,12 +25,18 @@ export type HandlerFailurePhase = "handler" | "event" | "applyEvent" | "reply";
 /** User code threw or broke the entity contract while handling a command. */
 export class HandlerFailure extends Error {
   override readonly name = "HandlerFailure";
+  /**
+   * The message without the text of the exception user code threw (which may
+   * hold paths or data), fit for a caller; the full message is for the log.
+   */
+  readonly summary: string;
   constructor(
     readonly phase: HandlerFailurePhase,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; summary?: string },
   ) {
     super(message, options);
+    this.summary = options?.summary ?? message;
   }
 }
 
@@ -76,7 +82,7 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
   try {
     effect = await handler(input.state, input.command, ctx);
   } catch (cause) {
-    throw new HandlerFailure("handler", `the ${method.name} handler threw: ${describe(cause)}`, { cause });
+    throw new HandlerFailure("handler", `the ${method.name} handler threw: ${describe(cause)}`, { cause, summary: `the ${method.name} handler threw ${kindOf(cause)}` });
   }
   if (effect === null || typeof effect !== "object" || !("kind" in effect)) {
     throw new HandlerFailure("handler", `the ${method.name} handler returned ${describe(effect)} instead of an effect; return ctx.reply(...), ctx.persist(...).thenReply(...) or ctx.error(...)`);
@@ -90,14 +96,14 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
     try {
       state = entity.behavior.applyEvent(state, event);
     } catch (cause) {
-      throw new HandlerFailure("applyEvent", `applyEvent threw on ${event.$typeName}: ${describe(cause)}`, { cause });
+      throw new HandlerFailure("applyEvent", `applyEvent threw on ${event.$typeName}: ${describe(cause)}`, { cause, summary: `applyEvent threw ${kindOf(cause)} on ${event.$typeName}` });
     }
   }
   let reply: unknown;
   try {
     reply = effect.reply(state);
   } catch (cause) {
-    throw new HandlerFailure("reply", `the ${method.name} reply function threw: ${describe(cause)}`, { cause });
+    throw new HandlerFailure("reply", `the ${method.name} reply function threw: ${describe(cause)}`, { cause, summary: `the ${method.name} reply function threw ${kindOf(cause)}` });
   }
   if (!isMessage(reply, method.output)) {
     throw new HandlerFailure("reply", `the ${method.name} handler replied with ${describeMessage(reply)}; it must reply with ${method.output.typeName}`);
@@ -125,6 +131,12 @@ function checkEvent(entity: EventSourcedEntity, method: DescMethod, event: unkno
 function describeMessage(value: unknown): string {
   if (value !== null && typeof value === "object" && "$typeName" in value) return String(value.$typeName);
   return describe(value);
+}
+
+/** "an Error", "a TypeError", "a string": what was thrown, without its text. */
+function kindOf(value: unknown): string {
+  const name = value instanceof Error ? value.name : value === null ? "null" : typeof value;
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
 }
 
 function describe(value: unknown): string {

@@ -5,7 +5,7 @@ import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import type { EventJournal, JournalEvent } from "../storage/index.js";
-import { SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
+import { CommitOutcomeUnknownError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
 import { recoverEntity } from "./entity-recovery.js";
@@ -43,9 +43,15 @@ export interface EntityHostOptions {
   readonly maxActive: number;
   /** Commands of one entity handled before one commit, at most (default 256). */
   readonly maxCommandsPerCommit?: number;
+  /** How long a command waits for an unreachable event store, from its arrival (default 2,000 ms). */
+  readonly storageWaitMs?: number;
+  /** Commands queued for one entity at most; more are refused with RESOURCE_EXHAUSTED (default 1,000). */
+  readonly maxQueuedPerEntity?: number;
 }
 
 interface Command {
+  /** `performance.now()` when it was queued. */
+  readonly arrivedAt: number;
   readonly method: DescMethod;
   readonly message: Message;
   readonly call: CallInfo;
@@ -75,6 +81,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const codec = createEventCodec(entity);
   const snapshotEvery = entity.snapshotEvery > 0 ? entity.snapshotEvery : options.snapshotEvery;
   const maxBatch = options.maxCommandsPerCommit ?? 256;
+  const storageWaitMs = options.storageWaitMs ?? 2_000;
+  const maxQueued = options.maxQueuedPerEntity ?? 1_000;
   const active = new Map<string, Slot>();
   const sweepMs = Math.max(50, Math.min(options.passivateAfterMs / 2, 30_000));
   const timer = setInterval(() => passivate(active, Date.now() - options.passivateAfterMs, options.maxActive), sweepMs);
@@ -106,8 +114,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       } catch (cause) {
         const where = describeCall(batch[0]!.method, type, slot.id);
         const error = cause instanceof StorageError || cause instanceof ConnectError
-          ? storageError(where, cause)
-          : internalError(where, slot.id, new HandlerFailure("applyEvent", `could not recover the entity from its journal: ${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
+          ? storageError(where, cause, "could not be loaded")
+          : internalError(where, slot.id, recoveryFailure(cause), false);
         for (const command of batch) command.reject(error);
         return;
       }
@@ -153,12 +161,13 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       const snapshotDue = !failed && snapshotEvery > 0 && Math.floor(seqNr / snapshotEvery) > Math.floor(slot.seqNr / snapshotEvery);
       const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(state).payload } : undefined;
       try {
-        await journal.append({ entityType: type, entityId: slot.id, events, snapshot });
+        // The oldest command of the batch decides how long it may wait for an unreachable store.
+        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs });
       } catch (cause) {
         slot.loaded = false;
         slot.state = undefined;
-        // Nothing of this batch is committed, so no reply may stand, rejections included.
-        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause);
+        // Nothing of this batch is committed (or it is not known), so no reply may stand, rejections included.
+        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause, "was not applied");
         for (const command of batch) command.reject(error);
         return;
       }
@@ -177,14 +186,17 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     try {
       return codec.encode(event);
     } catch (cause) {
-      throw new HandlerFailure("event", `an event could not be encoded: ${String(cause)}`, { cause });
+      throw new HandlerFailure("event", `an event (${event.$typeName}) could not be encoded: ${String(cause)}`, {
+        cause,
+        summary: `an event (${event.$typeName}) could not be encoded as protobuf binary`,
+      });
     }
   }
 
   function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {
     const errorId = randomUUID().slice(0, 8);
     logger.error({ err: cause, errorId, entityType: type, entityId }, `${where}: ${String((cause as Error)?.message ?? cause)}`);
-    const what = cause instanceof HandlerFailure ? cause.message : "unexpected failure";
+    const what = cause instanceof HandlerFailure ? cause.summary : "unexpected failure";
     const tail = stateUnchanged ? "; the entity's state is unchanged" : "";
     return new ConnectError(`${where}: ${what} (error id ${errorId})${tail}`, Code.Internal, undefined, undefined, cause);
   }
@@ -199,8 +211,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       }
       const s = slot;
       s.lastUsed = Date.now();
+      if (s.queue.length >= maxQueued) {
+        return Promise.reject(new ConnectError(
+          `${describeCall(method, type, entityId)}: ${s.queue.length} commands are already waiting for this entity; slow down and retry`,
+          Code.ResourceExhausted,
+        ));
+      }
       return new Promise<Message>((resolve, reject) => {
-        s.queue.push({ method, message, call, resolve, reject });
+        s.queue.push({ arrivedAt: performance.now(), method, message, call, resolve, reject });
         s.running ??= drainMailbox(s);
       });
     },
@@ -216,13 +234,37 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   };
 }
 
-function storageError(where: string, cause: unknown): ConnectError {
+/**
+ * The caller's view of a storage failure: what happened to the call and
+ * whether retrying is safe, with the error id under which the details
+ * (driver message, database address) are logged — never those details.
+ */
+function storageError(where: string, cause: unknown, outcome: "was not applied" | "could not be loaded"): ConnectError {
   if (cause instanceof ConnectError) return cause;
   if (cause instanceof SequenceConflictError) {
     return new ConnectError(`${where}: another writer appended to this entity; it was reloaded, retry the command`, Code.Aborted, undefined, undefined, cause);
   }
-  const code = cause instanceof StorageUnavailableError ? Code.Unavailable : Code.Internal;
-  return new ConnectError(`${where}: the event store failed: ${String((cause as Error)?.message ?? cause)}`, code, undefined, undefined, cause);
+  const id = cause instanceof StorageError && cause.errorId !== undefined ? ` (error id ${cause.errorId})` : "";
+  if (cause instanceof CommitOutcomeUnknownError) {
+    return new ConnectError(
+      `${where}: the event store became unreachable while the command was being committed, and whether it was applied ` +
+        `is not known${id}; read the entity before retrying`,
+      Code.Unavailable, undefined, undefined, cause,
+    );
+  }
+  if (cause instanceof StorageUnavailableError) {
+    const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
+    return new ConnectError(`${where}: the event store is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
+  }
+  const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
+  return new ConnectError(`${where}: the event store failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
+}
+
+function recoveryFailure(cause: unknown): HandlerFailure {
+  const message = `could not recover the entity from its journal: ${cause instanceof Error ? cause.message : String(cause)}`;
+  // Our own codec explains an undeclared event type and the fix; what user code threw stays in the log.
+  const summary = cause instanceof HandlerFailure ? `could not recover the entity from its journal: ${cause.summary}` : message;
+  return new HandlerFailure("applyEvent", message, { cause, summary });
 }
 
 /** Drops idle entities: those unused since `idleBefore`, then the least recently used past `maxActive`. */

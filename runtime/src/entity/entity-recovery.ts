@@ -1,6 +1,6 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { initialState } from "@orrery/sdk";
+import { HandlerFailure, initialState } from "@orrery/sdk";
 import type { EventSourcedEntity } from "@orrery/sdk";
 import type { EventJournal } from "../storage/index.js";
 import { ENTITY_DELETED } from "./event-codec.js";
@@ -40,9 +40,20 @@ export async function recoverEntity(
       );
     }
     seqNr = event.seqNr;
-    state = event.eventType === ENTITY_DELETED
-      ? initialState(entity, entityId)
-      : entity.behavior.applyEvent(state, codec.decodeEvent(event.eventType, event.payload, event.seqNr, entityId));
+    if (event.eventType === ENTITY_DELETED) {
+      state = initialState(entity, entityId);
+      continue;
+    }
+    const decoded = codec.decodeEvent(event.eventType, event.payload, event.seqNr, entityId);
+    try {
+      state = entity.behavior.applyEvent(state, decoded);
+    } catch (cause) {
+      const kind = cause instanceof Error ? cause.name : typeof cause;
+      throw new HandlerFailure("applyEvent", `applyEvent threw on event ${event.seqNr} (${event.eventType}): ${cause instanceof Error ? cause.message : String(cause)}`, {
+        cause,
+        summary: `applyEvent threw ${/^[aeiou]/i.test(kind) ? "an" : "a"} ${kind} on event ${event.seqNr} (${event.eventType})`,
+      });
+    }
   }
   return { state, seqNr };
 }

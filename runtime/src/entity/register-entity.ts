@@ -27,6 +27,9 @@ export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity
       if (typeof key !== "string" || key.length === 0) {
         throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is missing or empty; set it to the id of the ${spec.type}`, Code.InvalidArgument);
       }
+      if (key.includes("\u0000")) {
+        throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" contains a NUL character (\\u0000), which entity ids cannot hold`, Code.InvalidArgument);
+      }
       if (key.length > MAX_ENTITY_ID_LENGTH) {
         throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is ${key.length} characters; at most ${MAX_ENTITY_ID_LENGTH} are allowed`, Code.InvalidArgument);
       }

@@ -23,7 +23,9 @@ export interface FallbackOptions {
  * `connectNodeAdapter({ fallback })`:
  *
  * - `GET /healthz`: 200 while the process can answer at all.
- * - `GET /readyz`: 200 when serving, 503 while starting or draining.
+ * - `GET /readyz`: 200 when serving; 503 while starting, draining or while the
+ *   event store is unreachable, with the reason (`unavailable: the event
+ *   store is unreachable since …`).
  * - anything else: UNIMPLEMENTED in the protocol the client spoke, naming what
  *   was asked for and what exists, e.g. `unknown service "shop.cart.v1.Nope";
  *   this server has: shop.cart.v1.ShoppingCartService`.
@@ -42,7 +44,8 @@ export function createFallbackHandler(options: FallbackOptions): NodeHandler {
       if (path === "/healthz") return void plain(res, 200, "ok");
       if (path === "/readyz") {
         const state = readiness?.state ?? "serving";
-        return void plain(res, state === "serving" ? 200 : 503, state);
+        const detail = readiness?.detail;
+        return void plain(res, state === "serving" ? 200 : 503, detail === undefined ? state : `${state}: ${detail}`);
       }
     }
     if (options.otherRoutes?.(req, res) === true) return;

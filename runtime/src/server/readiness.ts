@@ -1,8 +1,9 @@
 /**
  * Where a server is in its life: `starting` until its components are hosted,
- * `serving` while it takes traffic, `draining` once shutdown has begun.
+ * `serving` while it takes traffic, `unavailable` while something it needs
+ * (the event store) cannot be reached, `draining` once shutdown has begun.
  */
-export type ReadinessState = "starting" | "serving" | "draining";
+export type ReadinessState = "starting" | "serving" | "unavailable" | "draining";
 
 /**
  * The one readiness flag of a server. `/readyz` and the gRPC health service
@@ -17,8 +18,10 @@ export type ReadinessState = "starting" | "serving" | "draining";
 export interface Readiness {
   /** The current state. */
   readonly state: ReadinessState;
-  /** Moves to `state`; listeners hear about it only when it changes. */
-  set(state: ReadinessState): void;
+  /** Why the server is not serving, for `/readyz` (e.g. which dependency is down since when). */
+  readonly detail: string | undefined;
+  /** Moves to `state` with an optional `detail`; listeners hear about it only when the state changes. */
+  set(state: ReadinessState, detail?: string): void;
   /** Calls `listener` on every change; returns a function that stops it. */
   onChange(listener: (state: ReadinessState) => void): () => void;
 }
@@ -26,12 +29,17 @@ export interface Readiness {
 /** Creates a {@link Readiness}, `starting` unless told otherwise. */
 export function createReadiness(initial: ReadinessState = "starting"): Readiness {
   let state = initial;
+  let detail: string | undefined;
   const listeners = new Set<(state: ReadinessState) => void>();
   return {
     get state() {
       return state;
     },
-    set(next) {
+    get detail() {
+      return detail;
+    },
+    set(next, why) {
+      detail = why;
       if (next === state) return;
       state = next;
       // Copy: a listener may unsubscribe while we iterate.
@@ -62,6 +70,7 @@ export function toReadiness(source: ReadinessSource, pollMs = 500): Readiness {
     get state() {
       return read();
     },
+    detail: undefined,
     set() {
       throw new Error("this readiness is read from a callback; it cannot be set");
     },

@@ -2,7 +2,21 @@ import { type Kysely, sql } from "kysely";
 import { insertAppends } from "./append-statement.js";
 import type { AppendRequest } from "./journal-records.js";
 import type { OrreryTables } from "./orrery-tables.js";
-import { SequenceConflictError, StorageError, errorCode, toStorageError } from "./storage-errors.js";
+import {
+  CommitOutcomeUnknownError,
+  SequenceConflictError,
+  StorageError,
+  errorCode,
+  isConnectionFailure,
+  toStorageError,
+} from "./storage-errors.js";
+
+/**
+ * Settles a batch whose connection was lost while its statement was on the
+ * way or running (see `resolveInDoubtAppends`): "committed", "not committed",
+ * or "unknown" when the database could not be asked in time.
+ */
+export type InDoubtResolver = (appends: readonly AppendRequest[], session: string) => Promise<"committed" | "not committed" | "unknown">;
 
 /**
  * Commits a batch of appends and returns one outcome per append (`undefined` =
@@ -10,12 +24,15 @@ import { SequenceConflictError, StorageError, errorCode, toStorageError } from "
  * rejects it, the appends whose sequence numbers are taken (by rows already
  * committed, or by an earlier append of the same batch) get a
  * `SequenceConflictError` and the statement is retried without them, so the
- * rest of the batch still commits. Any other failure rejects every append
- * still pending with the same classified `StorageError`.
+ * rest of the batch still commits. When the connection was lost mid-statement
+ * and `inDoubtSession` names the session that ran it, `resolveInDoubt`
+ * settles whether it committed before anyone is told. Any other failure
+ * rejects every append still pending with the same classified `StorageError`.
  */
 export async function commitAppendBatch(
   db: Kysely<OrreryTables>,
   batch: readonly AppendRequest[],
+  inDoubt?: { session(error: unknown): string | undefined; resolve: InDoubtResolver },
 ): Promise<Array<Error | undefined>> {
   const outcomes: Array<Error | undefined> = batch.map(() => undefined);
   let pending = batch.map((_, index) => index);
@@ -25,6 +42,21 @@ export async function commitAppendBatch(
       await insertAppends(db, appends);
       return outcomes;
     } catch (error) {
+      const session = inDoubt?.session(error);
+      if (inDoubt !== undefined && session !== undefined && isConnectionFailure(error)) {
+        const verdict = await inDoubt.resolve(appends, session);
+        if (verdict === "committed") return outcomes;
+        if (verdict === "unknown") {
+          const reason = new CommitOutcomeUnknownError(
+            `append to the event journal (batch of ${appends.length}) lost its connection mid-statement and the database ` +
+              `could not be asked in time whether it committed: ${describe(error)}`,
+            { cause: error },
+          );
+          for (const index of pending) outcomes[index] = reason;
+          return outcomes;
+        }
+        // Not committed, and the session that ran it is gone: as good as never sent.
+      }
       let losers: Map<number, number>;
       try {
         if (!isJournalKeyViolation(error)) throw error;
@@ -44,6 +76,10 @@ export async function commitAppendBatch(
     }
   }
   return outcomes;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function isJournalKeyViolation(error: unknown): boolean {

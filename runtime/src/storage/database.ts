@@ -25,6 +25,25 @@ export interface Database {
   readonly db: Kysely<OrreryTables>;
   readonly dialect: "postgres" | "pglite";
   readonly capabilities: DatabaseCapabilities;
+  /** Where the data lives, for logs only (never for callers): `host:port/database`, or PGlite's directory. */
+  readonly target: string;
+  /**
+   * The server session that ran the statement which failed with `error`,
+   * when that statement may have reached the server and the connection was
+   * lost before an answer came back: the statement may have committed.
+   * Undefined when the statement certainly did not commit (the server
+   * answered with an error, or it was never sent) and on PGlite, where
+   * nothing sits between the caller and the database.
+   */
+  inDoubtSession(error: unknown): string | undefined;
+  /**
+   * Ends server session `session` if it still exists and resolves once it is
+   * gone, so that whatever it was running has committed or rolled back for
+   * good. Rejects when the database cannot be reached.
+   */
+  endSession(session: string): Promise<void>;
+  /** One cheap round trip; rejects when the database cannot be reached. */
+  probe(): Promise<void>;
   /** Closes the pool or the PGlite instance. Idempotent. */
   close(): Promise<void>;
 }
@@ -37,8 +56,10 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Maximum pg connections (default 10). */
   poolSize?: number;
-  /** pg `statement_timeout` per session (default 10 000 ms). */
+  /** pg `statement_timeout` per session (default 5 000 ms); a statement with no answer 2 s after that loses its connection. */
   statementTimeoutMs?: number;
+  /** How long opening a pg connection may take (default 5 000 ms). */
+  connectTimeoutMs?: number;
   /** pg `idle_in_transaction_session_timeout` per session (default 30 000 ms). */
   idleInTransactionTimeoutMs?: number;
   /** Receives pool errors (warn) and, when debug is enabled, every query with its duration. */

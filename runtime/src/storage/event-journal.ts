@@ -1,9 +1,22 @@
+import { randomUUID } from "node:crypto";
 import { commitAppendBatch } from "./append-batch.js";
 import type { Database } from "./database.js";
+import { createFailureLog } from "./failure-log.js";
 import { createGroupCommit } from "./group-commit.js";
 import type { AppendRequest, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
+import { resolveInDoubtAppends } from "./resolve-in-doubt.js";
+import { createStorageHealth } from "./storage-health.js";
+import type { StorageHealth } from "./storage-health.js";
+import type { StorageLogger } from "./storage-logger.js";
 import { validateAppend } from "./validate-append.js";
-import { SequenceConflictError, StorageUnavailableError, toStorageError } from "./storage-errors.js";
+import {
+  CommitOutcomeUnknownError,
+  SequenceConflictError,
+  StorageError,
+  StorageUnavailableError,
+  isConnectionFailure,
+  toStorageError,
+} from "./storage-errors.js";
 
 /** Counters for observing group commit. */
 export interface EventJournalStats {
@@ -16,19 +29,46 @@ export interface EventJournalStats {
   readonly conflicts: number;
   /** Most appends in one batch so far. */
   readonly largestBatch: number;
+  /** Appends submitted and not settled yet (queued, committing, or waiting for the store). */
+  readonly pending: number;
 }
 
 /** Options for `createEventJournal`. */
 export interface EventJournalOptions {
   /** Upper bound on events per batch (default 1,000); a larger single append still goes alone. */
   maxBatchEvents?: number;
+  /** Statements in flight at once (default 1); only a database with concurrent transactions uses more. */
+  maxInFlight?: number;
+  /**
+   * How long a call may wait for an unreachable event store before it fails
+   * with `StorageUnavailableError` (default 2,000 ms), unless its append
+   * carries an earlier `deadline`.
+   */
+  waitMs?: number;
+  /** A statement unanswered this long makes the store count as down (readiness says so) until it answers (default 2,000 ms). */
+  stallMs?: number;
+  /** Appends pending at most; past that an append fails at once (default 10,000). */
+  maxPending?: number;
+  /** Whether the store can be reached; one is made for `database` unless given. */
+  health?: StorageHealth;
+  /** Where storage failures and outages are logged. */
+  logger?: StorageLogger;
 }
 
 /**
  * The append-only event store of event-sourced entities, with group commit.
- * Every rejection is a `StorageError`: `SequenceConflictError` when another
- * writer took the sequence number, `StorageUnavailableError` when retrying
- * may help, a plain terminal `StorageError` otherwise.
+ * Every rejection is a `StorageError` carrying an `errorId` that is in the
+ * log: `SequenceConflictError` when another writer took the sequence number,
+ * `StorageUnavailableError` when the event store could not be reached in
+ * time (the append was not committed: safe to retry),
+ * `CommitOutcomeUnknownError` when the connection was lost mid-commit and
+ * the database could not be asked in time whether it committed, a plain
+ * terminal `StorageError` otherwise.
+ *
+ * While the store is unreachable, appends and reads wait for it up to their
+ * deadline (bounded wait) and at most `maxPending` may do so (bounded queue);
+ * an append whose statement certainly did not commit is tried again once the
+ * store is back, within its deadline.
  */
 export interface EventJournal {
   /**
@@ -40,6 +80,8 @@ export interface EventJournal {
   load(entityType: string, entityId: string): Promise<LoadedEntity>;
   /** Events with `seqNr >= fromSeqNr` (default 1), ordered by sequence number. */
   readEvents(entityType: string, entityId: string, fromSeqNr?: number): Promise<StoredEvent[]>;
+  /** Whether the event store can be reached. */
+  readonly health: StorageHealth;
   stats(): EventJournalStats;
   /**
    * Waits for queued and in-flight appends to settle, and rejects appends made
@@ -59,22 +101,103 @@ export interface EventJournal {
  */
 export function createEventJournal(database: Database, options: EventJournalOptions = {}): EventJournal {
   const { db } = database;
+  const waitMs = options.waitMs ?? 2_000;
+  const maxPending = options.maxPending ?? 10_000;
+  const stallMs = options.stallMs ?? 2_000;
+  const ownHealth = options.health === undefined;
+  const health = options.health ?? createStorageHealth({ probe: () => database.probe(), target: database.target, logger: options.logger });
+  const failures = createFailureLog(options.logger);
   let closed = false;
   let events = 0;
   let conflicts = 0;
+  let pending = 0;
+
   const group = createGroupCommit<AppendRequest>({
     maxBatchWeight: options.maxBatchEvents ?? 1000,
+    maxInFlight: database.capabilities.concurrentTransactions ? (options.maxInFlight ?? 1) : 1,
     weigh: (append) => Math.max(1, append.events.length),
     async commit(batch) {
       for (const append of batch) events += append.events.length;
-      const outcomes = await commitAppendBatch(db, batch);
-      for (const outcome of outcomes) if (outcome instanceof SequenceConflictError) conflicts++;
+      const until = Math.max(...batch.map((append) => append.deadline ?? performance.now() + waitMs));
+      const stall = setTimeout(() => health.stalled(`appending ${batch.length} appends`, stallMs), stallMs);
+      let outcomes: Array<Error | undefined>;
+      try {
+        outcomes = await commitAppendBatch(db, batch, {
+          session: (error) => database.inDoubtSession(error),
+          resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
+        });
+      } finally {
+        clearTimeout(stall);
+      }
+      noteOutcomes(batch, outcomes);
       return outcomes;
     },
   });
 
-  async function readEvents(entityType: string, entityId: string, fromSeqNr = 1): Promise<StoredEvent[]> {
-    try {
+  /** Feeds the health, gives each failure of the batch its error id, and logs the ones no outage explains. */
+  function noteOutcomes(batch: readonly AppendRequest[], outcomes: ReadonlyArray<Error | undefined>): void {
+    let committed = false;
+    const seen = new Set<Error>();
+    outcomes.forEach((outcome, index) => {
+      if (outcome === undefined) {
+        committed = true;
+        return;
+      }
+      if (outcome instanceof SequenceConflictError) {
+        conflicts++;
+        return;
+      }
+      if (seen.has(outcome) || !(outcome instanceof StorageError)) return;
+      seen.add(outcome); // one statement's failure is shared by its appends, and logged once
+      const append = batch[index]!;
+      if (outcome instanceof StorageUnavailableError && isConnectionFailure(outcome)) {
+        outcome.errorId = health.connectionFailed(outcome.cause, `appending to ${append.entityType} "${append.entityId}" and others`);
+        if (outcome instanceof CommitOutcomeUnknownError) {
+          failures.failed({ err: outcome, errorId: outcome.errorId, appends: batch.length }, outcome.message);
+        }
+        return;
+      }
+      outcome.errorId = newErrorId();
+      failures.failed({ err: outcome, errorId: outcome.errorId, entityType: append.entityType, entityId: append.entityId }, outcome.message);
+    });
+    if (committed) health.succeeded();
+  }
+
+  /** The error of a call that waited for an unreachable store until its deadline. */
+  function unreachable(what: string): StorageUnavailableError {
+    const outage = health.outage;
+    const error = new StorageUnavailableError(`${what}: the event store is unreachable${outage ? ` since ${outage.since.toISOString()}` : ""}`);
+    error.errorId = outage?.errorId ?? newErrorId();
+    health.countFailedCall();
+    return error;
+  }
+
+  /** Runs a read, waiting out (within `waitMs`) and retrying connection failures; reads are always safe to repeat. */
+  async function read<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      if (health.state === "down" && !(await health.whenUp(deadline))) throw unreachable(what);
+      try {
+        const result = await run();
+        health.succeeded();
+        return result;
+      } catch (cause) {
+        const error = toStorageError(cause, what);
+        if (error instanceof StorageUnavailableError && isConnectionFailure(cause)) {
+          error.errorId = health.connectionFailed(cause, what);
+          if (performance.now() < deadline) continue;
+          health.countFailedCall();
+          throw error;
+        }
+        error.errorId = newErrorId();
+        failures.failed({ err: error, errorId: error.errorId }, error.message);
+        throw error;
+      }
+    }
+  }
+
+  function readEvents(entityType: string, entityId: string, fromSeqNr = 1): Promise<StoredEvent[]> {
+    return read(`reading the events of ${entityType} "${entityId}"`, async () => {
       const rows = await db
         .selectFrom("orrery_events")
         .select(["seq_nr", "event_type", "payload", "metadata", "global_position", "written_at"])
@@ -91,12 +214,12 @@ export function createEventJournal(database: Database, options: EventJournalOpti
         globalPosition: row.global_position,
         writtenAt: row.written_at,
       }));
-    } catch (error) {
-      throw toStorageError(error, `reading the events of ${entityType} "${entityId}"`);
-    }
+    });
   }
 
   return {
+    health,
+
     async append(request) {
       if (closed) {
         throw new StorageUnavailableError(
@@ -105,22 +228,45 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       }
       validateAppend(request);
       if (request.events.length === 0 && request.snapshot === undefined) return;
-      return group.submit(request);
+      const what = `appending to ${request.entityType} "${request.entityId}"`;
+      if (pending >= maxPending) {
+        const error = new StorageUnavailableError(`${what}: ${pending} appends are already waiting for the event store; try again shortly`);
+        error.errorId = health.outage?.errorId ?? newErrorId();
+        throw error;
+      }
+      const deadline = request.deadline ?? performance.now() + waitMs;
+      pending++;
+      try {
+        for (;;) {
+          if (health.state === "down" && !(await health.whenUp(deadline))) throw unreachable(what);
+          try {
+            await group.submit(request);
+            return;
+          } catch (error) {
+            // Certainly not committed, the store was unreachable: once it is back, the same append is as good as new.
+            const again = error instanceof StorageUnavailableError && !(error instanceof CommitOutcomeUnknownError) &&
+              isConnectionFailure(error) && performance.now() < deadline && !closed;
+            if (!again) {
+              if (error instanceof StorageUnavailableError) health.countFailedCall();
+              throw error;
+            }
+          }
+        }
+      } finally {
+        pending--;
+      }
     },
 
     async load(entityType, entityId) {
-      let snapshot: Snapshot | undefined;
-      try {
-        const row = await db
+      const row = await read(`reading the snapshot of ${entityType} "${entityId}"`, () =>
+        db
           .selectFrom("orrery_snapshots")
           .select(["seq_nr", "state_type", "payload"])
           .where("entity_type", "=", entityType)
           .where("entity_id", "=", entityId)
-          .executeTakeFirst();
-        if (row !== undefined) snapshot = { seqNr: row.seq_nr, stateType: row.state_type, payload: row.payload };
-      } catch (error) {
-        throw toStorageError(error, `reading the snapshot of ${entityType} "${entityId}"`);
-      }
+          .executeTakeFirst(),
+      );
+      const snapshot: Snapshot | undefined = row && { seqNr: row.seq_nr, stateType: row.state_type, payload: row.payload };
       // Snapshots only move forward and events are never deleted, so reading after it is consistent.
       const events = await readEvents(entityType, entityId, (snapshot?.seqNr ?? 0) + 1);
       return snapshot === undefined ? { events } : { snapshot, events };
@@ -130,12 +276,17 @@ export function createEventJournal(database: Database, options: EventJournalOpti
 
     stats() {
       const { flushes, items, largestBatch } = group.stats();
-      return { flushes, appends: items, events, conflicts, largestBatch };
+      return { flushes, appends: items, events, conflicts, largestBatch, pending };
     },
 
     async close() {
       closed = true;
       await group.drain();
+      if (ownHealth) health.close();
     },
   };
+}
+
+function newErrorId(): string {
+  return randomUUID().slice(0, 8);
 }

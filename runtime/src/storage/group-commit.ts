@@ -10,6 +10,11 @@ export interface GroupCommitOptions<T> {
   weigh(item: T): number;
   /** Upper bound of a batch's total weight; a single heavier item still goes alone. */
   maxBatchWeight: number;
+  /**
+   * Commits that may be in flight at once (default 1). More than one only
+   * helps a database that runs transactions in parallel (a pg pool).
+   */
+  maxInFlight?: number;
 }
 
 /** Counters for observing how well submissions are batched. */
@@ -20,6 +25,10 @@ export interface GroupCommitStats {
   readonly items: number;
   /** Most items in one batch so far. */
   readonly largestBatch: number;
+  /** Commits running now. */
+  readonly inFlight: number;
+  /** Items waiting for a commit now. */
+  readonly queued: number;
 }
 
 /** A queue that turns concurrent submissions into few, larger commits. */
@@ -38,15 +47,24 @@ interface Pending<T> {
 }
 
 /**
- * Group commit with no timer: when no commit is in flight, the first
- * submission is flushed at once (together with whatever else was submitted in
- * the same tick); while one is in flight, submissions queue up, and the next
- * commit takes everything queued, up to `maxBatchWeight`. Under load batches
- * grow by themselves; when idle, a lone item waits for nothing.
+ * Group commit with no timer. A flush starts once the event loop has finished
+ * its current I/O phase (`setImmediate`), so every submission made while
+ * handling the requests that arrived in one turn of the loop, whatever
+ * connection they came on, shares one commit. That matters most when the
+ * commit blocks the thread (PGlite runs in-process): starting it on the first
+ * ready submission would leave the requests read in the same turn for
+ * commits of their own. While `maxInFlight` commits are running, submissions
+ * queue up, and the next commit takes everything queued, up to
+ * `maxBatchWeight`. Under load batches grow by themselves; when idle, a lone
+ * item waits for nothing but the end of its loop turn.
  */
 export function createGroupCommit<T>(options: GroupCommitOptions<T>): GroupCommit<T> {
   const queue: Array<Pending<T>> = [];
-  let running: Promise<void> | undefined;
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+  let inFlight = 0;
+  let scheduled = false;
+  let idle: Promise<void> | undefined;
+  let becameIdle: (() => void) | undefined;
   let flushes = 0;
   let items = 0;
   let largestBatch = 0;
@@ -82,13 +100,21 @@ export function createGroupCommit<T>(options: GroupCommitOptions<T>): GroupCommi
     });
   }
 
-  async function run(): Promise<void> {
-    // One microtask hop: submissions from the same synchronous burst join the first batch.
-    await Promise.resolve();
-    try {
-      while (queue.length > 0) await flush(takeBatch());
-    } finally {
-      running = undefined;
+  function schedule(): void {
+    if (scheduled || queue.length === 0 || inFlight >= maxInFlight) return;
+    scheduled = true;
+    setImmediate(start);
+  }
+
+  function start(): void {
+    scheduled = false;
+    while (queue.length > 0 && inFlight < maxInFlight) {
+      inFlight++;
+      void flush(takeBatch()).finally(() => {
+        inFlight--;
+        schedule();
+        if (inFlight === 0 && queue.length === 0 && !scheduled) becameIdle?.();
+      });
     }
   }
 
@@ -96,12 +122,15 @@ export function createGroupCommit<T>(options: GroupCommitOptions<T>): GroupCommi
     submit(item) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        running ??= run();
+        schedule();
       });
     },
     async drain() {
-      while (running !== undefined) await running;
+      while (inFlight > 0 || queue.length > 0 || scheduled) {
+        idle ??= new Promise<void>((resolve) => (becameIdle = resolve)).finally(() => (idle = undefined));
+        await idle;
+      }
     },
-    stats: () => ({ flushes, items, largestBatch }),
+    stats: () => ({ flushes, items, largestBatch, inFlight, queued: queue.length }),
   };
 }

@@ -9,7 +9,16 @@ export type { MigrationSummary } from "./migrations/migrate-to-latest.js";
 export { createEventJournal } from "./event-journal.js";
 export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
 export type { AppendRequest, JournalEvent, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
-export { SequenceConflictError, StorageError, StorageUnavailableError, toStorageError } from "./storage-errors.js";
+export {
+  CommitOutcomeUnknownError,
+  SequenceConflictError,
+  StorageError,
+  StorageUnavailableError,
+  isConnectionFailure,
+  toStorageError,
+} from "./storage-errors.js";
+export { createStorageHealth } from "./storage-health.js";
+export type { StorageHealth, StorageHealthOptions, StorageOutage } from "./storage-health.js";
 
 // For runtime code that queries Orrery's tables directly (views, projections).
 export type { EventsTable, OrreryTables, SnapshotsTable } from "./orrery-tables.js";

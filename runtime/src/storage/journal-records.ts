@@ -33,6 +33,11 @@ export interface AppendRequest {
   readonly events: readonly JournalEvent[];
   /** Replaces the stored snapshot only if that one is older. */
   readonly snapshot?: Snapshot | undefined;
+  /**
+   * The latest `performance.now()` time the caller waits for an unreachable
+   * event store; by default the journal's `waitMs` from the call.
+   */
+  readonly deadline?: number | undefined;
 }
 
 /** What recovering an entity needs: its latest snapshot and every later event, in order. */

@@ -1,5 +1,5 @@
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
-import { Kysely, PGliteDialect } from "kysely";
+import { Kysely, PGliteDialect, sql } from "kysely";
 import path from "node:path";
 import { lockDataDir } from "./data-dir-lock.js";
 import type { Database } from "./database.js";
@@ -54,6 +54,12 @@ export async function openPGliteDatabase(options: PGliteDatabaseOptions = {}): P
     db,
     dialect: "pglite",
     capabilities: { concurrentTransactions: false, listenNotify: false },
+    target: dataDir === undefined ? "PGlite in memory" : `PGlite in ${dataDir}`,
+    inDoubtSession: () => undefined,
+    endSession: async () => {},
+    async probe() {
+      await sql`select 1`.execute(db);
+    },
     close: () => (closing ??= close()),
   };
 }

@@ -1,7 +1,9 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { randomBytes } from "node:crypto";
 import type { Database, DatabaseOptions } from "./database.js";
 import type { OrreryTables } from "./orrery-tables.js";
+import { createPostgresSessions } from "./postgres-sessions.js";
 import { queryLog } from "./storage-logger.js";
 import { StorageError, StorageUnavailableError, describeError, isRetryable } from "./storage-errors.js";
 import { pgTypes } from "./value-parsers.js";
@@ -14,22 +16,37 @@ const urlHint = "check DATABASE_URL (postgres://user:password@host:port/database
  * (`statement_timeout`, `idle_in_transaction_session_timeout`), and checks the
  * server answers and is recent enough. Errors name the host, port and database,
  * never the password.
+ *
+ * Every connection carries an error listener for its whole life (idle or
+ * checked out), so a connection the server drops can never crash the process,
+ * and its own `application_name` (`orrery <process>/<n>`), so that a
+ * statement whose connection was lost can be traced to its server session
+ * (see `Database.inDoubtSession`).
  */
 export async function openPostgresDatabase(options: DatabaseOptions & { url: string }): Promise<Database> {
   const target = describeTarget(options.url);
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
+  const sessions = createPostgresSessions({
+    prefix: `orrery ${process.pid}.${randomBytes(2).toString("hex")}`,
+    // No answer at all (a silent network partition): give up on the connection a little after the server would have.
+    answerTimeoutMs: statementTimeoutMs + 2_000,
+    onConnectionError(error, session) {
+      options.logger?.debug({ err: error, session, target }, "PostgreSQL connection failed; the pool replaces it");
+    },
+  });
   const pool = new pg.Pool({
-    connectionString: options.url,
+    // Each connection names its own session; a name in the URL would hide which one ran a lost statement.
+    connectionString: withoutApplicationName(options.url),
     max: options.poolSize ?? 10,
     types: pgTypes,
-    application_name: "orrery",
-    statement_timeout: options.statementTimeoutMs ?? 10_000,
+    Client: sessions.Client,
+    statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
   });
-  // Without a listener, an idle connection dropped by the server would crash the process.
-  pool.on("error", (error) => {
-    options.logger?.warn({ err: error, target }, "idle PostgreSQL connection failed; the pool will reconnect");
-  });
+  // Idle connections report here too; each one's own listener has logged it already.
+  pool.on("error", () => {});
+  pool.on("release", (_error: Error | undefined, client: unknown) => sessions.released(client));
   const log = queryLog(options.logger);
   const db = new Kysely<OrreryTables>({ dialect: new PostgresDialect({ pool }), ...(log && { log }) });
 
@@ -54,8 +71,21 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     db,
     dialect: "postgres",
     capabilities: { concurrentTransactions: true, listenNotify: true },
+    target,
+    inDoubtSession: sessions.inDoubtSession,
+    endSession: (session) => sessions.endSession(db, session),
+    async probe() {
+      await sql`select 1`.execute(db);
+    },
     close: () => (closing ??= db.destroy()),
   };
+}
+
+function withoutApplicationName(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has("application_name")) return url;
+  parsed.searchParams.delete("application_name");
+  return parsed.toString();
 }
 
 /** `host:port/database` of a PostgreSQL URL, for error messages. */

@@ -8,6 +8,11 @@ export class StorageError extends Error {
   override name = "StorageError";
   /** True when retrying the same operation later may succeed. */
   readonly retryable: boolean;
+  /**
+   * Names this failure in the log and in the error a caller receives; the
+   * failures of one outage or of one statement share it. Set where it is logged.
+   */
+  errorId: string | undefined;
 
   constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, { cause: options?.cause });
@@ -26,6 +31,16 @@ export class StorageUnavailableError extends StorageError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { cause: options?.cause, retryable: true });
   }
+}
+
+/**
+ * The connection was lost while an append's statement was on its way or
+ * running, and the database could not be asked in time whether it committed:
+ * the append may or may not be in the journal. Retryable, but a retry may
+ * apply the same command twice.
+ */
+export class CommitOutcomeUnknownError extends StorageUnavailableError {
+  override name = "CommitOutcomeUnknownError";
 }
 
 /**
@@ -65,6 +80,8 @@ const retryableErrnos = new Set([
 ]);
 // node-postgres reports a dropped connection without an error code.
 const connectionLostMessage = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+// The server ended the session: admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down).
+const sessionEndedSqlStates = new Set(["57P01", "57P02", "57P03"]);
 
 /**
  * Normalises any throwable from a driver into a `StorageError`, classifying it
@@ -89,6 +106,23 @@ export function describeError(error: unknown): string {
 export function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
   return typeof error.code === "string" ? error.code : undefined;
+}
+
+/**
+ * True when the database could not be reached or the session to it was lost:
+ * the server may be down, restarting or cut off. Unlike other retryable
+ * failures (a statement timeout, a deadlock) these say nothing about the
+ * statement and everything about the connection, so the store is unhealthy.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof StorageError) return error instanceof StorageUnavailableError && isConnectionFailure(error.cause);
+  const code = errorCode(error);
+  if (code !== undefined) {
+    if (retryableErrnos.has(code) || sessionEndedSqlStates.has(code) || code.startsWith("08")) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isConnectionFailure);
+  return error instanceof Error && connectionLostMessage.test(error.message);
 }
 
 /** True for driver errors that describe a transient condition (see `StorageUnavailableError`). */

@@ -3,7 +3,9 @@ import type { LogEvent } from "kysely";
 /** The subset of a pino logger the storage layer uses. */
 export interface StorageLogger {
   debug(fields: Record<string, unknown>, message: string): void;
+  info?(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
+  error?(fields: Record<string, unknown>, message: string): void;
   isLevelEnabled?(level: string): boolean;
 }
 

@@ -178,7 +178,12 @@ describe("EntityHost recovery", () => {
     await journal.append({ entityType: Counter.type, entityId: "brittle", events: [{ seqNr: 1, eventType: AddedSchema.typeName, payload: new Uint8Array([8, 3]) }] });
     const broken = hostWith({ ...counterHandlers, applyEvent: () => { throw new Error("bug in applyEvent"); } });
     try {
-      await assert.rejects(broken.invoke(get, "brittle", create(AddRequestSchema)), (err: ConnectError) => err.code === Code.Internal && /bug in applyEvent/.test(err.rawMessage));
+      await assert.rejects(broken.invoke(get, "brittle", create(AddRequestSchema)), (err: ConnectError) => {
+        assert.equal(err.code, Code.Internal);
+        assert.match(err.rawMessage, /could not recover the entity from its journal: applyEvent threw an Error on event 1 \(test\.Added\) \(error id [0-9a-f]{8}\)/);
+        assert.doesNotMatch(err.rawMessage, /bug in applyEvent/, "what user code threw stays in the log");
+        return true;
+      });
     } finally {
       broken.close();
     }

@@ -81,7 +81,7 @@ for (const setup of testDatabases()) {
         const idle = await sql<{ idle_in_transaction_session_timeout: string }>`show idle_in_transaction_session_timeout`.execute(
           test.database.db,
         );
-        assert.equal(timeout.rows[0]?.statement_timeout, "10s");
+        assert.equal(timeout.rows[0]?.statement_timeout, "5s");
         assert.equal(idle.rows[0]?.idle_in_transaction_session_timeout, "30s");
       });
 

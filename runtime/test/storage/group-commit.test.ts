@@ -17,18 +17,53 @@ function controlledCommit() {
   };
 }
 
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+// Flushes start from setImmediate; two loop turns are enough for one to start or a settled one to hand on.
+const tick = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+};
 
 describe("createGroupCommit", () => {
-  it("flushes a lone submission at once, without waiting for a timer", async () => {
+  it("flushes a lone submission at the end of its loop turn, without waiting for a timer", async () => {
     const control = controlledCommit();
     const group = createGroupCommit({ commit: control.commit, weigh: () => 1, maxBatchWeight: 10 });
     const done = group.submit(1);
     await Promise.resolve();
-    await Promise.resolve();
+    assert.deepEqual(control.batches, [], "not before the I/O phase is over");
+    await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(control.batches, [[1]]);
     control.releaseNext();
     await done;
+  });
+
+  it("commits together what is submitted from separate callbacks of one loop turn (requests on many connections)", async () => {
+    const control = controlledCommit();
+    const group = createGroupCommit({ commit: control.commit, weigh: () => 1, maxBatchWeight: 100 });
+    // Timers due at once run one after another in the same turn, like the I/O callbacks of many sockets.
+    const submitted = await new Promise<Array<Promise<void>>>((resolve) => {
+      const all: Array<Promise<void>> = [];
+      for (let i = 1; i <= 5; i++) setTimeout(() => all.push(group.submit(i)), 0);
+      setTimeout(() => resolve(all), 0);
+    });
+    await tick();
+    assert.deepEqual(control.batches, [[1, 2, 3, 4, 5]]);
+    control.releaseNext();
+    await Promise.all(submitted);
+  });
+
+  it("runs up to maxInFlight commits at once", async () => {
+    const control = controlledCommit();
+    const group = createGroupCommit({ commit: control.commit, weigh: () => 1, maxBatchWeight: 2, maxInFlight: 2 });
+    const all = Promise.all([1, 2, 3, 4, 5].map((item) => group.submit(item)));
+    await tick();
+    assert.deepEqual(control.batches, [[1, 2], [3, 4]]);
+    control.releaseNext();
+    await tick();
+    assert.deepEqual(control.batches, [[1, 2], [3, 4], [5]]);
+    control.releaseNext();
+    control.releaseNext();
+    await all;
+    assert.equal(group.stats().inFlight, 0);
   });
 
   it("queues submissions while a flush is in flight and commits them together next", async () => {
@@ -45,7 +80,7 @@ describe("createGroupCommit", () => {
     assert.deepEqual(control.batches, [[1], [2, 3, 4]]);
     control.releaseNext();
     await Promise.all(rest);
-    assert.deepEqual(group.stats(), { flushes: 2, items: 4, largestBatch: 3 });
+    assert.deepEqual(group.stats(), { flushes: 2, items: 4, largestBatch: 3, inFlight: 0, queued: 0 });
   });
 
   it("bounds a batch by weight but always takes at least one item", async () => {

@@ -21,14 +21,35 @@ export interface EmbeddedPostgres {
   /** Superuser URL of the `postgres` database. */
   readonly url: string;
   readonly port: number;
-  /** Stops the server (fast shutdown) and deletes its data. */
+  /** Whether the postmaster is running (false between `shutdown()` and `start()`). */
+  readonly running: boolean;
+  /** Stops the server (fast shutdown) and deletes its data; the object is unusable afterwards. */
   stop(): Promise<void>;
+  /**
+   * Stops the server but keeps its data, like `pg_ctl stop -m <mode>`:
+   * `fast` (default) aborts open transactions and disconnects every client,
+   * `smart` waits for clients to leave, `immediate` quits without a
+   * checkpoint (crash recovery on the next start). Resolves once the
+   * postmaster has exited, i.e. the port refuses connections.
+   */
+  shutdown(mode?: ShutdownMode): Promise<void>;
+  /** Starts the stopped server again on the same port and data; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** `shutdown(mode)` then `start()`: `pg_ctl restart -m fast` by default. */
+  restart(mode?: ShutdownMode): Promise<void>;
 }
+
+/** How `shutdown` stops the postmaster, as `pg_ctl stop -m`. */
+export type ShutdownMode = "smart" | "fast" | "immediate";
+
+const shutdownSignals: Record<ShutdownMode, NodeJS.Signals> = { smart: "SIGTERM", fast: "SIGINT", immediate: "SIGQUIT" };
 
 /** Options for `startEmbeddedPostgres`. */
 export interface EmbeddedPostgresOptions {
   /** Keep fsync on (benchmarks); tests turn it off for speed. Default false. */
   readonly durable?: boolean;
+  /** The port to listen on; default a free one. */
+  readonly port?: number;
   /** Receives the server's log lines. */
   readonly onLog?: (line: string) => void;
 }
@@ -38,7 +59,16 @@ process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
-/** Initialises a new cluster in a temp directory and starts it on a free port. */
+/**
+ * Initialises a new cluster in a temp directory and starts it on a free port.
+ *
+ * @example
+ * const server = await startEmbeddedPostgres();
+ * await server.restart(); // pg_ctl restart -m fast
+ * await server.shutdown(); // ... clients get ECONNREFUSED ...
+ * await server.start(); // same port, same data
+ * await server.stop(); // gone, data deleted
+ */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const owner = runAsUser();
   const bin = await reachableBinDir(owner);
@@ -49,6 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     log.push(line);
     options.onLog?.(line);
   };
+  let current: { child: ChildProcess; exited: Promise<void> } | undefined;
   try {
     if (owner) {
       await chmod(dir, 0o755);
@@ -56,30 +87,60 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       await chown(dataDir, owner.uid, owner.gid);
     }
     await run(path.join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"], owner, onLog);
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const durability = options.durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"];
-    const child = spawn(path.join(bin, "postgres"), [
-      "-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...durability,
-    ], { ...owner, stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
-    child.stdout!.on("data", (c) => onLog(String(c)));
-    child.stderr!.on("data", (c) => onLog(String(c)));
-    const exited = new Promise<void>((resolve) => child.once("exit", () => { running.delete(child); resolve(); }));
-    child.once("error", (err) => onLog(`spawn failed: ${err.message}`));
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-    await waitUntilAccepting(url, exited);
+    const launch = async () => {
+      const child = spawn(path.join(bin, "postgres"), [
+        "-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...durability,
+      ], { ...owner, stdio: ["ignore", "pipe", "pipe"] });
+      running.add(child);
+      child.stdout!.on("data", (c) => onLog(String(c)));
+      child.stderr!.on("data", (c) => onLog(String(c)));
+      const exited = new Promise<void>((resolve) => child.once("exit", () => { running.delete(child); resolve(); }));
+      child.once("error", (err) => onLog(`spawn failed: ${err.message}`));
+      current = { child, exited };
+      await waitUntilAccepting(url, exited);
+    };
+    const shutdown = async (mode: ShutdownMode = "fast") => {
+      const stopping = current;
+      current = undefined;
+      if (stopping === undefined) return;
+      stopping.child.kill(shutdownSignals[mode]);
+      const timer = setTimeout(() => stopping.child.kill("SIGKILL"), mode === "smart" ? 30_000 : 5_000);
+      await stopping.exited;
+      clearTimeout(timer);
+    };
+    const start = async () => {
+      if (current !== undefined) throw new Error("the embedded PostgreSQL server is already running");
+      log.length = 0;
+      try {
+        await launch();
+      } catch (error) {
+        throw new Error(`could not start embedded PostgreSQL again:\n${log.join("")}`, { cause: error });
+      }
+    };
+    await launch();
     return {
       url,
       port,
+      get running() {
+        return current !== undefined;
+      },
       async stop() {
-        child.kill("SIGINT");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(timer);
+        await shutdown("fast");
         await rm(dir, { recursive: true, force: true });
+      },
+      shutdown,
+      start,
+      async restart(mode: ShutdownMode = "fast") {
+        await shutdown(mode);
+        await start();
       },
     };
   } catch (error) {
+    current?.child.kill("SIGKILL");
+    await current?.exited;
     await rm(dir, { recursive: true, force: true });
     throw new Error(`could not start embedded PostgreSQL (set DATABASE_URL to use a running server instead):\n${log.join("")}`, { cause: error });
   }

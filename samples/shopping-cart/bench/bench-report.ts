@@ -1,13 +1,18 @@
-// What a run produced: the table on stdout, the target ratios, and the JSON
-// record under bench/results/.
+// What a run produced: the table on stdout, the target ratios, the soak
+// tables, and the JSON record under bench/results/.
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { StorageKind } from "./bench-storage.js";
+import { serverMicrosPerCall } from "./bench-targets.js";
+import type { TargetCheck } from "./bench-targets.js";
 import type { LoadResult } from "./load-generator.js";
 import type { Scenario } from "./scenarios.js";
+import type { SoakResult } from "./soak.js";
 
 /** One measured scenario on one storage. */
 export interface ScenarioResult extends LoadResult, Pick<Scenario, "id" | "rpc" | "label" | "carts" | "concurrency"> {
+  /** The client shape's label: "h2×1", "h1×64", "h2×8". */
+  readonly client: string;
   /** Failures of the one-call-per-cart activation before the warm-up. */
   readonly activationErrors: number;
 }
@@ -24,77 +29,30 @@ export interface StorageRun {
   readonly serverLog: readonly string[];
   readonly error?: string;
   readonly results: readonly ScenarioResult[];
-}
-
-/** A ratio of two scenarios of one storage against its goal. */
-export interface TargetCheck {
-  readonly name: string;
-  readonly storage: StorageKind;
-  /** The scenario's req/s over the better no-op run's: what the target is about. */
-  readonly ratio: number | undefined;
-  /**
-   * The same comparison by the server's CPU time per call (cheapest no-op ÷ scenario).
-   * It is what req/s would give on a quiet machine if the server process were the limit.
-   */
-  readonly cpuRatio: number | undefined;
-  /** The most cores other work used during the compared windows; above ~0.25 the req/s ratio is suspect. */
-  readonly noise: number | undefined;
-  readonly target: number;
-  /** Only PostgreSQL carries the issue's targets; PGlite's ratio is shown for comparison. */
-  readonly binding: boolean;
+  /** The soak, unless BENCH_SOAK_SECONDS=0 or the run failed before it. */
+  readonly soak?: SoakResult | undefined;
 }
 
 const STORAGE_LABEL: Record<StorageKind, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
-
-/**
- * The issue's two targets, per storage: AddItem over many carts and GetCart
- * against the no-op, all at c=64; the no-op ceiling is the better of its two runs.
- */
-export function targetChecks(runs: readonly StorageRun[], manyCarts: number): TargetCheck[] {
-  return runs.flatMap((run) => {
-    const find = (id: string): ScenarioResult | undefined => run.results.find((r) => r.id === id);
-    const noops = [find("noop-c64"), find("noop-c64-again")].filter((r) => r !== undefined && r.rps > 0) as ScenarioResult[];
-    const ceiling = noops.reduce<ScenarioResult | undefined>((best, r) => (best === undefined || r.rps > best.rps ? r : best), undefined);
-    const noopCosts = noops.map(serverMicrosPerCall).filter((c) => c !== undefined);
-    const cheapest = noopCosts.length > 0 ? Math.min(...noopCosts) : undefined;
-    const binding = run.storage === "postgres";
-    const check = (id: string, rpc: string, target: number): TargetCheck => {
-      const r = find(id);
-      const cost = r && serverMicrosPerCall(r);
-      return {
-        name: `${rpc} ${manyCarts} carts c=64 / best no-op c=64`, storage: run.storage, target, binding,
-        ratio: r && ceiling ? r.rps / ceiling.rps : undefined,
-        cpuRatio: cost !== undefined && cheapest !== undefined ? cheapest / cost : undefined,
-        noise: r && ceiling ? Math.max(r.cpu.other ?? 0, ceiling.cpu.other ?? 0) : undefined,
-      };
-    };
-    return [check(`additem-${manyCarts}carts-c64`, "AddItem", 0.5), check(`getcart-${manyCarts}carts-c64`, "GetCart", 0.8)];
-  });
-}
-
-/** The server process's CPU time per good reply, in microseconds. */
-function serverMicrosPerCall(r: ScenarioResult): number | undefined {
-  return r.cpu.server === undefined || r.rps === 0 ? undefined : (r.cpu.server * 1e6) / r.rps;
-}
 
 /** One progress line for a finished scenario. */
 export function progressLine(storage: StorageKind, r: ScenarioResult): string {
   const errors = r.errors + r.warmupErrors + r.activationErrors;
   const noise = r.cpu.other ?? 0;
-  return `  ${STORAGE_LABEL[storage]} ${r.id}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms` +
+  return `  ${STORAGE_LABEL[storage]} ${r.id} ${r.client}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms` +
     (errors > 0 ? `, ${errors} errors` : "") +
     (noise >= 0.25 ? ` (noise: other work used ${noise.toFixed(2)} cores${busiest(r)})` : "");
 }
 
 /** The results table and the target ratios, for stdout. */
 export function formatReport(runs: readonly StorageRun[], checks: readonly TargetCheck[]): string {
-  const head = ["storage", "scenario", "carts", "c", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "cpu gen", "cpu srv", "cpu pg", "cpu other"];
+  const head = ["storage", "scenario", "carts", "c", "client", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "cpu gen", "cpu srv", "cpu pg", "cpu other"];
   const rows: string[][] = [];
   for (const run of runs) {
     if (run.error !== undefined) rows.push([STORAGE_LABEL[run.storage], `FAILED: ${run.error.split("\n", 1)[0]}`]);
     for (const r of run.results) {
       rows.push([
-        STORAGE_LABEL[run.storage], r.label, r.carts === 0 ? "-" : String(r.carts), String(r.concurrency),
+        STORAGE_LABEL[run.storage], r.label, r.carts === 0 ? "-" : String(r.carts), String(r.concurrency), r.client,
         fmt(r.rps, 0), fmt(r.latencyMs.p50, 2), fmt(r.latencyMs.p99, 2), String(r.errors),
         optional(serverMicrosPerCall(r), (v) => fmt(v, 0)),
         ...[r.cpu.generator, r.cpu.server, r.cpu.postgres, r.cpu.other].map((v) => optional(v, (c) => c.toFixed(2))),
@@ -104,21 +62,48 @@ export function formatReport(runs: readonly StorageRun[], checks: readonly Targe
   // A failure row has two cells: the storage, then a message that runs past the columns.
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => i === 0 || r.length > 2).map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
-    cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+    cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((c, i) => (i < 2 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), ""];
-  out.push("Targets (not asserted; PostgreSQL carries them, PGlite shown for comparison):");
+  out.push("Targets (reported, never asserted; \"info\" lines are for comparison):");
   const percent = (v: number | undefined): string => (v === undefined ? "n/a" : `${(v * 100).toFixed(0)}%`);
+  const times = (v: number | undefined): string => (v === undefined ? "n/a" : `${v.toFixed(2)}×`);
   for (const c of checks) {
-    const verdict = c.ratio === undefined ? "not measured" : c.ratio >= c.target ? "met" : "not met";
+    const met = c.ratio === undefined ? "not measured" : (c.direction === "at least" ? c.ratio >= c.target : c.ratio <= c.target) ? "met" : "not met";
     const noisy = c.noise !== undefined && c.noise >= 0.25 ? `; noisy: other work used up to ${c.noise.toFixed(2)} cores` : "";
-    out.push(`  ${STORAGE_LABEL[c.storage].padEnd(10)}  ${c.name}: ${percent(c.ratio)} by req/s, ${percent(c.cpuRatio)} by server CPU per call` +
-      `  (target >= ${c.target * 100}%${c.binding ? `: ${verdict}` : ", info only"}${noisy})`);
+    const figures = c.direction === "at least"
+      ? `${percent(c.ratio)} by req/s, ${percent(c.cpuRatio)} by server CPU per call  (target >= ${percent(c.target)}`
+      : `${times(c.ratio)}  (target <= ${times(c.target)}`;
+    out.push(`  ${STORAGE_LABEL[c.storage].padEnd(10)}  ${c.client.padEnd(6)}  ${c.name}: ${figures}${c.binding ? `: ${met}` : ", info"}${noisy})`);
   }
   out.push("", "req/s counts good replies in the timed window; p50/p99 are their latencies; errors are failed calls in the window.",
     "srv µs/call is the server process's CPU time per good reply: its cost per call, which other work on the machine",
     "does not distort the way it distorts req/s. The cpu columns are cores used in the window by the load generator,",
-    "the server process, every postgres process, and everything else on the machine (not ours: noise).");
+    "the server process, every postgres process, and everything else on the machine (not ours: noise).",
+    "client: h2×N is N HTTP/2 sessions (h2c), h1×N is N HTTP/1.1 keep-alive connections with one request in flight on each.");
+  for (const run of runs) if (run.soak !== undefined) out.push("", formatSoak(run.storage, run.soak));
   return out.join("\n");
+}
+
+/** One soak as its own small table: an interval a row. */
+export function formatSoak(storage: StorageKind, soak: SoakResult): string {
+  const head = ["t s", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "rss MB", "events", "journal MB", "cpu gen", "cpu srv", "cpu pg", "cpu other"];
+  const mb = (bytes: number | undefined): string => optional(bytes, (b) => fmt(b / 2 ** 20, 1));
+  const rows = soak.intervals.map((i) => [
+    fmt(i.atSeconds, 0), fmt(i.rps, 0), fmt(i.latencyMs.p50, 2), fmt(i.latencyMs.p99, 2), String(i.errors),
+    optional(serverMicrosPerCall(i), (v) => fmt(v, 0)), mb(i.serverRssBytes),
+    "error" in i.journal ? "?" : optional(i.journal.events, (e) => fmt(e, 0)), "error" in i.journal ? "?" : mb(i.journal.bytes),
+    ...[i.cpu.generator, i.cpu.server, i.cpu.postgres, i.cpu.other].map((v) => optional(v, (c) => c.toFixed(2))),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
+  const journal = storage === "pglite" ? "journal = PGlite's data directory on disk" : "journal = pg_total_relation_size('orrery_events'), events = its rows";
+  const failed = soak.intervals.find((i) => "error" in i.journal)?.journal;
+  return [
+    `Soak on ${STORAGE_LABEL[storage]}: ${soak.rpc} ${soak.carts} carts c=${soak.concurrency} over ${soak.client}, ` +
+      `${soak.intervals.length} × ${fmt(soak.intervalSeconds, 0)} s (${journal})`,
+    line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line),
+    ...(failed !== undefined && "error" in failed ? [`journal size not read: ${failed.error}`] : []),
+  ].join("\n");
 }
 
 /** Writes `record` as results/<timestamp>.json and results/latest.json; returns the first path. */

@@ -1,7 +1,10 @@
 // A fresh, empty store per benchmarked storage: a new PGlite data directory,
 // or a new database on PostgreSQL (DATABASE_URL's server, else an embedded
-// server started here). Everything is removed afterwards.
-import { mkdtemp, rm } from "node:fs/promises";
+// server started here). Everything is removed afterwards. The bench never
+// writes into a database it did not create: DATABASE_URL only names the
+// server to create the fresh database on.
+import { rmSync } from "node:fs";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -19,17 +22,40 @@ export interface BenchStorage {
   readonly env: Record<string, string>;
   /** Server settings that change write throughput (PostgreSQL only). */
   readonly settings: Record<string, string>;
+  /** How big the journal is now, read beside the server (the soak follows it). */
+  journalSize(): Promise<JournalSize>;
   /** Removes the database or directory, and stops an embedded server. */
   dispose(): Promise<void>;
+}
+
+/** The event journal's size at one moment. */
+export interface JournalSize {
+  /** Rows in orrery_events (PostgreSQL only: PGlite's files belong to the server process). */
+  readonly events?: number | undefined;
+  /** pg_total_relation_size('orrery_events') on PostgreSQL (table, indexes, TOAST); the data directory's files on PGlite. */
+  readonly bytes: number;
 }
 
 /** Creates an empty store of `kind`. */
 export async function openBenchStorage(kind: StorageKind): Promise<BenchStorage> {
   if (kind === "pglite") {
     const dataDir = await mkdtemp(join(tmpdir(), "orrery-bench-pglite-"));
+    // A bench that dies before dispose() still removes the directory and the lock a killed server leaves beside it.
+    const removeOnExit = (): void => {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(`${dataDir}.lock`, { force: true });
+    };
+    process.once("exit", removeOnExit);
     return {
-      kind, description: `PGlite in ${dataDir}`, env: { ORRERY_DATA_DIR: dataDir }, settings: {},
-      dispose: () => rm(dataDir, { recursive: true, force: true }),
+      kind, settings: {},
+      description: `PGlite in ${dataDir}${process.env["DATABASE_URL"] ? " (DATABASE_URL is not passed to the server)" : ""}`,
+      env: { ORRERY_DATA_DIR: dataDir },
+      journalSize: async () => ({ bytes: await directoryBytes(dataDir) }),
+      dispose: async () => {
+        process.off("exit", removeOnExit);
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(`${dataDir}.lock`, { force: true });
+      },
     };
   }
   const given = process.env["DATABASE_URL"]?.trim();
@@ -59,6 +85,14 @@ async function freshDatabase(serverUrl: string, source: string, stopServer: () =
     description: `PostgreSQL ${settings["server_version"]} at ${url.host} (${source}), database ${name}`,
     env: { DATABASE_URL: url.toString() },
     settings,
+    // A connection of its own, so it neither queues behind nor adds to the server's pool.
+    journalSize: () =>
+      admin(url.toString(), async (client) => {
+        const { rows } = await client.query<{ events: string; bytes: string }>(
+          "SELECT count(*) AS events, pg_total_relation_size('orrery_events') AS bytes FROM orrery_events",
+        );
+        return { events: Number(rows[0]?.events), bytes: Number(rows[0]?.bytes) };
+      }),
     async dispose() {
       try {
         await admin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
@@ -77,4 +111,14 @@ async function admin<T>(serverUrl: string, work: (client: pg.Client) => Promise<
   } finally {
     await client.end();
   }
+}
+
+/** The sizes of the files under `dir`, summed. */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    // A file PGlite removes while we walk is simply not counted.
+    if (entry.isFile()) total += await stat(join(entry.parentPath, entry.name)).then((s) => s.size, () => 0);
+  }
+  return total;
 }

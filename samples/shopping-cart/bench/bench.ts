@@ -1,29 +1,37 @@
-// `npm run bench`: drives the shopping-cart sample over HTTP/2 on PGlite and
-// on PostgreSQL, prints a table and writes results/<timestamp>.json and
-// results/latest.json.
+// `npm run bench`: drives the shopping-cart sample on PGlite and on
+// PostgreSQL, every c=64 row in three client shapes (one h2 session, 64
+// HTTP/1.1 connections, 8 h2 sessions), then a soak; prints the tables and
+// writes results/<timestamp>.json and results/latest.json.
 //
 // Each storage gets a fresh store and its own server process (`node --import
 // tsx src/main.ts`, like `npm start`); this process is only the load
-// generator, on one event loop: raw node:http2 sessions cost it far less CPU
-// per call than the server spends, so one thread keeps 64 calls in flight and
-// a second generator thread would only take CPU from the server on a 2-core
-// machine. The "cpu" columns show what each side used.
+// generator, on one event loop: raw node:http2 sessions and raw net sockets
+// cost it far less CPU per call than the server spends, so one thread keeps
+// 64 calls in flight and a second generator thread would only take CPU from
+// the server on a 2-core machine. The "cpu" columns show what each side used.
 //
 // Settings (environment): BENCH_SECONDS (timed window, 5), BENCH_WARMUP_SECONDS
-// (1), BENCH_SESSIONS (HTTP/2 connections, 4), BENCH_STORAGES
-// ("pglite,postgres"), BENCH_SCENARIOS (ids, default all), DATABASE_URL (a
-// PostgreSQL server to create a fresh database on; unset starts an embedded one).
+// (1), BENCH_CLIENTS (shapes of the c=64 rows, "h2x1,h1x64,h2x8"),
+// BENCH_SOAK_SECONDS (300; 0 skips the soak), BENCH_SOAK_CLIENT ("h1x64"),
+// BENCH_STORAGES ("pglite,postgres"), BENCH_SCENARIOS (ids, default all),
+// DATABASE_URL (a PostgreSQL server to create a fresh database on; unset
+// starts an embedded one; never passed to the PGlite run's server).
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { openBenchStorage } from "./bench-storage.js";
 import type { BenchStorage, StorageKind } from "./bench-storage.js";
-import { formatReport, progressLine, targetChecks, writeResults } from "./bench-report.js";
+import { formatReport, formatSoak, progressLine, writeResults } from "./bench-report.js";
 import type { ScenarioResult, StorageRun } from "./bench-report.js";
+import { targetChecks } from "./bench-targets.js";
+import { clientShape, DEFAULT_CLIENT_SHAPES, openClient, SINGLE_SESSION } from "./client-shape.js";
+import type { ClientShape } from "./client-shape.js";
 import { runLoad, sendEachOnce } from "./load-generator.js";
 import { startSampleServer } from "./sample-server.js";
 import type { SampleServer } from "./sample-server.js";
 import { PRODUCTS, scenarios } from "./scenarios.js";
 import type { Scenario } from "./scenarios.js";
+import { runSoak, soakIntervals } from "./soak.js";
+import type { SoakResult } from "./soak.js";
 
 /** Carts the "many carts" scenarios spread over. */
 const MANY_CARTS = 1000;
@@ -31,7 +39,10 @@ const MANY_CARTS = 1000;
 interface BenchSettings {
   readonly seconds: number;
   readonly warmupSeconds: number;
-  readonly sessions: number;
+  /** The shapes every c=64 row is measured in; c=1 rows use one h2 session. */
+  readonly clients: ClientShape[];
+  readonly soakSeconds: number;
+  readonly soakClient: ClientShape;
   readonly storages: StorageKind[];
   readonly scenarios: Scenario[];
 }
@@ -40,10 +51,14 @@ const settings = readSettings(process.env);
 const startedAt = new Date();
 const loadavgBefore = os.loadavg();
 const cpuModel = os.cpus()[0]?.model ?? "unknown";
-const perStorageSeconds = settings.scenarios.length * (settings.seconds + settings.warmupSeconds);
+const rowCount = settings.scenarios.reduce((n, s) => n + shapesOf(s).length, 0);
+const soakSeconds = settings.soakSeconds > 0 ? settings.soakSeconds + settings.warmupSeconds : 0;
+const perStorageSeconds = rowCount * (settings.seconds + settings.warmupSeconds) + soakSeconds;
 console.log(`Orrery shopping-cart benchmark — node ${process.version}, ${os.availableParallelism()} × ${cpuModel}, load average ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}`);
-console.log(`${settings.scenarios.length} scenarios × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed) on ${settings.storages.join(" and ")}, ` +
-  `${settings.sessions} HTTP/2 connections; about ${Math.ceil((perStorageSeconds * settings.storages.length) / 60)} min plus start-up.\n`);
+console.log(`${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
+  `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)` +
+  (settings.soakSeconds > 0 ? ` and a ${settings.soakSeconds} s soak over ${settings.soakClient.label}` : ", no soak") +
+  ` on ${settings.storages.join(" and ")}; about ${Math.ceil((perStorageSeconds * settings.storages.length) / 60)} min plus start-up.\n`);
 
 // Ctrl-C finishes the current scenario, then stops the server and removes the store; a second one quits at once.
 let interrupted = false;
@@ -51,6 +66,9 @@ process.once("SIGINT", () => {
   interrupted = true;
   console.log("\ninterrupted: cleaning up after the current scenario (Ctrl-C again to quit now)");
 });
+
+// Killed or hung up on: exit, so the exit handlers stop the server and remove the PGlite directory.
+for (const signal of ["SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
 
 const runs: StorageRun[] = [];
 for (const kind of settings.storages) if (!interrupted) runs.push(await benchStorage(kind));
@@ -68,9 +86,11 @@ const file = await writeResults({
     nproc: os.availableParallelism(), memoryMb: Math.round(os.totalmem() / 2 ** 20), loadavgBefore, loadavgAfter,
   },
   params: {
-    protocol: "Connect unary, binary protobuf (application/proto), h2c with prior knowledge",
-    generator: "closed loop on this process's main thread; the server is a separate process",
-    warmupSeconds: settings.warmupSeconds, seconds: settings.seconds, sessions: settings.sessions,
+    protocol: "Connect unary, binary protobuf (application/proto), POST; h2×N: N h2c sessions (prior knowledge); h1×N: N HTTP/1.1 keep-alive connections, one request in flight on each",
+    generator: "closed loop on this process's main thread (raw node:http2 sessions, raw node:net sockets for HTTP/1.1); the server is a separate process",
+    warmupSeconds: settings.warmupSeconds, seconds: settings.seconds,
+    clients: settings.clients.map((c) => c.label), singleConnectionClient: SINGLE_SESSION.label,
+    soakSeconds: settings.soakSeconds, soakClient: settings.soakClient.label,
     manyCarts: MANY_CARTS, products: PRODUCTS, quantity: 1,
     scenarios: settings.scenarios.map(({ id, rpc, carts, concurrency, call }) => ({ id, rpc, carts, concurrency, path: call.path })),
   },
@@ -92,6 +112,7 @@ async function benchStorage(kind: StorageKind): Promise<StorageRun> {
     return { storage: kind, description: label, settings: {}, serverLog: [], error: message(error), results: [] };
   }
   const results: ScenarioResult[] = [];
+  let soak: SoakResult | undefined;
   let server: SampleServer | undefined;
   let error: string | undefined;
   let serverExit: string | undefined;
@@ -100,10 +121,18 @@ async function benchStorage(kind: StorageKind): Promise<StorageRun> {
     server = await startSampleServer(storage.env);
     console.log(`${label}: server pid ${server.pid} ready at ${server.url} in ${(server.startMs / 1000).toFixed(1)} s`);
     for (const scenario of settings.scenarios) {
-      if (interrupted) throw new Error("interrupted");
-      results.push(await runScenario(server, scenario, label));
-      console.log(progressLine(kind, results.at(-1)!));
-      if (server.exited !== undefined) throw new Error(`the sample server died during ${scenario.id} (${server.exited})`);
+      const activationErrors = await activate(server, scenario, label);
+      for (const shape of shapesOf(scenario)) {
+        if (interrupted) throw new Error("interrupted");
+        results.push(await runRow(server, scenario, shape, activationErrors, label));
+        console.log(progressLine(kind, results.at(-1)!));
+        if (server.exited !== undefined) throw new Error(`the sample server died during ${scenario.id} over ${shape.label} (${server.exited})`);
+      }
+    }
+    if (settings.soakSeconds > 0 && !interrupted) {
+      soak = await soakStorage(server, storage, label);
+      console.log(formatSoak(kind, soak).replace(/^/gm, "  "));
+      if (server.exited !== undefined) throw new Error(`the sample server died during the soak (${server.exited})`);
     }
   } catch (e) {
     error = message(e);
@@ -116,43 +145,80 @@ async function benchStorage(kind: StorageKind): Promise<StorageRun> {
   if (serverLog.length > 0) console.log(`${label}: the server logged ${server!.output.length} warning/error lines; first: ${serverLog[0]!.slice(0, 300)}`);
   return {
     storage: kind, description: storage.description, settings: storage.settings,
-    serverStartMs: server?.startMs, serverExit, serverLog, error, results,
+    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak,
   };
 }
 
-async function runScenario(server: SampleServer, scenario: Scenario, label: string): Promise<ScenarioResult> {
-  const target = { url: server.url, sessions: settings.sessions };
-  let activationErrors = 0;
-  if (scenario.activate !== undefined) {
-    process.stdout.write(`  ${label} ${scenario.id}: activating ${scenario.carts} cart(s)… `);
-    const started = Date.now();
-    const activation = await sendEachOnce(scenario.activate, { ...target, concurrency: 64 });
-    activationErrors = activation.errors;
-    console.log(`${Date.now() - started} ms${activation.errors ? `, ${activation.errors} errors: ${Object.keys(activation.errorKinds)[0]}` : ""}`);
-  }
-  console.log(`  ${label} ${scenario.id}: ${scenario.concurrency} in flight, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed…`);
-  const result = await runLoad(scenario.call, {
-    ...target,
+/** The client shapes a scenario is measured in: c=1 needs one connection only. */
+function shapesOf(scenario: Scenario): ClientShape[] {
+  return scenario.concurrency === 1 ? [SINGLE_SESSION] : settings.clients;
+}
+
+/** Sends the scenario's activation calls once (over one h2 session), so every cart is active before its rows; returns the failures. */
+async function activate(server: SampleServer, scenario: Scenario, label: string): Promise<number> {
+  if (scenario.activate === undefined) return 0;
+  process.stdout.write(`  ${label} ${scenario.id}: activating ${scenario.carts} cart(s)… `);
+  const started = Date.now();
+  const activation = await sendEachOnce(scenario.activate, await openClient(SINGLE_SESSION, server.url), 64);
+  console.log(`${Date.now() - started} ms${activation.errors ? `, ${activation.errors} errors: ${Object.keys(activation.errorKinds)[0]}` : ""}`);
+  return activation.errors;
+}
+
+async function runRow(server: SampleServer, scenario: Scenario, shape: ClientShape, activationErrors: number, label: string): Promise<ScenarioResult> {
+  console.log(`  ${label} ${scenario.id} over ${shape.label}: ${scenario.concurrency} in flight, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed…`);
+  const result = await runLoad(scenario.call, await openClient(shape, server.url), {
     concurrency: scenario.concurrency,
     warmupMs: settings.warmupSeconds * 1000,
     measureMs: settings.seconds * 1000,
     serverPid: server.pid,
   });
-  return { id: scenario.id, rpc: scenario.rpc, label: scenario.label, carts: scenario.carts, concurrency: scenario.concurrency, activationErrors, ...result };
+  return {
+    id: scenario.id, rpc: scenario.rpc, label: scenario.label, carts: scenario.carts, concurrency: scenario.concurrency,
+    client: shape.label, activationErrors, ...result,
+  };
+}
+
+/** The soak: the many-carts AddItem row at c=64, held for BENCH_SOAK_SECONDS. */
+async function soakStorage(server: SampleServer, storage: BenchStorage, label: string): Promise<SoakResult> {
+  const scenario = scenarios(MANY_CARTS).find((s) => s.id === `additem-${MANY_CARTS}carts-c64`)!;
+  const plan = soakIntervals(settings.soakSeconds);
+  console.log(`  ${label} soak: ${scenario.id} over ${settings.soakClient.label}, ${settings.warmupSeconds} s warm-up + ` +
+    `${plan.count} × ${plan.seconds.toFixed(0)} s…`);
+  return runSoak({
+    scenario: { ...scenario, activate: scenario.activate! },
+    shape: settings.soakClient,
+    seconds: settings.soakSeconds,
+    warmupSeconds: settings.warmupSeconds,
+    server,
+    storage,
+    onInterval: (i, index, count) => {
+      const rss = i.serverRssBytes === undefined ? "?" : (i.serverRssBytes / 2 ** 20).toFixed(0);
+      const journal = "error" in i.journal ? "journal ?" : `journal ${(i.journal.bytes / 2 ** 20).toFixed(1)} MB${i.journal.events === undefined ? "" : `, ${i.journal.events} events`}`;
+      console.log(`  ${label} soak ${index + 1}/${count} at ${i.atSeconds.toFixed(0)} s: ${i.rps.toFixed(0)} req/s, ` +
+        `p99 ${i.latencyMs.p99.toFixed(2)} ms, ${i.errors} errors, server RSS ${rss} MB, ${journal}, cpu other ${(i.cpu.other ?? 0).toFixed(2)}`);
+    },
+  });
 }
 
 function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
   const problems: string[] = [];
-  const number = (name: string, fallback: number, integer: boolean): number => {
+  const number = (name: string, fallback: number, orZero = false): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const value = Number(raw);
-    if (!(value > 0) || (integer && !Number.isInteger(value))) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be a positive ${integer ? "integer" : "number"}`);
+    if (!(value > 0 || (orZero && value === 0))) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be a ${orZero ? "non-negative" : "positive"} number`);
       return fallback;
     }
     return value;
   };
+  const shapes = (name: string, fallback: readonly string[]): ClientShape[] => {
+    const items = (env[name]?.trim() || fallback.join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const parsed = items.map((item) => clientShape(item));
+    if (items.length === 0 || parsed.some((p) => p === undefined)) problems.push(`${name}=${JSON.stringify(env[name])}: use a comma-separated list of shapes such as h2x1, h1x64, h2x8`);
+    return parsed.filter((p) => p !== undefined);
+  };
+  if (env["BENCH_SESSIONS"] !== undefined) problems.push(`BENCH_SESSIONS is gone: the c=64 rows run over BENCH_CLIENTS (default ${DEFAULT_CLIENT_SHAPES.join(",")}; e.g. BENCH_CLIENTS=h2x4)`);
   const list = (name: string, allowed: readonly string[], fallback: readonly string[]): string[] => {
     const raw = env[name]?.trim();
     if (!raw) return [...fallback];
@@ -165,9 +231,11 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
   const ids = all.map((s) => s.id);
   const chosen = list("BENCH_SCENARIOS", ids, ids);
   const result: BenchSettings = {
-    seconds: number("BENCH_SECONDS", 5, false),
-    warmupSeconds: number("BENCH_WARMUP_SECONDS", 1, false),
-    sessions: number("BENCH_SESSIONS", 4, true),
+    seconds: number("BENCH_SECONDS", 5),
+    warmupSeconds: number("BENCH_WARMUP_SECONDS", 1),
+    clients: shapes("BENCH_CLIENTS", DEFAULT_CLIENT_SHAPES),
+    soakSeconds: number("BENCH_SOAK_SECONDS", 300, true),
+    soakClient: shapes("BENCH_SOAK_CLIENT", ["h1x64"])[0] ?? SINGLE_SESSION,
     storages: list("BENCH_STORAGES", ["pglite", "postgres"], ["pglite", "postgres"]) as StorageKind[],
     scenarios: all.filter((s) => chosen.includes(s.id)),
   };

@@ -2,6 +2,7 @@
 // does, so the load generator never shares an event loop with the server.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import { createInterface } from "node:readline";
@@ -20,11 +21,18 @@ export interface SampleServer {
   readonly output: readonly string[];
   /** How the process ended, while it has not been stopped: a crash mid-run. */
   readonly exited: string | undefined;
+  /** The process's resident set size in bytes (VmRSS in /proc/<pid>/status); undefined where /proc is missing. */
+  residentBytes(): number | undefined;
   /** Sends SIGTERM and waits for the exit (SIGKILL after `graceMs`); resolves with how it ended. */
   stop(graceMs?: number): Promise<string>;
 }
 
-/** Starts `node --import tsx src/main.ts` on a free loopback port with `env` added, and waits until it is ready. */
+/**
+ * Starts `node --import tsx src/main.ts` on a free loopback port and waits
+ * until it is ready. The server inherits this process's environment minus its
+ * storage variables (DATABASE_URL, ORRERY_*), so `env` alone decides where it
+ * stores events: a PGlite run stays on PGlite when DATABASE_URL is set here.
+ */
 export async function startSampleServer(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<SampleServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -33,7 +41,7 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
   const nodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
     cwd: SAMPLE_DIR,
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+    env: { ...withoutStorageVariables(process.env), ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -43,8 +51,14 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
     });
   }
   let gone: string | undefined;
+  // A bench that dies (an uncaught error, EPIPE on a closed stdout) must not leave its server running.
+  const killOnExit = (): void => void child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const exited = new Promise<string>((resolve) =>
-    child.once("exit", (code, signal) => resolve((gone = signal ?? `exit code ${code}`))),
+    child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
+      resolve((gone = signal ?? `exit code ${code}`));
+    }),
   );
 
   try {
@@ -62,8 +76,23 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
     get exited() {
       return gone;
     },
+    residentBytes: () => residentBytes(child.pid!),
     stop: (graceMs = 15_000) => stop(child, exited, graceMs),
   };
+}
+
+/** `env` without the variables that pick or tune the server's storage. */
+export function withoutStorageVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== "DATABASE_URL" && !name.startsWith("ORRERY_")));
+}
+
+function residentBytes(pid: number): number | undefined {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 async function stop(child: ChildProcess, exited: Promise<string>, graceMs: number): Promise<string> {

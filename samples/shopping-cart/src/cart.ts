@@ -5,6 +5,9 @@ import type { ShoppingCartEvent, ShoppingCartHandlers } from "./gen/shop/cart/v1
 import { CartSchema, CheckedOutSchema, ItemAddedSchema, ItemRemovedSchema, LineItemSchema } from "./gen/shop/cart/v1/cart_pb.js";
 import type { Cart } from "./gen/shop/cart/v1/cart_pb.js";
 
+/** The largest quantity of one product a cart holds: LineItem.quantity is an int32. */
+export const MAX_QUANTITY = 2 ** 31 - 1;
+
 /** The shopping cart's handlers: commands decide, `applyEvent` folds events into the cart. */
 export const cartHandlers: ShoppingCartHandlers = {
   initialState: (cartId) => create(CartSchema, { cartId }),
@@ -30,6 +33,13 @@ export const cartHandlers: ShoppingCartHandlers = {
     if (cart.checkedOut) return ctx.error(Code.FailedPrecondition, "the cart is checked out; start a new cart");
     if (cmd.quantity <= 0) return ctx.error(Code.InvalidArgument, `quantity must be at least 1, got ${cmd.quantity}`);
     if (cmd.productId === "") return ctx.error(Code.InvalidArgument, "product_id is required");
+    const inCart = cart.items.find((i) => i.productId === cmd.productId)?.quantity ?? 0;
+    if (inCart + cmd.quantity > MAX_QUANTITY) {
+      return ctx.error(
+        Code.FailedPrecondition,
+        `adding ${cmd.quantity} of ${JSON.stringify(cmd.productId)} to the ${inCart} in the cart would exceed the most one line can hold (${MAX_QUANTITY})`,
+      );
+    }
     const added = create(ItemAddedSchema, { productId: cmd.productId, name: cmd.name, quantity: cmd.quantity });
     return ctx.persist(added).thenReply((c) => c);
   },

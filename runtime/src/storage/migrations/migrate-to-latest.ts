@@ -18,7 +18,7 @@ const provider: MigrationProvider = {
     Object.fromEntries(Object.entries(migrations).map(([name, migration]) => [name, withoutStatementTimeout(migration)])),
 };
 
-/** Lifts the session's 10 s statement_timeout for the migration's transaction: DDL on a big journal takes longer. */
+/** Lifts the session's statement_timeout (and the client's answer timeout) for the migration's transaction: DDL on a big journal takes longer. */
 function withoutStatementTimeout(migration: Migration): Migration {
   return {
     async up(db) {
