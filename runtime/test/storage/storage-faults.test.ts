@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import {
+  CommitOutcomeUnknownError,
   createEventJournal,
   migrateToLatest,
   openDatabase,
@@ -199,6 +200,23 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     await appending;
     assert.equal(inDoubt.length, 1, "the unanswered statement was in doubt");
     assert.equal(await stored(id), 1);
+  });
+
+  it("fails an append with CommitOutcomeUnknownError when its answer was lost and the store stays out of reach past waitMs", async () => {
+    const { at, logger } = capturingLogger();
+    const journal = await journalWith({ waitMs: 400, logger });
+    const id = newId();
+    proxy.deafen();
+    const appending = journal.append({ entityType: "cart", entityId: id, events: [event(1)] }).then(() => undefined, (e: unknown) => e);
+    await eventually(async () => (await stored(id)) === 1, 2_000, "the statement commits on the server");
+    proxy.cut();
+    const error = await appending;
+    assert.ok(error instanceof CommitOutcomeUnknownError, String(error));
+    assert.match(error.message, /lost its connection mid-statement and the database could not be asked in time whether it committed/);
+    assert.equal(error.errorId, journal.health.outage?.errorId);
+    assert.ok(at("error").some((line) => line.fields["errorId"] === error.errorId), "logged with its error id");
+    proxy.restore();
+    assert.equal(await stored(id), 1, "it had committed, once");
   });
 
   it("loses no acknowledged append when the server restarts under 8 appenders, and their later appends succeed", async () => {
