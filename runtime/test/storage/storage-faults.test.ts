@@ -36,8 +36,7 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     await setup.query("create database faults");
     await setup.end();
     proxy = await startTcpProxy({ host: "127.0.0.1", port: server.port });
-    const url = withDatabase(`postgres://postgres@127.0.0.1:${proxy.port}/postgres`, "faults");
-    database = await openDatabase({ url, connectTimeoutMs: 1_000 });
+    database = await openDatabase({ url: urlThroughProxy(), connectTimeoutMs: 1_000 });
     await migrateToLatest(database);
     await connectDirect();
   });
@@ -51,6 +50,8 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     await proxy?.close();
     await server?.stop();
   });
+
+  const urlThroughProxy = () => `postgres://postgres@127.0.0.1:${proxy.port}/faults`;
 
   async function connectDirect(): Promise<void> {
     await direct?.end().catch(() => undefined);
@@ -217,6 +218,36 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     assert.ok(at("error").some((line) => line.fields["errorId"] === error.errorId), "logged with its error id");
     proxy.restore();
     assert.equal(await stored(id), 1, "it had committed, once");
+  });
+
+  it("gives up on a statement unanswered for statement_timeout + 2 s, settles it as not committed, and commits it once the network is back", async () => {
+    const impatient = await openDatabase({ url: urlThroughProxy(), statementTimeoutMs: 300, connectTimeoutMs: 1_000 });
+    try {
+      const inDoubt: unknown[] = [];
+      const noting: Database = { ...impatient, inDoubtSession: (error) => {
+        const session = impatient.inDoubtSession(error);
+        if (session !== undefined) inDoubt.push(error);
+        return session;
+      } };
+      const journal = createEventJournal(noting, { waitMs: 6_000 });
+      journals.push(journal);
+      await journal.append({ entityType: "warm-up", entityId: newId(), events: [event(1)] });
+      const id = newId();
+      proxy.blackhole();
+      const started = performance.now();
+      const appending = journal.append({ entityType: "cart", entityId: id, events: [event(1)] });
+      await eventually(() => inDoubt.length > 0, 3_000, "the connection is given up");
+      const gaveUp = performance.now() - started;
+      assert.ok(gaveUp >= 2_250 && gaveUp < 2_800, `gave up after ${gaveUp.toFixed(0)} ms`);
+      assert.equal((inDoubt[0] as { code?: string }).code, "ETIMEDOUT");
+      assert.match(String(inDoubt[0]), /PostgreSQL did not answer within 2300 ms/);
+      proxy.restore();
+      await appending;
+      assert.equal(await stored(id), 1);
+      await journal.close();
+    } finally {
+      await impatient.close();
+    }
   });
 
   it("loses no acknowledged append when the server restarts under 8 appenders, and their later appends succeed", async () => {
