@@ -34,4 +34,21 @@ describe("createFailureLog", () => {
     failures.failed({ errorId: "c1" }, "failure c1");
     assert.deepEqual(warned, ["failure c1"]);
   });
+
+  it("writes one summary per window even when the event loop was too busy to end the last window on time", async () => {
+    const { lines, logger } = capturingLogger();
+    const failures = createFailureLog(logger, { burst: 1, windowMs: 100 });
+    failures.failed({ errorId: "d1" }, "failure d1");
+    failures.failed({ errorId: "d2" }, "failure d2"); // left out: its window's summary is due in 100 ms
+    const busyUntil = performance.now() + 120;
+    while (performance.now() < busyUntil); // the summary's timer cannot run
+    failures.failed({ errorId: "e1" }, "failure e1"); // a new window: the last one is summarised now
+    failures.failed({ errorId: "e2" }, "failure e2");
+    await sleep(30);
+    failures.failed({ errorId: "e3" }, "failure e3");
+    await sleep(150);
+    assert.deepEqual(lines.map((line) => line.message.replace(/ in the last .*with:/, ":")), [
+      "failure d1", "1 more storage failures: d2", "failure e1", "2 more storage failures: e2, e3",
+    ]);
+  });
 });
