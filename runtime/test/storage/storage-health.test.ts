@@ -123,6 +123,20 @@ describe("createStorageHealth", () => {
     assert.deepEqual(heard, ["down", "up"]);
   });
 
+  it("reports a stalled statement even while a lost connection's probe is still unanswered", async () => {
+    const { at, logger } = capturingLogger();
+    const hung = new Promise<void>(() => {}); // a silent partition: the probe never answers
+    health = createStorageHealth({ probe: () => hung, target: "db:5432/test", logger, probeIntervalMs: 20 });
+    const heard: string[] = [];
+    health.onChange((state) => heard.push(state));
+    const errorId = health.connectionFailed(lost(), "appending");
+    health.stalled("appending 1 appends", 300);
+    assert.deepEqual(heard, ["down"], "readiness hears of it now, not when the probe gives up");
+    assert.equal(at("warn").length, 1);
+    assert.equal(at("warn")[0]!.fields["errorId"], errorId, "the same outage");
+    assert.match(at("warn")[0]!.message, /is not answering .*appending 1 appends: no answer for 300 ms/);
+  });
+
   it("whenUp resolves false at its deadline while down, and true on recovery", async () => {
     const probe = switchableProbe();
     probe.failing = true;
