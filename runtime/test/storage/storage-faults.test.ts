@@ -127,6 +127,16 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     assert.equal(journal.health.state, "up");
   });
 
+  it("retries a read that waited through a short cut", async () => {
+    const journal = await journalWith({ waitMs: 3_000 });
+    const id = newId();
+    await journal.append({ entityType: "cart", entityId: id, events: [event(1), event(2)] });
+    proxy.cut();
+    setTimeout(() => proxy.restore(), 300);
+    const loaded = await journal.load("cart", id);
+    assert.deepEqual(loaded.events.map((e) => e.seqNr), [1, 2]);
+  });
+
   it("counts the store down when a statement goes unanswered past stallMs, with nothing failed, and completes it after restore", async () => {
     const { at, logger } = capturingLogger();
     const journal = await journalWith({ waitMs: 5_000, stallMs: 300, logger });
