@@ -280,6 +280,7 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
       }
     });
     await sleep(200);
+    assert.ok([...acknowledged.values()].every((n) => n > 0), "every appender was appending when the server went down");
     await server.restart("fast");
     const before = [...acknowledged.values()];
     await eventually(() => ids.every((id, i) => acknowledged.get(id)! > before[i]! + 2), 10_000, "every appender appends again");
