@@ -24,6 +24,7 @@ export function createFailureLog(logger: StorageLogger | undefined, options: { b
   const log = (fields: Record<string, unknown>, message: string) => (logger?.error ?? logger?.warn)?.call(logger, fields, message);
 
   function summarise(): void {
+    clearTimeout(timer); // summarised early (a busy loop held the timer past its window): it would cut the next window short
     timer = undefined;
     if (skippedCount === 0) return;
     log(

@@ -164,13 +164,16 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
       return outage.errorId;
     },
     stalled(context, ms) {
-      if (outage !== undefined) return;
+      if (outage?.confirmed) return;
       const now = performance.now();
       const lastError = `no answer for ${ms} ms`;
-      outage = {
+      // A lost connection's outage, unconfirmed while its probe hangs in the same partition, is confirmed by the stall.
+      outage ??= {
         errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError,
         remindedAt: now, confirmed: true, context, firstError: undefined,
       };
+      outage.confirmed = true;
+      outage.remindedAt = now;
       options.logger?.warn(
         { errorId: outage.errorId, target: options.target },
         `the event store at ${options.target} is not answering (error id ${outage.errorId}): ${context}: ${lastError}; ` +

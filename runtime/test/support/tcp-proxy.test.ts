@@ -60,4 +60,29 @@ describe("TcpProxy in front of PostgreSQL", function () {
     proxy.restore();
     assert.deepEqual(await query, [{ three: 3 }]);
   });
+
+  it("delivers what clients send but holds the answers while deaf, and delivers them after restore", async () => {
+    const client = await connected();
+    const watcher = new pg.Client({ connectionString: await postgresServerUrl() }); // straight to the server
+    await watcher.connect();
+    try {
+      proxy.deafen();
+      assert.equal(proxy.mode, "deaf");
+      let answered = false;
+      const query = client.query("select pg_backend_pid() as pid, 4 as four").then((r) => ((answered = true), r.rows));
+      const pid = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const { rows } = await watcher.query("select pid from pg_stat_activity where query like 'select pg_backend_pid()%' and state = 'idle'");
+          if (rows.length > 0) return rows[0].pid as number;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error("the query never reached the server");
+      })();
+      assert.equal(answered, false, "an answer came through while deaf");
+      proxy.restore();
+      assert.deepEqual(await query, [{ pid, four: 4 }]);
+    } finally {
+      await watcher.end();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { connect, createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 
 /** What the proxy does with traffic right now. */
-export type TcpProxyMode = "open" | "cut" | "blackhole";
+export type TcpProxyMode = "open" | "cut" | "blackhole" | "deaf";
 
 /** A running proxy on 127.0.0.1; see {@link startTcpProxy}. */
 export interface TcpProxy {
@@ -24,6 +24,12 @@ export interface TcpProxy {
    * keepalives included), so only application-level timeouts notice.
    */
   blackhole(): void;
+  /**
+   * Half a partition: what clients send still reaches the target, but nothing
+   * comes back (queued until {@link restore}), so a statement runs, and may
+   * commit, while its client hears nothing: a lost answer.
+   */
+  deafen(): void;
   /** Forwards again: queued bytes flow, and new connections reach the target. */
   restore(): void;
   /** Stops listening and destroys every connection. */
@@ -52,8 +58,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const dial = (pair: Pair) => {
     const upstream = connect(target.port, target.host);
     pair.upstream = upstream;
-    forward(pair.client, upstream, () => mode === "open");
+    forward(pair.client, upstream, () => mode === "open" || mode === "deaf");
     forward(upstream, pair.client, () => mode === "open");
+    if (mode !== "open") upstream.pause(); // attaching a 'data' listener made it flow
   };
   const server: Server = createServer((client) => {
     if (mode === "cut") return void client.destroy();
@@ -66,7 +73,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.on("error", () => undefined); // 'close' follows and cleans up
     client.pause();
     // While blackholed, the target sees nothing of the new connection until restore().
-    if (mode === "open") dial(pair);
+    if (mode === "open" || mode === "deaf") dial(pair);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -95,6 +102,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const { client, upstream } of pairs) {
         client.pause();
         upstream?.pause();
+      }
+    },
+    deafen() {
+      mode = "deaf";
+      for (const pair of pairs) {
+        if (pair.upstream === undefined) dial(pair);
+        pair.upstream!.pause();
+        pair.client.resume();
       }
     },
     restore() {
