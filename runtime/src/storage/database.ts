@@ -39,9 +39,10 @@ export interface Database {
   /**
    * Ends server session `session` if it still exists and resolves once it is
    * gone, so that whatever it was running has committed or rolled back for
-   * good. Rejects when the database cannot be reached.
+   * good. Rejects when the database cannot be reached, and resolves false
+   * when the session is still there at `until` (a `performance.now()` time).
    */
-  endSession(session: string): Promise<void>;
+  endSession(session: string, until?: number): Promise<boolean>;
   /** One cheap round trip; rejects when the database cannot be reached. */
   probe(): Promise<void>;
   /** Closes the pool or the PGlite instance. Idempotent. */

@@ -56,7 +56,7 @@ export async function openPGliteDatabase(options: PGliteDatabaseOptions = {}): P
     capabilities: { concurrentTransactions: false, listenNotify: false },
     target: dataDir === undefined ? "PGlite in memory" : `PGlite in ${dataDir}`,
     inDoubtSession: () => undefined,
-    endSession: async () => {},
+    endSession: async () => true,
     async probe() {
       await sql`select 1`.execute(db);
     },

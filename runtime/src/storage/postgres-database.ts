@@ -73,7 +73,7 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     capabilities: { concurrentTransactions: true, listenNotify: true },
     target,
     inDoubtSession: sessions.inDoubtSession,
-    endSession: (session) => sessions.endSession(db, session),
+    endSession: (session, until) => sessions.endSession(db, session, until),
     async probe() {
       await sql`select 1`.execute(db);
     },

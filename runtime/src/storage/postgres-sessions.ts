@@ -21,7 +21,7 @@ export interface PostgresSessions {
   /** See `Database.inDoubtSession`. */
   inDoubtSession(error: unknown): string | undefined;
   /** See `Database.endSession`. */
-  endSession(db: Kysely<OrreryTables>, session: string): Promise<void>;
+  endSession(db: Kysely<OrreryTables>, session: string, until?: number): Promise<boolean>;
 }
 
 type QueryFunction = (...args: unknown[]) => unknown;
@@ -73,8 +73,10 @@ export function createPostgresSessions(options: PostgresSessionsOptions): Postgr
         },
         (error: unknown) => {
           clearTimeout(timer);
-          // A server error answers the statement: it failed and rolled back. Anything else may have been cut mid-commit.
-          if (typeof error === "object" && error !== null && !(error instanceof pg.DatabaseError)) {
+          // A server error answers the statement: it failed and rolled back. Anything else may have been cut
+          // mid-commit, and so may a session the server ended (57P01/57P02) just after committing.
+          const answered = error instanceof pg.DatabaseError && error.code !== "57P01" && error.code !== "57P02";
+          if (typeof error === "object" && error !== null && !answered) {
             lostWhileRunning.set(error, this.session);
           }
           throw error;
@@ -89,13 +91,14 @@ export function createPostgresSessions(options: PostgresSessionsOptions): Postgr
       if (client instanceof SessionClient) client.unbounded = false;
     },
     inDoubtSession: (error) => (typeof error === "object" && error !== null ? lostWhileRunning.get(error) : undefined),
-    async endSession(db, session) {
+    async endSession(db, session, until = Number.POSITIVE_INFINITY) {
       // Once the session is gone, whatever it was doing has committed or rolled back for good.
       for (let attempt = 0; ; attempt++) {
         const { rows } = await sql<{ pid: number }>`
           select pid, pg_terminate_backend(pid) as signalled from pg_stat_activity
           where application_name = ${session} and pid <> pg_backend_pid()`.execute(db);
-        if (rows.length === 0) return;
+        if (rows.length === 0) return true;
+        if (performance.now() >= until) return false;
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
       }
     },

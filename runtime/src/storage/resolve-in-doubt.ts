@@ -27,7 +27,7 @@ export async function resolveInDoubtAppends(
   const firsts = appends.flatMap((append) => (append.events[0] === undefined ? [] : [{ append, event: append.events[0] }]));
   for (;;) {
     try {
-      await database.endSession(session);
+      if (!(await database.endSession(session, until))) return "unknown"; // signalled, but it would not go in time
       if (firsts.length === 0) return "not committed"; // snapshot-only appends: nothing to lose by writing again
       const { rows } = await sql<{ entity_type: string; entity_id: string; seq_nr: number; tx_id: number; payload: Uint8Array; event_type: string }>`
         select entity_type, entity_id, seq_nr, tx_id, payload, event_type from orrery_events
