@@ -5,6 +5,7 @@ import type { EventSourcedEntityOptions } from "./gen/orrery/v1/options_pb.js";
 import { field as fieldSettings, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
 import type { ProblemReport } from "./problem-report.js";
 import { resolveMessage } from "./resolve-message.js";
+import { pluginName, pluginVersion } from "./version.js";
 
 /** Everything the generator needs about one event-sourced entity service, validated. */
 export interface EventSourcedEntityModel {
@@ -83,11 +84,37 @@ export function readEventSourcedEntity(
       fail({ method }, `the handler name ${method.localName} is taken by the entity's ${method.localName}() behaviour`, "rename the rpc");
     }
     const entityKey = readEntityKey(method, fail);
+    rejectUnsupportedMethodOptions(method, registry, fail);
     const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
     if (entityKey) methods.push({ method, entityKey, readOnly });
   }
   if (!ok || state === undefined) return undefined;
   return { service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods };
+}
+
+// Method settings the runtime does not enforce yet: accepting them would promise what is not there
+// (a method marked deny: ["internet"] would still answer the internet).
+const unsupportedMethodSettings = [
+  { key: "acl", name: "acl", fix: "remove it; until access control lands, put the service behind a gateway that enforces it" },
+  { key: "jwt", name: "jwt", fix: "remove it; until JWT validation lands, validate tokens in a gateway in front of the service" },
+  { key: "viewUpdate", name: "view_update", fix: "remove it; views are not supported yet" },
+  { key: "viewQuery", name: "view_query", fix: "remove it; views are not supported yet" },
+] as const;
+
+function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
+  if (hasOption(method, methodSettings)) {
+    const settings = getOption(method, methodSettings);
+    for (const { key, name, fix } of unsupportedMethodSettings) {
+      if (settings[key] !== undefined) {
+        fail({ method, option: `(orrery.v1.method).${name}` }, `${name} is not supported yet by ${pluginName} ${pluginVersion}`, fix);
+      }
+    }
+  }
+  // REST transcoding is not served yet; a route that is declared but answers 404 would be a silent lie.
+  const http = registry.getExtension("google.api.http");
+  if (http !== undefined && hasOption(method, http)) {
+    fail({ method, option: "(google.api.http)" }, `REST routes (google.api.http) are not supported yet by ${pluginName} ${pluginVersion}`, "remove the option; call the method over Connect (curl with JSON works) or gRPC until REST lands");
+  }
 }
 
 type Fail = (site: { option?: string; method?: DescMethod; field?: DescField }, problem: string, fix: string) => void;

@@ -90,6 +90,15 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
   if (effect.kind === "error") {
     return { kind: "rejected", code: effect.code, message: effect.message };
   }
+  const readOnly = (entity.spec.methods as Record<string, { readOnly?: boolean } | undefined>)[method.localName]?.readOnly === true;
+  if (readOnly && (effect.events.length > 0 || effect.deleteEntity)) {
+    const what = effect.events.length > 0 ? `persisted ${effect.events.length} event${effect.events.length === 1 ? "" : "s"}` : "deleted the entity";
+    throw new HandlerFailure(
+      "handler",
+      `the ${method.name} handler ${what}, but ${method.name} is read_only ((orrery.v1.method).read_only = true); ` +
+        "reply with ctx.reply(...), or drop read_only from the rpc",
+    );
+  }
   let state = input.state;
   for (const event of effect.events) {
     checkEvent(entity, method, event);

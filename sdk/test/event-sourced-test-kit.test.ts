@@ -35,10 +35,13 @@ describe("EventSourcedTestKit", () => {
 
   it("resets the state to the initial state when a command deletes the entity", async () => {
     const kit = EventSourcedTestKit.of(
-      Counter.implement({ ...counterHandlers, get: (_s, _c, ctx) => ctx.persist(create(ResetSchema)).deleteEntity().thenReply((s) => s) }),
+      Counter.implement({
+        ...counterHandlers,
+        add: (_s, c, ctx) => (field(c, "amount") === -1 ? ctx.persist(create(ResetSchema)).deleteEntity().thenReply((s) => s) : counterHandlers.add(_s, c, ctx)),
+      }),
     );
     await kit.call("add", { amount: 4 } as never);
-    const result = await kit.call("get", {} as never);
+    const result = await kit.call("add", { amount: -1 } as never);
     assert.equal(kit.deleted, true);
     assert.equal(field(result.reply!, "value"), 0);
     assert.equal(field(kit.state, "value"), 0);
@@ -72,6 +75,18 @@ describe("EventSourcedTestKit", () => {
       assert.equal(err.cause, boom);
       return true;
     });
+  });
+
+  it("fails a read_only method that persists events, keeping the state", async () => {
+    const kit = EventSourcedTestKit.of(
+      Counter.implement({ ...counterHandlers, get: (_s, _c, ctx) => ctx.persist(create(AddedSchema, { amount: 1 } as never)).thenReply((s) => s) }),
+    );
+    await assert.rejects(kit.call("get", {} as never), (err: unknown) => {
+      assert.ok(err instanceof HandlerFailure);
+      assert.match(err.message, /the Get handler persisted 1 event, but Get is read_only/);
+      return true;
+    });
+    assert.equal(kit.events.length, 0);
   });
 
   it("refuses handlers that miss a method", () => {
