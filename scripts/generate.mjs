@@ -43,16 +43,21 @@ const samples = readdirSync(path.join(root, "samples"), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(path.join(root, "samples", d.name, "proto")))
   .map((d) => `samples/${d.name}`);
 for (const sample of samples) {
-  // -o is prepended to each plugin's `out` in buf.gen.yaml (src/gen, test/gen-tsproto).
-  run("buf", ["generate", `${sample}/proto`, "--template", "buf.gen.yaml", "-o", sample]);
+  // -o is prepended to each plugin's `out` in buf.gen.yaml (src/gen, test/gen-tsproto). The workspace is
+  // given here, so a new sample needs no entry in buf.yaml: Orrery's options plus the sample's own protos.
+  const workspace = { version: "v2", modules: [{ path: "proto" }, { path: `${sample}/proto` }] };
+  run("buf", ["generate", `${sample}/proto`, "--config", JSON.stringify(workspace), "--template", "buf.gen.yaml", "-o", sample]);
   generatedDirs.push(`${sample}/src/gen`, `${sample}/test/gen-tsproto`);
 }
 
 if (check) {
   const diff = spawnSync("git", ["diff", "--exit-code", "--stat", "--", ...generatedDirs], { cwd: root, stdio: "inherit" });
   const untracked = output("git", ["ls-files", "--others", "--exclude-standard", "--", ...generatedDirs]).trim();
-  if (untracked !== "") console.error(`untracked generated files:\n${untracked}`);
   if (diff.error) fail(`git: ${diff.error.message}`);
-  if (diff.status !== 0 || untracked !== "") fail("generated code is out of date: run npm run generate");
+  if (diff.status !== 0) fail("generated code is out of date: run npm run generate, then commit the result");
+  if (untracked !== "") {
+    console.error(`generated files that git does not track:\n${untracked}`);
+    fail(`the generated code is current but not tracked: run git add ${[...new Set(untracked.split("\n").map((f) => f.split("/").slice(0, 3).join("/")))].join(" ")}`);
+  }
   console.log("generate: generated code is up to date");
 }

