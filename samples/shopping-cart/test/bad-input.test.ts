@@ -97,6 +97,27 @@ describe("bad input to the shopping cart", () => {
     await stillServing();
   });
 
+  // Regression: a NUL reached PostgreSQL and came back as HTTP 500 with its "invalid byte sequence" text.
+  it("rejects a NUL in the entity key with INVALID_ARGUMENT naming the field, and nothing internal", async () => {
+    const res = await post("/shop.cart.v1.ShoppingCartService/AddItem", "application/json", JSON.stringify({ cartId: "a\u0000b", productId: "p", name: "P", quantity: 1 }));
+    assert.equal(res.body.code, "invalid_argument");
+    assert.match(res.body.message, /AddItem for shopping-cart: the entity key "cart_id" contains a NUL character/);
+    assert.doesNotMatch(res.body.message, /byte sequence|UTF8|0x00/);
+    await stillServing();
+  });
+
+  // Regression: a quantity past int32 answered INTERNAL from the protobuf encoder.
+  it("refuses an AddItem that would overflow a line's quantity with FAILED_PRECONDITION, keeping the cart", async () => {
+    const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl, httpVersion: "2" }));
+    await client.addItem({ cartId: "overflow", productId: "p", name: "P", quantity: 2147483647 });
+    await assert.rejects(client.addItem({ cartId: "overflow", productId: "p", name: "P", quantity: 1 }), (err: ConnectError) => {
+      assert.equal(err.code, Code.FailedPrecondition);
+      assert.match(err.rawMessage, /would exceed the most one line can hold \(2147483647\)/);
+      return true;
+    });
+    assert.equal((await client.getCart({ cartId: "overflow" })).items[0]?.quantity, 2147483647);
+  });
+
   it("rejects an empty entity key with INVALID_ARGUMENT, over gRPC too", async () => {
     const client = createClient(ShoppingCartService, createGrpcTransport({ baseUrl }));
     await assert.rejects(client.addItem({ cartId: "", productId: "p", name: "P", quantity: 1 }), (err: ConnectError) => {
