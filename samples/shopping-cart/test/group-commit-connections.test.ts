@@ -24,10 +24,17 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
 
     before(async () => {
       storage = await freshStorageOn(dialect);
-      service = createService({
-        components: [cart], port: 0, host: "127.0.0.1", logger: pino({ level: "silent" }), handleSignals: false,
-        databaseUrl: storage.databaseUrl, dataDir: storage.dataDir,
-      });
+      // An undefined databaseUrl means "from the environment": keep a DATABASE_URL set for the suite away from the PGlite run.
+      const inherited = process.env["DATABASE_URL"];
+      if (storage.databaseUrl === undefined) delete process.env["DATABASE_URL"];
+      try {
+        service = createService({
+          components: [cart], port: 0, host: "127.0.0.1", logger: pino({ level: "silent" }), handleSignals: false,
+          databaseUrl: storage.databaseUrl, dataDir: storage.dataDir,
+        });
+      } finally {
+        if (inherited !== undefined) process.env["DATABASE_URL"] = inherited;
+      }
       port = (await service.start()).port;
     });
     after(async () => {
