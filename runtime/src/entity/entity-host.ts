@@ -252,11 +252,10 @@ function storageError(where: string, cause: unknown, outcome: "was not applied" 
       Code.Unavailable, undefined, undefined, cause,
     );
   }
+  const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
   if (cause instanceof StorageUnavailableError) {
-    const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
     return new ConnectError(`${where}: the event store is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
   }
-  const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
   return new ConnectError(`${where}: the event store failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
 }
 

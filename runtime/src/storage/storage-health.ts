@@ -62,16 +62,25 @@ export interface StorageHealth {
   close(): void;
 }
 
+interface Outage {
+  readonly errorId: string;
+  readonly since: Date;
+  readonly startedAt: number;
+  failedCalls: number;
+  lastError: string;
+  remindedAt: number;
+  /** Once a probe failed too, or a call failed for it: a single lost connection is no outage to report. */
+  confirmed: boolean;
+  readonly context: string;
+  readonly firstError: unknown;
+}
+
 /** Creates the health of one database, `up` to begin with. */
 export function createStorageHealth(options: StorageHealthOptions): StorageHealth {
   const probeIntervalMs = options.probeIntervalMs ?? 200;
   const reminderMs = options.reminderMs ?? 10_000;
   const listeners = new Set<(state: "up" | "down") => void>();
-  // `confirmed` once a probe failed too: a single lost connection (a server that ended one session) is no outage to report.
-  let outage: {
-    errorId: string; since: Date; startedAt: number; failedCalls: number; lastError: string; remindedAt: number;
-    confirmed: boolean; context: string; firstError: unknown;
-  } | undefined;
+  let outage: Outage | undefined;
   let upWaiters: { promise: Promise<void>; resolve: () => void } | undefined;
   let closed = false;
   let probing = false;
@@ -103,6 +112,23 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
     notify("up");
   }
 
+  function newOutage(context: string, lastError: string, firstError: unknown): Outage {
+    const now = performance.now();
+    return { errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError, remindedAt: now, confirmed: false, context, firstError };
+  }
+
+  /** Reports the outage: one warning with its error id, and listeners hear "down". */
+  function confirm(current: Outage, what: string, detail: string, tail: string): void {
+    current.confirmed = true;
+    current.remindedAt = performance.now();
+    options.logger?.warn(
+      { err: current.firstError, errorId: current.errorId, target: options.target },
+      `the event store at ${options.target} ${what} (error id ${current.errorId}): ${detail}; ` +
+        `calls wait for it briefly, then fail with UNAVAILABLE${tail}`,
+    );
+    notify("down");
+  }
+
   async function probeUntilUp(): Promise<void> {
     if (probing) return;
     probing = true;
@@ -116,16 +142,7 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
           const current = outage;
           if (current === undefined) return;
           current.lastError = describeError(error);
-          if (!current.confirmed) {
-            current.confirmed = true;
-            current.remindedAt = performance.now();
-            options.logger?.warn(
-              { err: current.firstError, errorId: current.errorId, target: options.target },
-              `the event store at ${options.target} is unreachable (error id ${current.errorId}): ${current.context}: ${current.lastError}; ` +
-                "calls wait for it briefly, then fail with UNAVAILABLE; probing until it is back",
-            );
-            notify("down");
-          }
+          if (!current.confirmed) confirm(current, "is unreachable", `${current.context}: ${current.lastError}`, "; probing until it is back");
           if (performance.now() - current.remindedAt >= reminderMs) {
             current.remindedAt = performance.now();
             const seconds = ((current.remindedAt - current.startedAt) / 1000).toFixed(0);
@@ -155,31 +172,16 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
         outage.lastError = describeError(error);
         return outage.errorId;
       }
-      const now = performance.now();
-      outage = {
-        errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError: describeError(error),
-        remindedAt: now, confirmed: false, context, firstError: error,
-      };
+      outage = newOutage(context, describeError(error), error);
       void probeUntilUp();
       return outage.errorId;
     },
     stalled(context, ms) {
       if (outage?.confirmed) return;
-      const now = performance.now();
       const lastError = `no answer for ${ms} ms`;
       // A lost connection's outage, unconfirmed while its probe hangs in the same partition, is confirmed by the stall.
-      outage ??= {
-        errorId: randomUUID().slice(0, 8), since: new Date(), startedAt: now, failedCalls: 0, lastError,
-        remindedAt: now, confirmed: true, context, firstError: undefined,
-      };
-      outage.confirmed = true;
-      outage.remindedAt = now;
-      options.logger?.warn(
-        { errorId: outage.errorId, target: options.target },
-        `the event store at ${options.target} is not answering (error id ${outage.errorId}): ${context}: ${lastError}; ` +
-          "calls wait for it briefly, then fail with UNAVAILABLE",
-      );
-      notify("down");
+      outage ??= newOutage(context, lastError, undefined);
+      confirm(outage, "is not answering", `${context}: ${lastError}`, "");
       void probeUntilUp();
     },
     succeeded() {
@@ -189,14 +191,7 @@ export function createStorageHealth(options: StorageHealthOptions): StorageHealt
       if (outage === undefined) return;
       outage.failedCalls++;
       // A call failed for it: report it even if no probe has failed yet.
-      if (!outage.confirmed) {
-        outage.confirmed = true;
-        options.logger?.warn(
-          { err: outage.firstError, errorId: outage.errorId, target: options.target },
-          `the event store at ${options.target} is unreachable (error id ${outage.errorId}): ${outage.context}: ${outage.lastError}`,
-        );
-        notify("down");
-      }
+      if (!outage.confirmed) confirm(outage, "is unreachable", `${outage.context}: ${outage.lastError}`, "");
     },
     async whenUp(deadline) {
       if (outage === undefined) return true;

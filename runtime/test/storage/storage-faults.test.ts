@@ -73,6 +73,17 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
     return journal;
   }
 
+  /** The real database, noting each session it names as in doubt. */
+  function notingInDoubt(): { noting: Database; inDoubt: string[] } {
+    const inDoubt: string[] = [];
+    const noting: Database = { ...database, inDoubtSession: (error) => {
+      const session = database.inDoubtSession(error);
+      if (session !== undefined) inDoubt.push(session);
+      return session;
+    } };
+    return { noting, inDoubt };
+  }
+
   /** How many times the server holds event 1 of `entityId`, asked past the proxy. */
   async function stored(entityId: string): Promise<number> {
     const { rows } = await direct.query("select count(*)::int as n from orrery_events where entity_id = $1", [entityId]);
@@ -176,13 +187,7 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
   });
 
   it("settles an append whose statement was lost on the way as not committed, retries it, and stores it once", async () => {
-    const inDoubt: string[] = [];
-    // The real database, noting each session it names as in doubt.
-    const noting: Database = { ...database, inDoubtSession: (error) => {
-      const session = database.inDoubtSession(error);
-      if (session !== undefined) inDoubt.push(session);
-      return session;
-    } };
+    const { noting, inDoubt } = notingInDoubt();
     const journal = createEventJournal(noting, { waitMs: 3_000 });
     journals.push(journal);
     await journal.append({ entityType: "warm-up", entityId: newId(), events: [event(1)] });
@@ -198,12 +203,7 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
   });
 
   it("settles an append that committed but whose answer was lost as committed, without an error, and stores it once", async () => {
-    const inDoubt: string[] = [];
-    const noting: Database = { ...database, inDoubtSession: (error) => {
-      const session = database.inDoubtSession(error);
-      if (session !== undefined) inDoubt.push(session);
-      return session;
-    } };
+    const { noting, inDoubt } = notingInDoubt();
     const journal = createEventJournal(noting, { waitMs: 3_000 });
     journals.push(journal);
     await journal.append({ entityType: "warm-up", entityId: newId(), events: [event(1)] });
