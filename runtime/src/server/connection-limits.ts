@@ -81,6 +81,12 @@ export interface BufferWatchOptions {
   maxBufferedBytes: number;
   /** Any queued response bytes with no progress for this long close the connection too. */
   stallTimeoutMs: number;
+  /**
+   * An HTTP/2 session with no open stream and no bytes either way for this
+   * long is closed (GOAWAY). Checked here rather than by `session.setTimeout`,
+   * whose timer is re-armed on every frame and costs per call.
+   */
+  idleTimeoutMs?: number;
   /** Told about each connection closed. */
   logger?: Logger;
   /** How often to look; 250 ms by default. */
@@ -97,13 +103,24 @@ const progressBytes = 64 * 1024;
  * Nothing runs per request or per write.
  */
 export function createBufferWatch(options: BufferWatchOptions): BufferWatch {
-  const { maxBufferedBytes, stallTimeoutMs, logger, intervalMs = 250 } = options;
-  const watched = new Map<WatchedConnection, { flushed: number; progressAt: number }>();
+  const { maxBufferedBytes, stallTimeoutMs, idleTimeoutMs, logger, intervalMs = 250 } = options;
+  const watched = new Map<WatchedConnection, { flushed: number; progressAt: number; traffic: number; trafficAt: number }>();
   const flushed = (socket: net.Socket) => socket.bytesWritten - socket.writableLength;
+  const traffic = (socket: net.Socket) => socket.bytesRead + socket.bytesWritten;
   const timer = setInterval(() => {
     const now = Date.now();
     for (const [connection, last] of watched) {
       const { socket, session, responses } = connection;
+      const moved = traffic(socket);
+      if (moved !== last.traffic) {
+        last.traffic = moved;
+        last.trafficAt = now;
+      } else if (session !== undefined && idleTimeoutMs !== undefined && responses.size === 0 && now - last.trafficAt >= idleTimeoutMs) {
+        logger?.debug({ remoteAddress: socket.remoteAddress, idleMs: now - last.trafficAt }, "closing an idle http/2 session");
+        watched.delete(connection);
+        session.close();
+        continue;
+      }
       const sent = flushed(socket);
       if (sent - last.flushed >= progressBytes || responses.size === 0) {
         last.progressAt = now;
@@ -126,7 +143,8 @@ export function createBufferWatch(options: BufferWatchOptions): BufferWatch {
   }, intervalMs).unref();
   return {
     add(connection) {
-      if (!watched.has(connection)) watched.set(connection, { flushed: flushed(connection.socket), progressAt: Date.now() });
+      const now = Date.now();
+      if (!watched.has(connection)) watched.set(connection, { flushed: flushed(connection.socket), progressAt: now, traffic: traffic(connection.socket), trafficAt: now });
     },
     delete(connection) {
       watched.delete(connection);

@@ -62,7 +62,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const sessions = new Set<http2.ServerHttp2Session>();
   const sessionConnection = new WeakMap<http2.Http2Session, Connection>();
   const sniffing = new Set<net.Socket>(); // protocol not known yet
-  const watch = createBufferWatch({ maxBufferedBytes: limits.maxBufferedBytes, stallTimeoutMs: limits.idleTimeoutMs, logger });
+  const watch = createBufferWatch({
+    maxBufferedBytes: limits.maxBufferedBytes,
+    stallTimeoutMs: limits.idleTimeoutMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    logger,
+  });
   let routing: Connection | undefined; // the connection whose h2 session is being created
   let inFlight = 0;
   let closing: Promise<void> | undefined; // set once close() is called
@@ -121,11 +126,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     session.once("close", () => sessions.delete(session));
     session.on("error", (error) => logger?.debug({ err: error }, "http/2 session error"));
-    // Idle: no frames either way for idleTimeoutMs. A session with open streams (a quiet server stream) stays.
-    session.setTimeout(limits.idleTimeoutMs, () => {
-      const connection = sessionConnection.get(session);
-      if (connection === undefined || connection.responses.size === 0) session.close();
-    });
+    // Idle sessions (no stream, no bytes for idleTimeoutMs) are closed by the buffer watch.
     if (closing !== undefined) session.close();
   });
 
