@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run generate`: regenerates all committed generated code.
-//   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it)
+//   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it),
+//      and codegen/OPTIONS.md, the options reference rendered from the proto's comments
 //   2. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
 // committed (CI runs this), including new untracked files.
@@ -34,6 +35,10 @@ function fail(message) {
 const generatedDirs = ["codegen/src/gen"];
 
 run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
+
+// The options reference page, rendered from options.proto's comments.
+run("node", ["--import", "tsx", "codegen/scripts/write-options-reference.ts"]);
+generatedDirs.push("codegen/OPTIONS.md");
 
 // The runtime's own protos (the gRPC health service).
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);

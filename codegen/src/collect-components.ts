@@ -3,6 +3,7 @@ import type { DescFile, DescService, Registry } from "@bufbuild/protobuf";
 import { component, ComponentOptionsSchema } from "./gen/orrery/v1/options_pb.js";
 import type { EventSourcedEntityModel } from "./event-sourced-entity-model.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
@@ -28,12 +29,13 @@ export function collectComponents(
         report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } in the option");
         continue;
       }
-      if (kind.case !== "eventSourcedEntity") {
-        const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
+      const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
+      const unsupported = unsupportedOption("ComponentOptions", kindName);
+      if (unsupported !== undefined || kind.case !== "eventSourcedEntity") {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
           `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity is`,
-          "declare the service as an event_sourced_entity, or leave out the option until this kind is supported",
+          unsupported?.fix ?? "declare the service as an event_sourced_entity",
         );
         continue;
       }

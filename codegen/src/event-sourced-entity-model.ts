@@ -1,8 +1,9 @@
-import { getOption, hasOption, ScalarType } from "@bufbuild/protobuf";
+import { getOption, hasOption, isFieldSet, ScalarType } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import { getDeclarationString } from "@bufbuild/protoplugin";
 import type { EventSourcedEntityOptions } from "./gen/orrery/v1/options_pb.js";
-import { field as fieldSettings, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
+import { field as fieldSettings, method as methodSettings, MethodSettingsSchema } from "./gen/orrery/v1/options_pb.js";
+import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { resolveMessage } from "./resolve-message.js";
 import { pluginName, pluginVersion } from "./version.js";
@@ -92,21 +93,15 @@ export function readEventSourcedEntity(
   return { service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods };
 }
 
-// Method settings the runtime does not enforce yet: accepting them would promise what is not there
-// (a method marked deny: ["internet"] would still answer the internet).
-const unsupportedMethodSettings = [
-  { key: "acl", name: "acl", fix: "remove it; until access control lands, put the service behind a gateway that enforces it" },
-  { key: "jwt", name: "jwt", fix: "remove it; until JWT validation lands, validate tokens in a gateway in front of the service" },
-  { key: "viewUpdate", name: "view_update", fix: "remove it; views are not supported yet" },
-  { key: "viewQuery", name: "view_query", fix: "remove it; views are not supported yet" },
-] as const;
-
+// Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
+// is not there (a method marked deny: ["internet"] would still answer the internet).
 function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
   if (hasOption(method, methodSettings)) {
     const settings = getOption(method, methodSettings);
-    for (const { key, name, fix } of unsupportedMethodSettings) {
-      if (settings[key] !== undefined) {
-        fail({ method, option: `(orrery.v1.method).${name}` }, `${name} is not supported yet by ${pluginName} ${pluginVersion}`, fix);
+    for (const field of MethodSettingsSchema.fields) {
+      const unsupported = unsupportedOption("MethodSettings", field.name);
+      if (unsupported !== undefined && isFieldSet(settings, field)) {
+        fail({ method, option: `(orrery.v1.method).${field.name}` }, `${field.name} is not supported yet by ${pluginName} ${pluginVersion}`, unsupported.fix);
       }
     }
   }

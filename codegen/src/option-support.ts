@@ -1,0 +1,28 @@
+// Which Orrery options this plugin version enforces. The plugin rejects the
+// others ("not supported yet") and the options reference marks them, both
+// from this one list, so the two cannot disagree.
+
+/** An option the runtime does not enforce yet, and what to do instead. */
+export interface UnsupportedOption {
+  /** The option's field, as `<message>.<field>` of orrery.v1 (for example "MethodSettings.acl"). */
+  readonly field: string;
+  /** What a user should do until it lands. */
+  readonly fix: string;
+}
+
+/** Every option field that `buf generate` rejects with "not supported yet". */
+export const unsupportedOptions: readonly UnsupportedOption[] = [
+  { field: "ComponentOptions.key_value_entity", fix: "declare the service as an event_sourced_entity, or leave out the option until this kind is supported" },
+  { field: "ComponentOptions.workflow", fix: "declare the service as an event_sourced_entity, or leave out the option until this kind is supported" },
+  { field: "ComponentOptions.view", fix: "declare the service as an event_sourced_entity, or leave out the option until this kind is supported" },
+  { field: "ComponentOptions.consumer", fix: "declare the service as an event_sourced_entity, or leave out the option until this kind is supported" },
+  { field: "MethodSettings.view_update", fix: "remove it; views are not supported yet" },
+  { field: "MethodSettings.view_query", fix: "remove it; views are not supported yet" },
+  { field: "MethodSettings.acl", fix: "remove it; until access control lands, put the service behind a gateway that enforces it" },
+  { field: "MethodSettings.jwt", fix: "remove it; until JWT validation lands, validate tokens in a gateway in front of the service" },
+];
+
+/** The entry for `message.field` of orrery.v1, if that option is not supported yet. */
+export function unsupportedOption(message: string, field: string): UnsupportedOption | undefined {
+  return unsupportedOptions.find((o) => o.field === `${message}.${field}`);
+}
