@@ -46,4 +46,48 @@ export interface SnapshotsTable {
 export interface OrreryTables {
   orrery_events: EventsTable;
   orrery_snapshots: SnapshotsTable;
+  orrery_cluster: ClusterTable;
+  orrery_nodes: NodesTable;
+  orrery_shards: ShardsTable;
+}
+
+/** One row: the shard layout, written at the database's first start and checked at every start. */
+export interface ClusterTable {
+  /** Always 1. */
+  id: number;
+  shard_count: number;
+  /** The hash that maps entities to shards (`shardHashName`). */
+  shard_hash: string;
+  created_at: Generated<Date>;
+}
+
+/** A node's membership: one row per (name, incarnation). */
+export interface NodesTable {
+  /** Stable across restarts (ORRERY_NODE_NAME, or derived from the advertised address). */
+  name: string;
+  /** Grows with every join, from a database sequence: a restarted node is a new incarnation. */
+  incarnation: number;
+  /** The URL other nodes reach it at (ORRERY_ADVERTISE_URL). */
+  address: string;
+  /** The software version it runs. */
+  version: string;
+  /** The component types it serves. */
+  components: ColumnType<string[], string, string>;
+  /** Weight in shard placement. */
+  weight: Generated<number>;
+  /** `up`, `draining` (handing its shards off) or `dead` (declared by itself or a peer). */
+  state: "up" | "draining" | "dead";
+  started_at: Generated<Date>;
+  /** Set to the database's `now()` by every heartbeat: node clocks never count. */
+  heartbeat_at: Generated<Date>;
+}
+
+/** The lease of one shard. */
+export interface ShardsTable {
+  shard: number;
+  owner_name: string | null;
+  owner_incarnation: number | null;
+  /** Fencing token: grows by one with every change of owner, never goes back. */
+  epoch: Generated<number>;
+  updated_at: Generated<Date>;
 }

@@ -4,6 +4,7 @@ import { Migrator } from "kysely/migration";
 import type { Database } from "../database.js";
 import { toStorageError } from "../storage-errors.js";
 import { eventJournalMigration } from "./0001-event-journal.js";
+import { clusterMigration } from "./0002-cluster.js";
 
 /**
  * Every schema change, in order. Names sort lexically and are recorded in
@@ -11,6 +12,7 @@ import { eventJournalMigration } from "./0001-event-journal.js";
  */
 const migrations: Readonly<Record<string, Migration>> = {
   "0001_event_journal": eventJournalMigration,
+  "0002_cluster": clusterMigration,
 };
 
 const provider: MigrationProvider = {
