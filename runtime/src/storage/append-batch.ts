@@ -1,9 +1,10 @@
 import { type Kysely, sql } from "kysely";
-import { insertAppends } from "./append-statement.js";
+import { insertAppends, insertFencedAppends } from "./append-statement.js";
 import type { AppendRequest } from "./journal-records.js";
 import type { OrreryTables } from "./orrery-tables.js";
 import {
   CommitOutcomeUnknownError,
+  FencedWriteError,
   SequenceConflictError,
   StorageError,
   errorCode,
@@ -20,7 +21,9 @@ export type InDoubtResolver = (appends: readonly AppendRequest[], session: strin
 
 /**
  * Commits a batch of appends and returns one outcome per append (`undefined` =
- * committed). The batch is one statement; when the journal's primary key
+ * committed). The batch is one statement; appends carrying a shard fence
+ * whose epoch moved on get a `FencedWriteError` and write nothing, while the
+ * rest of the batch commits in the same statement. When the journal's primary key
  * rejects it, the appends whose sequence numbers are taken (by rows already
  * committed, or by an earlier append of the same batch) get a
  * `SequenceConflictError` and the statement is retried without them, so the
@@ -39,7 +42,14 @@ export async function commitAppendBatch(
   while (pending.length > 0) {
     const appends = pending.map((index) => batch[index]!);
     try {
-      await insertAppends(db, appends);
+      if (appends.some((append) => append.fence !== undefined)) {
+        for (const [position, currentEpoch] of await insertFencedAppends(db, appends)) {
+          const { entityType, entityId, fence } = appends[position]!;
+          outcomes[pending[position]!] = new FencedWriteError(entityType, entityId, fence!.shard, fence!.epoch, currentEpoch);
+        }
+      } else {
+        await insertAppends(db, appends);
+      }
       return outcomes;
     } catch (error) {
       const session = inDoubt?.session(error);

@@ -11,6 +11,7 @@ import type { StorageLogger } from "./storage-logger.js";
 import { validateAppend } from "./validate-append.js";
 import {
   CommitOutcomeUnknownError,
+  FencedWriteError,
   SequenceConflictError,
   StorageError,
   StorageUnavailableError,
@@ -145,6 +146,10 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       }
       if (outcome instanceof SequenceConflictError) {
         conflicts++;
+        return;
+      }
+      if (outcome instanceof FencedWriteError) {
+        committed = true; // the statement ran: the database is up; the shard's new owner is the caller's business
         return;
       }
       if (seen.has(outcome) || !(outcome instanceof StorageError)) return;

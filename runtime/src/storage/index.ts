@@ -8,9 +8,10 @@ export { migrateToLatest } from "./migrations/migrate-to-latest.js";
 export type { MigrationSummary } from "./migrations/migrate-to-latest.js";
 export { createEventJournal } from "./event-journal.js";
 export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
-export type { AppendRequest, JournalEvent, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
+export type { AppendRequest, JournalEvent, LoadedEntity, ShardFence, Snapshot, StoredEvent } from "./journal-records.js";
 export {
   CommitOutcomeUnknownError,
+  FencedWriteError,
   SequenceConflictError,
   StorageError,
   StorageUnavailableError,
@@ -21,4 +22,4 @@ export { createStorageHealth } from "./storage-health.js";
 export type { StorageHealth, StorageHealthOptions, StorageOutage } from "./storage-health.js";
 
 // For runtime code that queries Orrery's tables directly (views, projections).
-export type { EventsTable, OrreryTables, SnapshotsTable } from "./orrery-tables.js";
+export type { ClusterTable, EventsTable, NodesTable, OrreryTables, ShardsTable, SnapshotsTable } from "./orrery-tables.js";

@@ -38,6 +38,18 @@ export interface AppendRequest {
    * event store; by default the journal's `waitMs` from the call.
    */
   readonly deadline?: number | undefined;
+  /**
+   * The shard lease the writer holds: the append commits only while the
+   * shard's epoch in `orrery_shards` is still this one, checked in the
+   * append's own statement; otherwise it fails with `FencedWriteError`.
+   */
+  readonly fence?: ShardFence | undefined;
+}
+
+/** A shard and the fencing epoch its holder's writes carry. */
+export interface ShardFence {
+  readonly shard: number;
+  readonly epoch: number;
 }
 
 /** What recovering an entity needs: its latest snapshot and every later event, in order. */

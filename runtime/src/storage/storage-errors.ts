@@ -44,6 +44,31 @@ export class CommitOutcomeUnknownError extends StorageUnavailableError {
 }
 
 /**
+ * The write carried a shard epoch that has moved on: another node owns the
+ * shard now (or this node released it). Nothing of it was written. The
+ * writer must stop serving the shard and drop its entities' in-memory state.
+ */
+export class FencedWriteError extends StorageError {
+  override name = "FencedWriteError";
+  /** The shard and the epoch the writer held. */
+  readonly shard: number;
+  readonly epoch: number;
+  /** The shard's epoch in the database, or undefined when the shard does not exist. */
+  readonly currentEpoch: number | undefined;
+
+  constructor(entityType: string, entityId: string, shard: number, epoch: number, currentEpoch: number | undefined) {
+    super(
+      `append to ${entityType} "${entityId}" was fenced: it carried epoch ${epoch} of shard ${shard}, ` +
+        (currentEpoch === undefined ? "which does not exist" : `which is at epoch ${currentEpoch} now`) +
+        "; another node owns the shard, so this node must stop serving it",
+    );
+    this.shard = shard;
+    this.epoch = epoch;
+    this.currentEpoch = currentEpoch;
+  }
+}
+
+/**
  * Another writer already appended an event with this sequence number to the
  * entity: the journal's primary key rejected the append. The in-memory state of
  * the entity is stale; drop it and reload the entity before handling further
