@@ -18,6 +18,9 @@ export function pgliteAssetKey(file: string): string {
   return `pglite/${file}`;
 }
 
+// The global WebAssembly has no type under lib ES2023 without DOM; its Module type is there.
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: ArrayBuffer): Promise<WebAssembly.Module> } }).WebAssembly;
+
 type PGliteFiles = Pick<PGliteOptions, keyof typeof pgliteAssetFiles>;
 let fromExecutable: Promise<PGliteFiles> | undefined;
 
@@ -29,8 +32,8 @@ let fromExecutable: Promise<PGliteFiles> | undefined;
 export function pgliteFiles(): Promise<PGliteFiles> {
   if (!isSea()) return Promise.resolve({});
   fromExecutable ??= (async () => ({
-    pgliteWasmModule: await WebAssembly.compile(getAsset(pgliteAssetKey(pgliteAssetFiles.pgliteWasmModule))),
-    initdbWasmModule: await WebAssembly.compile(getAsset(pgliteAssetKey(pgliteAssetFiles.initdbWasmModule))),
+    pgliteWasmModule: await wasm.compile(getAsset(pgliteAssetKey(pgliteAssetFiles.pgliteWasmModule))),
+    initdbWasmModule: await wasm.compile(getAsset(pgliteAssetKey(pgliteAssetFiles.initdbWasmModule))),
     fsBundle: new Blob([getAsset(pgliteAssetKey(pgliteAssetFiles.fsBundle))]),
   }))();
   return fromExecutable;

@@ -49,12 +49,20 @@ export async function writeSeaExecutable(options: SeaExecutableOptions): Promise
   await copyFile(process.execPath, options.output);
   await chmod(options.output, 0o755);
   const postject = createRequire(import.meta.filename)("postject") as Postject;
+  // LIEF inside postject warns about every ELF note it cannot name ("Can't find string offset for
+  // section name '.note.100'"): harmless, as Node's docs say, and noise in the report.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!/Can't find string offset for section name/.test(String(args[0]))) warn(...args);
+  };
   try {
     await postject.inject(options.output, "NODE_SEA_BLOB", data, { sentinelFuse: SEA_FUSE, overwrite: true });
   } catch (error) {
     await rm(options.output, { force: true });
     const reason = error instanceof Error ? error.message : String(error);
     throw new CliError(`orrery build: could not inject the service into a copy of ${process.execPath} (a node built without single-executable support?): ${reason}`);
+  } finally {
+    console.warn = warn;
   }
   return { blobBytes: data.length };
 }

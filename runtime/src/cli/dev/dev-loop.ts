@@ -101,7 +101,9 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
     if (generate !== undefined && (first || generateFailed || changed.some((f) => f.startsWith(protoDir)))) {
       const result = await steps.run(generate);
       if (closing) return;
-      snapshot = snapshotTree(dirs); // what generate wrote is no change of the user's
+      // What generate wrote is no change of the user's; a proto edited meanwhile still is.
+      const written = [...snapshotTree(dirs)].filter(([file]) => !file.startsWith(protoDir));
+      snapshot = new Map([...written, ...[...now].filter(([file]) => file.startsWith(protoDir))]);
       generateFailed = !result.ok;
       report(generate, result, "generate");
       if (!result.ok) return;
@@ -137,15 +139,26 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
   };
 
   const watch = watchTree(dirs, options.debounceMs ?? 150, () => kick());
+  const killService = (): void => service?.kill();
+  process.on("exit", killService); // orrery dev itself failed: leave no server behind
   kick(true);
   const signal = await options.stopSignal;
   closing = true;
-  say(`${signal}: stopping`);
+  say(`${signal}: stopping (again to stop at once)`);
+  const force = (): void => {
+    killService();
+    process.exit(130);
+  };
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
   watch.close();
   steps.cancel();
   await service?.stop(); // also ends a start in progress
   await running;
   await service?.stop();
+  process.off("SIGINT", force);
+  process.off("SIGTERM", force);
+  process.off("exit", killService);
   say("stopped");
   return 0;
 }

@@ -22,6 +22,8 @@ export interface ServiceProcess {
   readonly stopping: boolean;
   /** SIGTERM, then SIGKILL after `killAfterMs`; resolves once the process is gone. */
   stop(killAfterMs?: number): Promise<ServiceExit>;
+  /** SIGKILL now, synchronously (when `orrery dev` itself must end at once). */
+  kill(): void;
 }
 
 /** Options for {@link startServiceProcess}. */
@@ -74,12 +76,16 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
       }
       return exited;
     },
+    kill() {
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
   };
 }
 
 /** The URL in createService's "serving <services> on <url> (<storage>)" line, JSON or pretty. */
 export function servingUrl(line: string): string | undefined {
-  const message = parseLogLine(line)?.msg ?? line;
+  const message = parseLogLine(line)?.msg ?? line.replace(/\x1b\[[0-9;]*m/g, ""); // a pretty line may be coloured
   const match = /\bserving\b.*? on (https?:\/\/[^\s)]+)/.exec(message);
   return match?.[1];
 }
