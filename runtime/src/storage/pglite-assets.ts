@@ -18,8 +18,9 @@ export function pgliteAssetKey(file: string): string {
   return `pglite/${file}`;
 }
 
-// The global WebAssembly has no type under lib ES2023 without DOM; its Module type is there.
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: ArrayBuffer): Promise<WebAssembly.Module> } }).WebAssembly;
+// lib ES2023 without DOM types no WebAssembly global.
+type WasmModule = NonNullable<PGliteOptions["pgliteWasmModule"]>;
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: ArrayBuffer): Promise<WasmModule> } }).WebAssembly;
 
 type PGliteFiles = Pick<PGliteOptions, keyof typeof pgliteAssetFiles>;
 let fromExecutable: Promise<PGliteFiles> | undefined;
