@@ -64,5 +64,6 @@ export async function writeSeaExecutable(options: SeaExecutableOptions): Promise
   } finally {
     console.warn = warn;
   }
+  await rm(blob, { force: true }); // it is inside the executable now
   return { blobBytes: data.length };
 }
