@@ -86,6 +86,21 @@ describe("orrery dev", function () {
       assert.deepEqual((await client().getCart({ cartId: "dev-cart" })).items.map((i) => i.productId), ["pen", "ink"]);
     });
 
+    it("reports a failing generate with buf's message, keeps serving, and restarts once the proto is fixed", async () => {
+      const proto = path.join(project.dir, "proto", "shop", "cart", "v1", "cart.proto");
+      let from = dev.output.length;
+      await edit(proto, "string gift_note = 5;", "strin gift_note = 5;");
+      await dev.waitFor(/\[dev\] generate failed \(buf generate, \d+ ms\):/, { from });
+      await dev.waitFor(/\[dev\] still serving the last good build on/, { from });
+      assert.match(dev.output.slice(from), /cart\.proto:\d+:\d+:.*strin/);
+      assert.equal((await client().getCart({ cartId: "dev-cart" })).items.length, 2);
+      from = dev.output.length;
+      await edit(proto, "strin gift_note = 5;", "string gift_note = 5;");
+      await dev.waitFor(/\[dev\] generate ok/, { from });
+      await dev.waitFor(SERVING, { from });
+      assert.equal((await client().getCart({ cartId: "dev-cart" })).items.length, 2);
+    });
+
     it("reports a type error and keeps the last good server answering", async () => {
       const from = dev.output.length;
       const file = path.join(project.dir, "src", "cart.ts");
@@ -97,15 +112,6 @@ describe("orrery dev", function () {
       assert.doesNotMatch(dev.output.slice(from), SERVING);
       const cart = await client().getCart({ cartId: "dev-cart" });
       assert.deepEqual(cart.items.map((i) => i.productId), ["pen", "ink"]);
-    });
-
-    it("reports a failing generate with buf's message and keeps serving", async () => {
-      const from = dev.output.length;
-      await edit(path.join(project.dir, "proto", "shop", "cart", "v1", "cart.proto"), "string gift_note = 5;", "strin gift_note = 5;");
-      await dev.waitFor(/\[dev\] generate failed \(buf generate, \d+ ms\):/, { from });
-      await dev.waitFor(/\[dev\] still serving the last good build on/, { from });
-      assert.match(dev.output.slice(from), /cart\.proto:\d+:\d+:.*strin/);
-      assert.equal((await client().getCart({ cartId: "dev-cart" })).items.length, 2);
     });
 
     it("stops the service and itself on SIGTERM", async () => {
