@@ -2,6 +2,7 @@ import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, sql } from "kysely";
 import path from "node:path";
 import { lockDataDir } from "./data-dir-lock.js";
+import { pgliteFiles } from "./pglite-assets.js";
 import type { Database } from "./database.js";
 import type { OrreryTables } from "./orrery-tables.js";
 import { queryLog, type StorageLogger } from "./storage-logger.js";
@@ -28,6 +29,7 @@ export async function openPGliteDatabase(options: PGliteDatabaseOptions = {}): P
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dataDir, {
+      ...(await pgliteFiles()), // inside an `orrery build` executable: its assets
       ...options.pgliteOptions,
       parsers: storageParsers,
       serializers: { [typeOids.bytea]: serializeBytea },
