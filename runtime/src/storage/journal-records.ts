@@ -1,4 +1,5 @@
 // The records the event journal writes and returns.
+import type { Span } from "@opentelemetry/api";
 
 /** An event to append: protobuf binary plus its full message name. */
 export interface JournalEvent {
@@ -38,6 +39,8 @@ export interface AppendRequest {
    * event store; by default the journal's `waitMs` from the call.
    */
   readonly deadline?: number | undefined;
+  /** The spans of the commands this append commits, when tracing: the commit span is linked to them. */
+  readonly spans?: readonly Span[] | undefined;
 }
 
 /** What recovering an entity needs: its latest snapshot and every later event, in order. */
