@@ -109,7 +109,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       const error = new ConnectError(`bad request: ${ConnectError.from(e).rawMessage}`, Code.InvalidArgument);
       probe.answered = error;
       const answer = universalResponseToNodeResponse(errorResponse(detectProtocol(req.headers["content-type"]), error), nodeRes);
-      return void settle(answer, call, probe, 400).catch(() => {});
+      return void settle(answer, call, probe, 400, res).catch(() => {});
     }
     if (typeof uReq.body === "object" && uReq.body !== null && Symbol.asyncIterator in uReq.body) {
       uReq.body = watchBody(uReq.body, probe);
@@ -126,7 +126,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       }
       return universalResponseToNodeResponse(respecGrpcResponse(nameEarlyFailure(uRes, handler.method, probe)), nodeRes);
     });
-    (call === undefined ? answered : settle(answered, call, probe, () => status)).catch((reason: unknown) => {
+    (call === undefined ? answered : settle(answered, call, probe, () => status, res)).catch((reason: unknown) => {
       if (ConnectError.from(reason).code === Code.Aborted) return; // the client went away
       if (options.logger) options.logger.error({ err: reason, procedure: handler.requestPath }, "rpc handler failed");
       else console.error(`rpc handler for ${handler.requestPath} failed`, reason);
@@ -134,15 +134,16 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
   };
 }
 
-/** Tells `call` how the call ended once its reply is written (or could not be); passes failures on. */
-function settle(answered: Promise<void>, call: ObservedCall | undefined, probe: CallProbe, status: number | (() => number)): Promise<void> {
+/**
+ * Tells `call` how the call ended once its response is finished or its stream
+ * closed (connect-node's write promise can wait on the request side of an
+ * HTTP/1.1 keep-alive connection); passes failures on.
+ */
+function settle(answered: Promise<void>, call: ObservedCall | undefined, probe: CallProbe, status: number | (() => number), res: Parameters<NodeHandler>[1]): Promise<void> {
   if (call === undefined) return answered;
-  const end = (written: boolean) => {
-    const { code, reason } = callOutcome(probe, typeof status === "number" ? status : status(), written);
+  res.once("close", () => {
+    const { code, reason } = callOutcome(probe, typeof status === "number" ? status : status(), res.writableFinished);
     call.end(code, reason);
-  };
-  return answered.then(() => end(true), (reason: unknown) => {
-    end(false);
-    throw reason;
   });
+  return answered;
 }
