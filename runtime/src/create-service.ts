@@ -116,7 +116,6 @@ export function createService(options: ServiceOptions): OrreryService {
         return await startServing();
       } catch (error) {
         // The server never listened: release what was opened before the failure.
-        await server?.close({ graceMs: 0 }).catch(() => undefined);
         for (const host of hosts) host.close();
         await store?.database.close().catch(() => undefined);
         await observability?.shutdown().catch(() => undefined);
