@@ -42,9 +42,23 @@ export interface RuntimeConfig {
   readonly dbPoolSize: number;
   /** ORRERY_DB_STATEMENT_TIMEOUT_MS: PostgreSQL statement_timeout; a statement without any answer for 2 s longer loses its connection. */
   readonly dbStatementTimeoutMs: number;
-  /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). */
+  /** LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent); at debug, one access line per call. */
   readonly logLevel: string;
+  /** LOG_FORMAT: "json" (one JSON object a line), "pretty" (readable, one line an event) or "auto" (pretty when stdout is a terminal). */
+  readonly logFormat: LogFormat;
+  /** ORRERY_METRICS: "on" serves Prometheus metrics at GET /metrics; "off" records nothing and answers 404 there. */
+  readonly metrics: boolean;
+  /**
+   * Where OTLP traces go (http/protobuf): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces"; unset (or OTEL_SDK_DISABLED=true) traces nothing.
+   */
+  readonly tracesEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: the `service.name` of the spans; the component types, comma-separated, when unset. */
+  readonly serviceName: string | undefined;
 }
+
+/** How log lines are written: see {@link RuntimeConfig.logFormat}. */
+export type LogFormat = "json" | "pretty" | "auto";
 
 /** A bad setting; the message lists every bad variable and what it accepts. */
 export class ConfigError extends Error {
@@ -52,6 +66,7 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const LOG_FORMATS: readonly LogFormat[] = ["auto", "json", "pretty"];
 
 /** Reads and validates the configuration from environment variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
@@ -72,6 +87,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const logLevel = env["LOG_LEVEL"]?.trim() || "info";
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}=${JSON.stringify(raw)} is not one of ${allowed.join(", ")}`);
+    return fallback;
+  };
+  const logFormat = oneOf("LOG_FORMAT", LOG_FORMATS, "auto");
+  const metrics = oneOf("ORRERY_METRICS", ["on", "off"], "on") === "on";
   const config: RuntimeConfig = {
     port: int("PORT", 8080, 0, 65535),
     host: env["HOST"]?.trim() || "0.0.0.0",
@@ -95,6 +119,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: int("ORRERY_DB_POOL_SIZE", 10, 1, 1_000),
     dbStatementTimeoutMs: int("ORRERY_DB_STATEMENT_TIMEOUT_MS", 5_000, 100, 3_600_000),
     logLevel,
+    logFormat,
+    metrics,
+    tracesEndpoint: tracesEndpoint(env, problems),
+    serviceName: env["OTEL_SERVICE_NAME"]?.trim() || undefined,
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {
     problems.push(`ORRERY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must not be below ORRERY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`);
@@ -103,4 +131,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   return config;
+}
+
+/** The OTLP traces URL from the standard OpenTelemetry variables, checked; undefined when tracing is off. */
+function tracesEndpoint(env: Record<string, string | undefined>, problems: string[]): string | undefined {
+  for (const name of ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]) {
+    const protocol = env[name]?.trim();
+    if (protocol) {
+      if (protocol !== "http/protobuf") problems.push(`${name}=${JSON.stringify(protocol)} is not supported; Orrery exports traces over http/protobuf (unset it, or set it to http/protobuf)`);
+      break; // the traces-specific variable wins, as in the OpenTelemetry SDKs
+    }
+  }
+  const disabled = env["OTEL_SDK_DISABLED"]?.trim().toLowerCase();
+  if (disabled !== undefined && disabled !== "" && disabled !== "true" && disabled !== "false") {
+    problems.push(`OTEL_SDK_DISABLED=${JSON.stringify(env["OTEL_SDK_DISABLED"])} is not one of true, false`);
+  }
+  const traces = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]?.trim();
+  const base = env["OTEL_EXPORTER_OTLP_ENDPOINT"]?.trim();
+  const [name, url] = traces ? ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces] : base ? ["OTEL_EXPORTER_OTLP_ENDPOINT", `${base.replace(/\/+$/, "")}/v1/traces`] : [];
+  if (name === undefined || url === undefined) return undefined;
+  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+    problems.push(`${name}=${JSON.stringify(traces ?? base)} is not an http:// or https:// URL (e.g. http://localhost:4318)`);
+    return undefined;
+  }
+  return disabled === "true" ? undefined : url;
 }

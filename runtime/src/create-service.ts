@@ -1,20 +1,17 @@
-import type { DescService } from "@bufbuild/protobuf";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
-import type { Client, ConnectRouter } from "@connectrpc/connect";
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
-import { pino } from "pino";
 import type { Logger } from "pino";
-import { ConfigError, loadConfig } from "./config.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
 import { createEntityRouter } from "./entity/entity-router.js";
-import type { EntityRouter } from "./entity/entity-router.js";
-import { registerEntity } from "./entity/register-entity.js";
-import { createConnectHandler, createHttpServer, createReadiness, registerHealthService } from "./server/index.js";
-import type { HttpServer, Readiness } from "./server/index.js";
-import { createEventJournal, migrateToLatest, openDatabase } from "./storage/index.js";
-import type { Database, EventJournal, StorageHealth } from "./storage/index.js";
+import { createInProcessComponents } from "./entity/in-process-components.js";
+import { createLogger, createObservability } from "./observability/index.js";
+import type { Observability } from "./observability/index.js";
+import { createReadiness, createServiceServer, followStorageHealth } from "./server/index.js";
+import type { HttpServer } from "./server/index.js";
+import { exitOnStartupFailure, loadConfigOrExit } from "./startup-failure.js";
+import { describeEventStore, openEventStore } from "./storage/index.js";
+import type { EventStore } from "./storage/index.js";
 
 /** A component `createService` can serve. */
 export type Component = EventSourcedEntity;
@@ -23,7 +20,7 @@ export type Component = EventSourcedEntity;
 export interface ServiceOptions extends Partial<RuntimeConfig> {
   /** The implemented components, e.g. `[ShoppingCart.implement({...})]`. */
   readonly components: readonly Component[];
-  /** A pino logger; by default one writing JSON to stdout at `logLevel`. */
+  /** A pino logger; by default one writing to stdout at `logLevel` in `logFormat`. */
   readonly logger?: Logger;
   /** Stop gracefully on SIGTERM and SIGINT (default true). */
   readonly handleSignals?: boolean;
@@ -50,23 +47,15 @@ export interface OrreryService {
  */
 export function createService(options: ServiceOptions): OrreryService {
   const ownsProcess = options.handleSignals ?? true;
-  let loaded: RuntimeConfig;
-  try {
-    loaded = loadConfig();
-  } catch (error) {
-    // A bad setting, when this service owns the process: one clear line, exit code 1, no stack.
-    if (!ownsProcess || !(error instanceof ConfigError)) throw error;
-    process.stderr.write(`orrery: cannot start: ${error.message.replace(/:\n\s*/, ": ").replace(/\n\s*/g, "; ")}\n`);
-    process.exit(1);
-  }
-  const config: RuntimeConfig = { ...loaded, ...definedOnly(options) };
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "orrery" } });
+  const config: RuntimeConfig = { ...loadConfigOrExit(ownsProcess), ...settingsIn(options) };
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   checkComponents(options.components);
-  let database: Database | undefined;
-  let journal: EventJournal | undefined;
+  const inProcess = createInProcessComponents(options.components);
+  const readiness = createReadiness("starting");
+  let store: EventStore | undefined;
+  let observability: Observability | undefined;
   let hosts: EntityHost[] = [];
   let server: HttpServer | undefined;
-  const readiness = createReadiness("starting");
   let url = "";
   let stopping: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -77,74 +66,42 @@ export function createService(options: ServiceOptions): OrreryService {
     });
   };
 
-  let entityRouter: EntityRouter | undefined;
-  const routes = (router: ConnectRouter) => {
-    for (const component of options.components) registerEntity(router, component, lazyRouter);
-  };
-  const lazyRouter: EntityRouter = {
-    invoke: (...args) => entityRouter!.invoke(...args),
-  };
-  const inProcess = createRouterTransport(routes);
-  const clients = new Map<DescService, Client<DescService>>();
-  const components: ComponentClient = {
-    forService<S extends DescService>(svc: S): Client<S> {
-      let client = clients.get(svc);
-      if (client === undefined) clients.set(svc, (client = createClient(svc, inProcess) as Client<DescService>));
-      return client as unknown as Client<S>;
-    },
-  };
-
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
-    const storageLogger = logger.child({ component: "storage" });
-    database = await openDatabase(
-      config.databaseUrl !== undefined
-        ? { url: config.databaseUrl, logger: storageLogger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
-        : { dataDir: pgliteDir(config.dataDir), logger: storageLogger },
-    );
-    await migrateToLatest(database);
-    journal = createEventJournal(database, { logger: storageLogger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends });
+    const types = options.components.map((c) => c.spec.type);
+    observability = await createObservability({
+      config, logger,
+      serviceName: config.serviceName ?? types.join(","),
+      activeEntities: () => new Map(hosts.map((h) => [h.entity.spec.type, h.activeCount])),
+    });
+    store = await openEventStore(config, logger.child({ component: "storage" }), observability.journal);
+    const { journal } = store;
     followStorageHealth(journal.health, readiness);
     hosts = options.components.map((entity) =>
       createEntityHost({
-        entity, journal: journal!, components, logger,
+        entity, journal, components: inProcess.client, logger,
         snapshotEvery: config.snapshotEvery,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
         storageWaitMs: config.storageWaitMs,
         maxQueuedPerEntity: config.maxQueuedPerEntity,
+        observer: observability!.entities,
       }),
     );
-    entityRouter = createEntityRouter(hosts);
-    const handler = createConnectHandler({
-      routes: (router) => {
-        routes(router);
-        registerHealthService(router, readiness);
-      },
-      readMaxBytes: config.maxMessageBytes,
-      readiness,
-      logger,
-    });
-    server = createHttpServer({
-      handler, logger,
-      maxConnections: config.maxConnections,
-      http2MaxStreams: config.http2MaxStreams,
-      maxBufferedBytes: config.maxBufferedBytes,
-      headersTimeoutMs: config.headersTimeoutMs,
-      requestTimeoutMs: config.requestTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      maxHeaderBytes: config.maxHeaderBytes,
+    inProcess.route(createEntityRouter(hosts));
+    server = createServiceServer({
+      config, readiness, logger, routes: inProcess.routes, observer: observability.calls, otherRoutes: observability.routes,
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;
     readiness.set(journal.health.state === "up" ? "serving" : "unavailable");
-    if (options.handleSignals ?? true) {
+    if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
     }
     logger.info(
-      { url, storage: database.dialect, components: options.components.map((c) => c.spec.type), ms: Date.now() - started },
-      `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeStorage(config)})`,
+      { url, storage: store.database.dialect, components: types, ms: Date.now() - started },
+      `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeEventStore(config)})`,
     );
     return { url, port: address.port };
   }
@@ -153,17 +110,17 @@ export function createService(options: ServiceOptions): OrreryService {
     get url() {
       return url;
     },
-    components,
+    components: inProcess.client,
     async start() {
       try {
         return await startServing();
       } catch (error) {
+        // The server never listened: release what was opened before the failure.
+        for (const host of hosts) host.close();
+        await store?.database.close().catch(() => undefined);
+        await observability?.shutdown().catch(() => undefined);
         if (!ownsProcess) throw error;
-        // One clear line naming what to change, and exit code 1; never an uncaught stack.
-        logger.fatal({ code: (error as { code?: unknown }).code }, `cannot start: ${describeStartupFailure(error, config)}`);
-        await database?.close().catch(() => undefined); // the server never listened
-
-        process.exit(1);
+        exitOnStartupFailure(logger, error, config);
       }
     },
     stop() {
@@ -174,33 +131,15 @@ export function createService(options: ServiceOptions): OrreryService {
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
         for (const host of hosts) host.close();
-        await journal?.close();
-        await database?.close();
+        await store?.journal.close();
+        await store?.database.close();
+        await observability?.shutdown(); // exports the last spans
         logger.info("stopped");
       })();
       return stopping;
     },
   };
   return service;
-}
-
-/** `/readyz` and the gRPC health check say "not serving", with the reason, while the event store is unreachable. */
-function followStorageHealth(health: StorageHealth, readiness: Readiness): void {
-  health.onChange((state) => {
-    if (readiness.state !== "serving" && readiness.state !== "unavailable") return;
-    const outage = health.outage;
-    if (state === "up" || outage === undefined) readiness.set("serving");
-    else readiness.set("unavailable", `the event store is unreachable since ${outage.since.toISOString()} (error id ${outage.errorId})`);
-  });
-}
-
-/** One line for a startup failure: what failed and which setting to change. */
-function describeStartupFailure(error: unknown, config: RuntimeConfig): string {
-  const code = (error as { code?: unknown })?.code;
-  if (code === "EADDRINUSE") return `port ${config.port} on ${config.host} is already in use; set PORT to a free port, or stop the process that holds it`;
-  if (code === "EACCES") return `no permission to listen on port ${config.port}; set PORT to a port above 1023`;
-  if (code === "EADDRNOTAVAIL") return `${config.host} is not an address of this machine; set HOST (0.0.0.0 listens on all)`;
-  return error instanceof Error ? error.message : String(error);
 }
 
 function checkComponents(components: readonly Component[]): void {
@@ -214,16 +153,8 @@ function checkComponents(components: readonly Component[]): void {
   }
 }
 
-function pgliteDir(dataDir: string): string | undefined {
-  return dataDir === "memory:" ? undefined : dataDir;
-}
-
-function describeStorage(config: RuntimeConfig): string {
-  if (config.databaseUrl !== undefined) return `PostgreSQL at ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//")}`;
-  return config.dataDir === "memory:" ? "PGlite in memory" : `PGlite in ${config.dataDir}`;
-}
-
-function definedOnly(options: ServiceOptions): Partial<RuntimeConfig> {
+/** The settings given in code; undefined ones fall back to the environment. */
+function settingsIn(options: ServiceOptions): Partial<RuntimeConfig> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
     if (v !== undefined && k !== "components" && k !== "logger" && k !== "handleSignals") out[k] = v;

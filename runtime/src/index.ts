@@ -2,4 +2,4 @@
 export { createService } from "./create-service.js";
 export type { Component, OrreryService, ServiceOptions } from "./create-service.js";
 export { ConfigError, loadConfig } from "./config.js";
-export type { RuntimeConfig } from "./config.js";
+export type { LogFormat, RuntimeConfig } from "./config.js";

@@ -39,4 +39,21 @@ describe("loadConfig", () => {
   it("rejects a request timeout below the headers timeout, as node:http would", () => {
     assert.throws(() => loadConfig({ ORRERY_HEADERS_TIMEOUT_MS: "20000", ORRERY_REQUEST_TIMEOUT_MS: "10000" }), /ORRERY_REQUEST_TIMEOUT_MS \(10000\) must not be below ORRERY_HEADERS_TIMEOUT_MS \(20000\)/);
   });
+
+  it("rejects an unknown LOG_FORMAT, ORRERY_METRICS or OTLP protocol, and a traces endpoint that is no URL", () => {
+    assert.throws(
+      () => loadConfig({ LOG_FORMAT: "fancy", ORRERY_METRICS: "maybe", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }),
+      (e: unknown) =>
+        e instanceof ConfigError && /LOG_FORMAT="fancy" is not one of auto, json, pretty/.test(e.message) &&
+        /ORRERY_METRICS="maybe" is not one of on, off/.test(e.message) && /OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not supported/.test(e.message) &&
+        /OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" is not an http/.test(e.message),
+    );
+  });
+
+  it("derives the traces URL from OTEL_EXPORTER_OTLP_ENDPOINT, and the traces variable wins", () => {
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/" }).tracesEndpoint, "http://c:4318/v1/traces");
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t/x" }).tracesEndpoint, "http://t/x");
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }).tracesEndpoint, undefined);
+    assert.equal(loadConfig({}).metrics, true);
+  });
 });

@@ -9,6 +9,7 @@ import { CommitOutcomeUnknownError, SequenceConflictError, StorageError, Storage
 import { describeCall } from "./call-description.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
 import { recoverEntity } from "./entity-recovery.js";
+import type { CommandTrace, EntityObserver } from "./entity-observer.js";
 
 /** Per-call facts from the transport. */
 export interface CallInfo {
@@ -47,6 +48,8 @@ export interface EntityHostOptions {
   readonly storageWaitMs?: number;
   /** Commands queued for one entity at most; more are refused with RESOURCE_EXHAUSTED (default 1,000). */
   readonly maxQueuedPerEntity?: number;
+  /** Told about recoveries, passivations and commands (metrics, traces). */
+  readonly observer?: EntityObserver;
 }
 
 interface Command {
@@ -55,6 +58,7 @@ interface Command {
   readonly method: DescMethod;
   readonly message: Message;
   readonly call: CallInfo;
+  readonly trace: CommandTrace | undefined;
   resolve(reply: Message): void;
   reject(error: unknown): void;
 }
@@ -76,7 +80,8 @@ interface Slot {
  * every reply (rejections included) is released only after that commit.
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
-  const { entity, journal, logger } = options;
+  const { entity, journal, logger, observer } = options;
+  const traceCommand = observer?.command?.bind(observer);
   const type = entity.spec.type;
   const codec = createEventCodec(entity);
   const snapshotEvery = entity.snapshotEvery > 0 ? entity.snapshotEvery : options.snapshotEvery;
@@ -85,7 +90,10 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const maxQueued = options.maxQueuedPerEntity ?? 1_000;
   const active = new Map<string, Slot>();
   const sweepMs = Math.max(50, Math.min(options.passivateAfterMs / 2, 30_000));
-  const timer = setInterval(() => passivate(active, Date.now() - options.passivateAfterMs, options.maxActive), sweepMs);
+  const timer = setInterval(() => {
+    const dropped = passivate(active, Date.now() - options.passivateAfterMs, options.maxActive);
+    if (dropped > 0) observer?.passivated?.(type, dropped);
+  }, sweepMs);
   timer.unref();
 
   async function drainMailbox(slot: Slot): Promise<void> {
@@ -111,6 +119,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         slot.state = recovered.state;
         slot.seqNr = recovered.seqNr;
         slot.loaded = true;
+        observer?.recovered?.(type);
       } catch (cause) {
         const where = describeCall(batch[0]!.method, type, slot.id);
         const error = cause instanceof StorageError || cause instanceof ConnectError
@@ -133,10 +142,11 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         continue;
       }
       try {
-        const outcome = await processCommand({
+        const run = () => processCommand({
           entity, entityId: slot.id, method: command.method, command: command.message, state, sequenceNumber: seqNr,
           metadata: command.call.headers, signal: command.call.signal, components: options.components,
         });
+        const outcome = await (command.trace === undefined ? run() : command.trace.run(run));
         if (outcome.kind === "rejected") {
           const error = new ConnectError(`${where()}: ${outcome.message}`, outcome.code);
           settled.push(() => command.reject(error));
@@ -162,7 +172,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(state).payload } : undefined;
       try {
         // The oldest command of the batch decides how long it may wait for an unreachable store.
-        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs });
+        const spans = traceCommand === undefined ? undefined : batch.flatMap((command) => (command.trace === undefined ? [] : [command.trace.span]));
+        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs, spans });
       } catch (cause) {
         slot.loaded = false;
         slot.state = undefined;
@@ -217,8 +228,19 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           Code.ResourceExhausted,
         ));
       }
+      const trace = traceCommand?.(type, entityId, method);
       return new Promise<Message>((resolve, reject) => {
-        s.queue.push({ arrivedAt: performance.now(), method, message, call, resolve, reject });
+        const settle = trace === undefined ? { resolve, reject } : {
+          resolve(reply: Message) {
+            trace.end();
+            resolve(reply);
+          },
+          reject(error: unknown) {
+            trace.end(error);
+            reject(error);
+          },
+        };
+        s.queue.push({ arrivedAt: performance.now(), method, message, call, trace, ...settle });
         s.running ??= drainMailbox(s);
       });
     },
@@ -266,8 +288,9 @@ function recoveryFailure(cause: unknown): HandlerFailure {
   return new HandlerFailure("applyEvent", message, { cause, summary });
 }
 
-/** Drops idle entities: those unused since `idleBefore`, then the least recently used past `maxActive`. */
-function passivate(active: Map<string, Slot>, idleBefore: number, maxActive: number): void {
+/** Drops idle entities: those unused since `idleBefore`, then the least recently used past `maxActive`; returns how many. */
+function passivate(active: Map<string, Slot>, idleBefore: number, maxActive: number): number {
+  const before = active.size;
   const idle: Slot[] = [];
   for (const [id, slot] of active) {
     if (slot.running !== undefined || slot.queue.length > 0) continue;
@@ -275,7 +298,9 @@ function passivate(active: Map<string, Slot>, idleBefore: number, maxActive: num
     else idle.push(slot);
   }
   const excess = active.size - maxActive;
-  if (excess <= 0) return;
-  idle.sort((a, b) => a.lastUsed - b.lastUsed);
-  for (const slot of idle.slice(0, excess)) active.delete(slot.id);
+  if (excess > 0) {
+    idle.sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const slot of idle.slice(0, excess)) active.delete(slot.id);
+  }
+  return before - active.size;
 }

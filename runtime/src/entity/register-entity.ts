@@ -1,8 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EventSourcedEntity } from "@orrery/sdk";
 import { describeCall } from "./call-description.js";
+import { callTargetKey } from "./call-target.js";
 import type { EntityRouter } from "./entity-router.js";
 
 /** The longest entity id accepted; keys are stored and indexed with every event. */
@@ -14,7 +15,7 @@ export const MAX_ENTITY_ID_LENGTH = 512;
  */
 export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity, entities: EntityRouter): void {
   const { spec } = entity;
-  const impl: Record<string, (req: Message, ctx: { requestHeader: Headers; signal: AbortSignal }) => Promise<Message>> = {};
+  const impl: Record<string, (req: Message, ctx: HandlerContext) => Promise<Message>> = {};
   for (const method of spec.service.methods) {
     const methodSpec = (spec.methods as Record<string, { entityKey: string } | undefined>)[method.localName];
     if (methodSpec === undefined) {
@@ -32,6 +33,11 @@ export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity
       }
       if (key.length > MAX_ENTITY_ID_LENGTH) {
         throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is ${key.length} characters; at most ${MAX_ENTITY_ID_LENGTH} are allowed`, Code.InvalidArgument);
+      }
+      const target = ctx.values.get(callTargetKey);
+      if (target !== undefined) {
+        target.entityType = spec.type;
+        target.entityId = key;
       }
       return entities.invoke(spec.type, method, key, req, { headers: ctx.requestHeader, signal: ctx.signal });
     };

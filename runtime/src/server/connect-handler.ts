@@ -8,11 +8,12 @@ import {
 } from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
+import { callOutcome, type CallObserver, type ObservedCall } from "./call-observer.js";
 import { detectProtocol, errorResponse, respecGrpcResponse, unsupportedMediaType } from "./error-response.js";
 import { createFallbackHandler, type FallbackOptions } from "./fallback.js";
 import type { NodeHandler } from "./http-server.js";
 import type { ReadinessSource } from "./readiness.js";
-import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody } from "./request-errors.js";
+import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody, type CallProbe } from "./request-errors.js";
 
 // connect-es decodes JSON with a lenient TextDecoder, which turns invalid UTF-8 into U+FFFD.
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -46,6 +47,8 @@ export interface ConnectHandlerOptions {
   connect?: Omit<ConnectRouterOptions, "readMaxBytes" | "interceptors">;
   /** Where handler failures that reach no client are logged; the console if left out. */
   logger?: Logger;
+  /** Told about every call (access log, metrics, traces); without it no call is timed or followed. */
+  observer?: CallObserver;
 }
 
 /**
@@ -90,32 +93,57 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
     otherRoutes: options.otherRoutes,
   });
 
+  const observer = options.observer;
   return (req, res) => {
     const handler = handlers.get((req.url ?? "").split("?", 1)[0] ?? "");
     if (handler === undefined) return fallback(req, res);
     const values = options.contextValues?.(req) ?? createContextValues();
     const probe = startCallProbe(values, req.method === "GET");
     const nodeRes = res as Parameters<typeof universalResponseToNodeResponse>[1];
+    const call = observer?.begin({ method: handler.method, protocol: detectProtocol(req.headers["content-type"]), headers: req.headers, values });
     let uReq;
     try {
       uReq = universalRequestFromNodeRequest(req, nodeRes, undefined, values);
     } catch (e) {
       // e.g. an HTTP/1.0 request without a Host header; connect-node would throw out of the listener.
       const error = new ConnectError(`bad request: ${ConnectError.from(e).rawMessage}`, Code.InvalidArgument);
-      return void universalResponseToNodeResponse(errorResponse(detectProtocol(req.headers["content-type"]), error), nodeRes).catch(() => {});
+      probe.answered = error;
+      const answer = universalResponseToNodeResponse(errorResponse(detectProtocol(req.headers["content-type"]), error), nodeRes);
+      return void settle(answer, call, probe, 400, res).catch(() => {});
     }
     if (typeof uReq.body === "object" && uReq.body !== null && Symbol.asyncIterator in uReq.body) {
       uReq.body = watchBody(uReq.body, probe);
     }
-    handler(uReq)
-      .then((uRes) => {
-        const answer = uRes.status === 415 ? unsupportedMediaType(handler.method, req.headers["content-type"]) : nameEarlyFailure(uRes, handler.method, probe);
-        return universalResponseToNodeResponse(respecGrpcResponse(answer), nodeRes);
-      })
-      .catch((reason: unknown) => {
-        if (ConnectError.from(reason).code === Code.Aborted) return; // the client went away
-        if (options.logger) options.logger.error({ err: reason, procedure: handler.requestPath }, "rpc handler failed");
-        else console.error(`rpc handler for ${handler.requestPath} failed`, reason);
-      });
+    const request = uReq;
+    const handled = call?.run !== undefined ? call.run(() => handler(request)) : handler(request);
+    let status = 0;
+    const answered = handled.then((uRes) => {
+      status = uRes.status;
+      if (uRes.status === 415) {
+        const answer = unsupportedMediaType(handler.method, req.headers["content-type"]);
+        probe.answered = new ConnectError("unsupported content type", Code.InvalidArgument);
+        return universalResponseToNodeResponse(answer, nodeRes);
+      }
+      return universalResponseToNodeResponse(respecGrpcResponse(nameEarlyFailure(uRes, handler.method, probe)), nodeRes);
+    });
+    (call === undefined ? answered : settle(answered, call, probe, () => status, res)).catch((reason: unknown) => {
+      if (ConnectError.from(reason).code === Code.Aborted) return; // the client went away
+      if (options.logger) options.logger.error({ err: reason, procedure: handler.requestPath }, "rpc handler failed");
+      else console.error(`rpc handler for ${handler.requestPath} failed`, reason);
+    });
   };
+}
+
+/**
+ * Tells `call` how the call ended once its response is finished or its stream
+ * closed (connect-node's write promise can wait on the request side of an
+ * HTTP/1.1 keep-alive connection); passes failures on.
+ */
+function settle(answered: Promise<void>, call: ObservedCall | undefined, probe: CallProbe, status: number | (() => number), res: Parameters<NodeHandler>[1]): Promise<void> {
+  if (call === undefined) return answered;
+  res.once("close", () => {
+    const { code, reason } = callOutcome(probe, typeof status === "number" ? status : status(), res.writableFinished);
+    call.end(code, reason);
+  });
+  return answered;
 }

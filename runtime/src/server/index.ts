@@ -23,3 +23,9 @@ export { createFallbackHandler } from "./fallback.js";
 export type { FallbackOptions } from "./fallback.js";
 export { detectProtocol, errorResponse } from "./error-response.js";
 export type { RpcProtocol } from "./error-response.js";
+export type { CallObserver, CallStart, ObservedCall } from "./call-observer.js";
+
+// For createService.
+export { createServiceServer } from "./create-service-server.js";
+export type { ServiceServerConfig, ServiceServerOptions } from "./create-service-server.js";
+export { followStorageHealth } from "./follow-storage-health.js";

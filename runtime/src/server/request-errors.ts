@@ -19,6 +19,8 @@ export interface CallProbe {
   accepted: boolean;
   /** Captured by the request gate, whose context connect aborts with the error. */
   context: HandlerContext | undefined;
+  /** The error we answered instead of connect's (a renamed early failure, an unsupported content type). */
+  answered?: ConnectError;
 }
 
 /** Where a call's {@link CallProbe} lives in its context values. */
@@ -82,6 +84,7 @@ export function nameEarlyFailure(response: UniversalServerResponse, method: Desc
     reason = new ConnectError(reason.message, Code.InvalidArgument);
   }
   const error = nameError(reason as ConnectError, method, probe.bodyRead, probe.fromQuery);
+  probe.answered = error;
   return errorResponse(context.protocolName as RpcProtocol, error, context.requestHeader.get("content-type"));
 }
 

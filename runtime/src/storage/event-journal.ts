@@ -3,6 +3,7 @@ import { commitAppendBatch } from "./append-batch.js";
 import type { Database } from "./database.js";
 import { createFailureLog } from "./failure-log.js";
 import { createGroupCommit } from "./group-commit.js";
+import type { JournalObserver } from "./journal-observer.js";
 import type { AppendRequest, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
 import { resolveInDoubtAppends } from "./resolve-in-doubt.js";
 import { createStorageHealth } from "./storage-health.js";
@@ -54,6 +55,8 @@ export interface EventJournalOptions {
   health?: StorageHealth;
   /** Where storage failures and outages are logged. */
   logger?: StorageLogger;
+  /** Told about every batch commit (metrics, traces). */
+  observer?: JournalObserver;
 }
 
 /**
@@ -108,6 +111,7 @@ export function createEventJournal(database: Database, options: EventJournalOpti
   const ownHealth = options.health === undefined;
   const health = options.health ?? createStorageHealth({ probe: () => database.probe(), target: database.target, logger: options.logger });
   const failures = createFailureLog(options.logger);
+  const observer = options.observer;
   let closed = false;
   let events = 0;
   let conflicts = 0;
@@ -121,12 +125,13 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       for (const append of batch) events += append.events.length;
       const until = Math.max(...batch.map((append) => append.deadline ?? performance.now() + waitMs));
       const stall = setTimeout(() => health.stalled(`appending ${batch.length} appends`, stallMs), stallMs);
-      let outcomes: Array<Error | undefined>;
+      const run = () => commitAppendBatch(db, batch, {
+        session: (error) => database.inDoubtSession(error),
+        resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
+      });
+      let outcomes: ReadonlyArray<Error | undefined>;
       try {
-        outcomes = await commitAppendBatch(db, batch, {
-          session: (error) => database.inDoubtSession(error),
-          resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
-        });
+        outcomes = await (observer === undefined ? run() : observer.commit(batch, run));
       } finally {
         clearTimeout(stall);
       }
@@ -239,7 +244,8 @@ export function createEventJournal(database: Database, options: EventJournalOpti
         error.errorId = health.outage?.errorId ?? newErrorId();
         throw error;
       }
-      const deadline = request.deadline ?? performance.now() + waitMs;
+      const submitted = performance.now();
+      const deadline = request.deadline ?? submitted + waitMs;
       pending++;
       try {
         for (;;) {
@@ -259,6 +265,7 @@ export function createEventJournal(database: Database, options: EventJournalOpti
         }
       } finally {
         pending--;
+        observer?.appended?.((performance.now() - submitted) / 1000);
       }
     },
 

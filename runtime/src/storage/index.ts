@@ -7,7 +7,10 @@ export type { StorageLogger } from "./storage-logger.js";
 export { migrateToLatest } from "./migrations/migrate-to-latest.js";
 export type { MigrationSummary } from "./migrations/migrate-to-latest.js";
 export { createEventJournal } from "./event-journal.js";
+export { describeEventStore, openEventStore } from "./open-event-store.js";
+export type { EventStore, EventStoreConfig } from "./open-event-store.js";
 export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
+export type { CommitOutcomes, JournalObserver } from "./journal-observer.js";
 export type { AppendRequest, JournalEvent, LoadedEntity, ShardFence, Snapshot, StoredEvent } from "./journal-records.js";
 export {
   CommitOutcomeUnknownError,

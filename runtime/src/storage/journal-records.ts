@@ -1,4 +1,5 @@
 // The records the event journal writes and returns.
+import type { Span } from "@opentelemetry/api";
 
 /** An event to append: protobuf binary plus its full message name. */
 export interface JournalEvent {
@@ -44,6 +45,8 @@ export interface AppendRequest {
    * append's own statement; otherwise it fails with `FencedWriteError`.
    */
   readonly fence?: ShardFence | undefined;
+  /** The spans of the commands this append commits, when tracing: the commit span is linked to them. */
+  readonly spans?: readonly Span[] | undefined;
 }
 
 /** A shard and the fencing epoch its holder's writes carry. */

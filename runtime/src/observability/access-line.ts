@@ -1,0 +1,37 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { Code } from "@connectrpc/connect";
+import type { CallTarget } from "../entity/call-target.js";
+import type { RpcProtocol } from "../server/index.js";
+import { codeName } from "./code-name.js";
+
+/** One finished call, as the access line tells it. */
+export interface FinishedCall {
+  readonly method: DescMethod;
+  readonly protocol: RpcProtocol;
+  readonly target: CallTarget;
+  readonly code: Code | undefined;
+  readonly seconds: number;
+}
+
+/**
+ * The access line of a call: its facts under `call` (for JSON logs) and a
+ * message that says them all (for the pretty form, which hides `call`), e.g.
+ * `shop.cart.v1.ShoppingCartService/AddItem shopping-cart "c1": ok in 1.25 ms (connect)`.
+ */
+export function accessLine(call: FinishedCall): { fields: { call: Record<string, unknown> }; message: string } {
+  const method = `${call.method.parent.typeName}/${call.method.name}`;
+  const code = codeName(call.code);
+  const ms = Math.round(call.seconds * 1e5) / 100;
+  const { entityType, entityId } = call.target;
+  const entity = entityType === undefined ? "" : ` ${entityType} ${JSON.stringify(entityId)}`;
+  return {
+    fields: {
+      call: {
+        protocol: call.protocol, method,
+        ...(entityType !== undefined && { entityType, entityId }),
+        code, ms,
+      },
+    },
+    message: `${method}${entity}: ${code} in ${ms.toFixed(2)} ms (${call.protocol})`,
+  };
+}

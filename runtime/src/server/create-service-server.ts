@@ -1,0 +1,54 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { RuntimeConfig } from "../config.js";
+import type { CallObserver } from "./call-observer.js";
+import { createConnectHandler } from "./connect-handler.js";
+import type { FallbackOptions } from "./fallback.js";
+import { registerHealthService } from "./health-service.js";
+import { createHttpServer } from "./http-server.js";
+import type { HttpServer } from "./http-server.js";
+import type { Readiness } from "./readiness.js";
+
+/** The settings {@link createServiceServer} reads. */
+export type ServiceServerConfig = Pick<
+  RuntimeConfig,
+  "maxMessageBytes" | "maxConnections" | "http2MaxStreams" | "maxBufferedBytes" | "headersTimeoutMs" | "requestTimeoutMs" | "idleTimeoutMs" | "maxHeaderBytes"
+>;
+
+/** Options for {@link createServiceServer}. */
+export interface ServiceServerOptions {
+  readonly config: ServiceServerConfig;
+  /** Registers the components' services. */
+  readonly routes: (router: ConnectRouter) => void;
+  readonly readiness: Readiness;
+  readonly logger: Logger;
+  readonly observer?: CallObserver | undefined;
+  /** Non-RPC routes such as `/metrics`. */
+  readonly otherRoutes?: FallbackOptions["otherRoutes"];
+}
+
+/** The server of a service: its components and the gRPC health service on one port, bounded by the configured limits. */
+export function createServiceServer(options: ServiceServerOptions): HttpServer {
+  const { config, readiness, logger } = options;
+  const handler = createConnectHandler({
+    routes: (router) => {
+      options.routes(router);
+      registerHealthService(router, readiness);
+    },
+    readMaxBytes: config.maxMessageBytes,
+    readiness,
+    logger,
+    observer: options.observer,
+    otherRoutes: options.otherRoutes,
+  });
+  return createHttpServer({
+    handler, logger,
+    maxConnections: config.maxConnections,
+    http2MaxStreams: config.http2MaxStreams,
+    maxBufferedBytes: config.maxBufferedBytes,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes,
+  });
+}

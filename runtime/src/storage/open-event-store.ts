@@ -1,0 +1,47 @@
+import type { RuntimeConfig } from "../config.js";
+import type { Database } from "./database.js";
+import { openDatabase } from "./database.js";
+import { createEventJournal } from "./event-journal.js";
+import type { EventJournal } from "./event-journal.js";
+import type { JournalObserver } from "./journal-observer.js";
+import { migrateToLatest } from "./migrations/migrate-to-latest.js";
+import type { StorageLogger } from "./storage-logger.js";
+
+/** The settings {@link openEventStore} reads. */
+export type EventStoreConfig = Pick<
+  RuntimeConfig,
+  "databaseUrl" | "dataDir" | "dbPoolSize" | "dbStatementTimeoutMs" | "storageWaitMs" | "maxPendingAppends"
+>;
+
+/** An open, migrated database and the event journal over it. */
+export interface EventStore {
+  readonly database: Database;
+  readonly journal: EventJournal;
+}
+
+/**
+ * Opens the service's event store: PostgreSQL at `databaseUrl`, else PGlite
+ * in `dataDir` ("memory:" keeps nothing), migrated to the latest schema. If
+ * migrating fails the database is closed again.
+ */
+export async function openEventStore(config: EventStoreConfig, logger: StorageLogger, observer?: JournalObserver): Promise<EventStore> {
+  const database = await openDatabase(
+    config.databaseUrl !== undefined
+      ? { url: config.databaseUrl, logger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
+      : { dataDir: config.dataDir === "memory:" ? undefined : config.dataDir, logger },
+  );
+  try {
+    await migrateToLatest(database);
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+  const journal = createEventJournal(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, observer });
+  return { database, journal };
+}
+
+/** Where the events are kept, for the "serving" line: the URL without its credentials, or PGlite's directory. */
+export function describeEventStore(config: Pick<RuntimeConfig, "databaseUrl" | "dataDir">): string {
+  if (config.databaseUrl !== undefined) return `PostgreSQL at ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//")}`;
+  return config.dataDir === "memory:" ? "PGlite in memory" : `PGlite in ${config.dataDir}`;
+}
