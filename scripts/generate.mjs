@@ -37,7 +37,7 @@ const generatedDirs = ["codegen/src/gen"];
 run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
 
 // The options reference page, rendered from options.proto's comments.
-run("node", ["--import", "tsx", "codegen/scripts/write-options-reference.ts"]);
+run("node", ["--conditions=orrery-source", "--import", "tsx", "codegen/scripts/write-options-reference.ts"]);
 generatedDirs.push("codegen/OPTIONS.md");
 
 // The runtime's own protos (the gRPC health service).

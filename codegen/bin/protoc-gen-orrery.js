@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript plugin from source: buf starts this file as
-// `local: protoc-gen-orrery` (through node_modules/.bin) or by path.
-import { register } from "tsx/esm/api";
+// The protoc plugin: buf starts this file as `local: protoc-gen-orrery`. An installed
+// @orrery/codegen runs its built JavaScript; inside the Orrery repository (src/ present)
+// it runs the TypeScript sources through tsx, the repository's own dev dependency.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/protoc-gen-orrery.ts");
+const source = new URL("../src/protoc-gen-orrery.ts", import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(source.href);
+} else {
+  await import("../dist/protoc-gen-orrery.js");
+}

@@ -27,7 +27,7 @@ interface Memory {
 /** The fixture server in a child process, so its RSS is its own. */
 async function startChild(limits: Partial<ConnectionLimits>): Promise<{ child: ChildProcess; port: number; memory(): Promise<Memory> }> {
   const child = fork(fixture, [JSON.stringify({ ...limits, ...unbounded })], {
-    execArgv: ["--import", "tsx", "--expose-gc"],
+    execArgv: ["--conditions=orrery-source", "--import", "tsx", "--expose-gc"],
     stdio: "inherit",
     env: { ...process.env, ...(process.env["ORRERY_TEST_MMAP"] === "1" ? { MALLOC_MMAP_THRESHOLD_: "131072" } : {}) },
   });

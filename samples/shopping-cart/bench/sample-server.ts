@@ -39,7 +39,7 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
   const started = Date.now();
   // BENCH_SERVER_NODE_ARGS passes extra node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=orrery-source", "--import", "tsx", "src/main.ts"], {
     cwd: SAMPLE_DIR,
     env: { ...withoutStorageVariables(process.env), ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -9,7 +9,7 @@ const sampleDir = fileURLToPath(new URL("..", import.meta.url));
 /** Runs `src/main.ts` with `env` until it exits; resolves with its exit code and everything it printed. */
 function runMain(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const child = spawn(process.execPath, ["--conditions=orrery-source", "--import", "tsx", "src/main.ts"], {
       cwd: sampleDir,
       env: { ...process.env, DATABASE_URL: "", ORRERY_DATA_DIR: "memory:", HOST: "127.0.0.1", ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -19,7 +19,7 @@ export interface ServerProcess {
 /** Starts the sample server on a free port and waits until /readyz answers 200. */
 export async function startServerProcess(env: Record<string, string | undefined>, port?: number): Promise<ServerProcess> {
   port ??= await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--conditions=orrery-source", "--import", "tsx", "src/main.ts"], {
     cwd: sampleDir,
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Ships Orrery's options proto in @orrery/codegen at proto/orrery/v1/ (a buf module a user's buf.yaml
+// lists as node_modules/@orrery/codegen/proto). The top-level proto/ stays the one source; this copy
+// is made at build time, so the package can never carry a stale one.
+import { cpSync, mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const from = fileURLToPath(new URL("../../proto/orrery", import.meta.url));
+const to = fileURLToPath(new URL("../proto/orrery", import.meta.url));
+mkdirSync(to, { recursive: true });
+cpSync(from, to, { recursive: true });
