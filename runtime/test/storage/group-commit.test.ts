@@ -39,11 +39,13 @@ describe("createGroupCommit", () => {
   it("commits together what is submitted from separate callbacks of one loop turn (requests on many connections)", async () => {
     const control = controlledCommit();
     const group = createGroupCommit({ commit: control.commit, weigh: () => 1, maxBatchWeight: 100 });
-    // Timers due at once run one after another in the same turn, like the I/O callbacks of many sockets.
+    // Immediates queued together run one after another in one check phase, like the I/O callbacks of many
+    // sockets in one poll phase. (Timers were flaky here: on a loaded machine the loop creating them crossed a
+    // millisecond, so they fell due in different turns.)
     const submitted = await new Promise<Array<Promise<void>>>((resolve) => {
       const all: Array<Promise<void>> = [];
-      for (let i = 1; i <= 5; i++) setTimeout(() => all.push(group.submit(i)), 0);
-      setTimeout(() => resolve(all), 0);
+      for (let i = 1; i <= 5; i++) setImmediate(() => all.push(group.submit(i)));
+      setImmediate(() => resolve(all));
     });
     await tick();
     assert.deepEqual(control.batches, [[1, 2, 3, 4, 5]]);
