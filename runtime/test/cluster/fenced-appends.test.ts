@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { joinMembership, type MembershipTiming } from "../../src/cluster/membership.js";
+import { joinMembership } from "../../src/cluster/membership.js";
 import { ensureShardLayout } from "../../src/cluster/shard-layout.js";
 import { claimFreeShards, handOffShard } from "../../src/cluster/shard-leases.js";
 import { createEventJournal, FencedWriteError, type EventJournal } from "../../src/storage/index.js";
 import { captureStatements, event, newId } from "../support/journal-fixtures.js";
 import { testDatabases, type TestDatabase } from "../support/postgres.js";
+import { fastTiming, testNode } from "./cluster-fixtures.js";
 
-const timing: MembershipTiming = { heartbeatMs: 50, deadAfterMs: 300, selfFenceAfterMs: 200 };
-const node = (name: string) => ({ name, address: `http://${name}:8080`, version: "0.1.0", components: ["cart"] });
 const snapshot = (seqNr: number) => ({ seqNr, stateType: "test.v1.State", payload: new Uint8Array([seqNr]) });
 
 for (const setup of testDatabases()) {
@@ -27,8 +26,8 @@ for (const setup of testDatabases()) {
     });
 
     it("commits an append whose epoch is current, and rejects one whose shard moved on, writing none of its events or snapshot", async () => {
-      const a = await joinMembership(test.database, node("a"), timing);
-      const b = await joinMembership(test.database, node("b"), timing);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
+      const b = await joinMembership(test.database, testNode("b"), fastTiming);
       const [lease] = await claimFreeShards(test.database, a, [3]);
       const id = newId();
       await journal.append({ entityType: "cart", entityId: id, events: [event(1)], fence: { shard: 3, epoch: lease!.epoch } });
@@ -50,8 +49,8 @@ for (const setup of testDatabases()) {
     });
 
     it("checks each append of one group-commit statement on its own: the fenced one fails, the others commit", async () => {
-      const a = await joinMembership(test.database, node("a"), timing);
-      const b = await joinMembership(test.database, node("b"), timing);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
+      const b = await joinMembership(test.database, testNode("b"), fastTiming);
       const leases = await claimFreeShards(test.database, a, [0, 1, 2]);
       await handOffShard(test.database, a, leases[1]!, b);
       const ids = [newId(), newId(), newId(), newId()];
@@ -77,8 +76,8 @@ for (const setup of testDatabases()) {
 
     if (setup.dialect === "postgres") {
       it("keeps appends racing a hand-off linearizable: each acknowledged one is in the journal, each fenced one is not", async () => {
-        const a = await joinMembership(test.database, node("a"), timing);
-        const b = await joinMembership(test.database, node("b"), timing);
+        const a = await joinMembership(test.database, testNode("a"), fastTiming);
+        const b = await joinMembership(test.database, testNode("b"), fastTiming);
         const [lease] = await claimFreeShards(test.database, a, [5]);
         const id = newId();
         // Many appends in flight while the shard moves: each one commits at epoch 1 before the move, or is fenced after it.

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "kysely";
-import { checkMembershipTiming, defaultMembershipTiming, joinMembership, type MembershipTiming } from "../../src/cluster/membership.js";
+import { checkMembershipTiming, defaultMembershipTiming, joinMembership } from "../../src/cluster/membership.js";
 import { ensureShardLayout, ShardLayoutMismatchError } from "../../src/cluster/shard-layout.js";
 import { migrateToLatest } from "../../src/storage/index.js";
 import { testDatabases, type TestDatabase } from "../support/postgres.js";
+import { fastTiming, testNode } from "./cluster-fixtures.js";
 
-const fast: MembershipTiming = { heartbeatMs: 50, deadAfterMs: 300, selfFenceAfterMs: 200 };
-const node = (name: string) => ({ name, address: `http://${name}:8080`, version: "0.1.0", components: ["shopping-cart"] });
 
 describe("membership timing", () => {
   it("accepts the defaults and refuses a node that could still serve after its peers declared it dead", () => {
@@ -40,8 +39,8 @@ for (const setup of testDatabases()) {
     });
 
     it("gives every join a new, growing incarnation and declares the older incarnation of the same name dead", async () => {
-      const first = await joinMembership(test.database, node("a"), fast);
-      const second = await joinMembership(test.database, node("a"), fast);
+      const first = await joinMembership(test.database, testNode("a"), fastTiming);
+      const second = await joinMembership(test.database, testNode("a"), fastTiming);
       assert.ok(second.incarnation > first.incarnation);
       assert.equal(await first.heartbeat(), "declared-dead");
       assert.equal(first.holdsLease(), false);
@@ -55,14 +54,14 @@ for (const setup of testDatabases()) {
     });
 
     it("lets a live peer declare dead a node that missed its heartbeats, by the database's clock; the dead node learns it at its next heartbeat", async () => {
-      const a = await joinMembership(test.database, node("a"), fast);
-      const b = await joinMembership(test.database, node("b"), fast);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
+      const b = await joinMembership(test.database, testNode("b"), fastTiming);
       assert.deepEqual(await b.reap(), [], "nobody is late yet");
       // b keeps heartbeating; a stops (a SIGSTOPped or partitioned process).
-      const until = performance.now() + fast.deadAfterMs + 150;
+      const until = performance.now() + fastTiming.deadAfterMs + 150;
       while (performance.now() < until) {
         assert.equal(await b.heartbeat(), "ok");
-        await sleep(fast.heartbeatMs);
+        await sleep(fastTiming.heartbeatMs);
       }
       assert.equal(a.holdsLease(), false, "a fenced itself before it could be declared dead");
       assert.deepEqual(await b.reap(), [{ name: "a", incarnation: a.incarnation }]);
@@ -71,18 +70,18 @@ for (const setup of testDatabases()) {
     });
 
     it("holds the lease while heartbeats succeed and loses it selfFenceAfterMs after the last one was sent", async () => {
-      const a = await joinMembership(test.database, node("a"), fast);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
       assert.equal(a.holdsLease(), true);
-      await sleep(fast.selfFenceAfterMs / 2);
+      await sleep(fastTiming.selfFenceAfterMs / 2);
       assert.equal(await a.heartbeat(), "ok");
-      await sleep(fast.selfFenceAfterMs / 2 + 20);
+      await sleep(fastTiming.selfFenceAfterMs / 2 + 20);
       assert.equal(a.holdsLease(), true, "the heartbeat renewed it");
-      await sleep(fast.selfFenceAfterMs / 2);
+      await sleep(fastTiming.selfFenceAfterMs / 2);
       assert.equal(a.holdsLease(), false);
     });
 
     it("stamps heartbeats with the database's now(), never the node's clock", async () => {
-      const a = await joinMembership(test.database, node("a"), fast);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
       await sleep(120);
       await a.heartbeat();
       const { rows } = await sql<{ skew_ms: number }>`
@@ -93,7 +92,7 @@ for (const setup of testDatabases()) {
     });
 
     it("drains, then leaves", async () => {
-      const a = await joinMembership(test.database, node("a"), fast);
+      const a = await joinMembership(test.database, testNode("a"), fastTiming);
       await a.drain();
       assert.equal((await a.members())[0]?.state, "draining");
       assert.equal(await a.heartbeat(), "ok", "a draining node still heartbeats");
