@@ -2,7 +2,8 @@
 // `npm run generate`: regenerates all committed generated code.
 //   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it),
 //      and codegen/OPTIONS.md, the options reference rendered from the proto's comments
-//   2. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
+//   2. runtime/template/src/gen   the new-project template's generated code
+//   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
 // committed (CI runs this), including new untracked files.
 import { spawnSync } from "node:child_process";
@@ -43,6 +44,12 @@ generatedDirs.push("codegen/OPTIONS.md");
 // The runtime's own protos (the gRPC health service).
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
+
+// The new-project template (`orrery new` copies it): generated as a user's `buf generate` in the new
+// project does, with the template's own buf.gen.yaml; the new-project test checks the two agree.
+const template = "runtime/template";
+run("buf", ["generate", `${template}/proto`, "--config", JSON.stringify({ version: "v2", modules: [{ path: "proto" }, { path: `${template}/proto` }] }), "--template", `${template}/buf.gen.yaml`, "-o", template]);
+generatedDirs.push(`${template}/src/gen`);
 
 const samples = readdirSync(path.join(root, "samples"), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(path.join(root, "samples", d.name, "proto")))

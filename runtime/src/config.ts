@@ -4,7 +4,7 @@ export interface RuntimeConfig {
   readonly port: number;
   /** HOST: the interface to bind. */
   readonly host: string;
-  /** DATABASE_URL: PostgreSQL connection string; unset uses embedded PGlite. */
+  /** DATABASE_URL: PostgreSQL connection string; unset uses embedded PGlite (in code, `databaseUrl: undefined` written out forces PGlite). */
   readonly databaseUrl: string | undefined;
   /** ORRERY_DATA_DIR: PGlite's data directory ("memory:" keeps nothing). */
   readonly dataDir: string;

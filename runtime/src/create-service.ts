@@ -157,7 +157,9 @@ function checkComponents(components: readonly Component[]): void {
 function settingsIn(options: ServiceOptions): Partial<RuntimeConfig> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
-    if (v !== undefined && k !== "components" && k !== "logger" && k !== "handleSignals") out[k] = v;
+    if (k === "components" || k === "logger" || k === "handleSignals") continue;
+    // `databaseUrl: undefined`, written out, means PGlite even when DATABASE_URL is set.
+    if (v !== undefined || k === "databaseUrl") out[k] = v;
   }
   return out as Partial<RuntimeConfig>;
 }

@@ -9,25 +9,8 @@ import pg from "pg";
 import { ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
 import { freePort } from "../support/embedded-postgres.js";
 import { admin, postgresServerUrl, stopPostgresServer, withDatabase } from "../support/postgres-server.js";
-import { cleanEnv, copySample, startOrrery, startProcess } from "./cli-process.js";
+import { cleanEnv, copySample, startOrrery, startProcess, waitReady } from "./cli-process.js";
 import type { WatchedProcess } from "./cli-process.js";
-
-/** Waits until `url`/readyz answers 200, or the process ends. */
-async function waitReady(url: string, service: WatchedProcess, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let ended = false;
-  void service.exited.then(() => (ended = true));
-  for (;;) {
-    if (ended) throw new Error(`the executable exited before it was ready:\n${service.output}`);
-    try {
-      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) })).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms:\n${service.output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("orrery build", function () {
   this.timeout(180_000);

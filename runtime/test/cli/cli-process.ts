@@ -26,9 +26,22 @@ export interface WatchedProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts `command args` in `cwd`; `env` replaces the environment entirely. */
-export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): WatchedProcess {
-  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `command args` in `cwd`; `env` replaces the environment entirely.
+ * With `group`, the process leads a process group of its own and `stop` signals
+ * the whole group, as Ctrl-C in a terminal does: `npm start` runs the service
+ * under `sh -c`, which does not pass a signal on to it.
+ */
+export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, { group = false } = {}): WatchedProcess {
+  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: group });
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      if (group && child.pid !== undefined) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      // already gone
+    }
+  };
   let output = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
@@ -75,16 +88,33 @@ export function startProcess(command: string, args: readonly string[], cwd: stri
         check();
       });
     },
-    async stop(signal = "SIGTERM") {
+    async stop(name = "SIGTERM") {
       if (!ended) {
-        child.kill(signal);
-        const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        signal(name);
+        const timer = setTimeout(() => signal("SIGKILL"), 20_000);
         await exited;
         clearTimeout(timer);
       }
       return exited;
     },
   };
+}
+
+/** Waits until `url`/readyz answers 200, or the process ends. */
+export async function waitReady(url: string, service: WatchedProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let ended = false;
+  void service.exited.then(() => (ended = true));
+  for (;;) {
+    if (ended) throw new Error(`the service exited before it was ready:\n${service.output}`);
+    try {
+      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) })).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms:\n${service.output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** `orrery <args>` run from this checkout (through tsx, as the bin does inside the repository). */
