@@ -89,3 +89,16 @@ export function shortPath(dir: string, file: string): string {
   const rel = path.relative(dir, file);
   return rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
 }
+
+/**
+ * Whether the project sees Orrery's packages with their TypeScript sources
+ * (inside the Orrery repository, its workspaces) rather than as installed
+ * tarballs, which ship only dist/: then the "orrery-source" export condition
+ * is the one to resolve them with.
+ */
+export function orreryFromSource(projectDir: string): boolean {
+  return ["@orrery/runtime", "@orrery/sdk"].every((name) => {
+    const dir = packageDir(projectDir, name);
+    return dir !== undefined && existsSync(path.join(dir, "src", "index.ts"));
+  });
+}

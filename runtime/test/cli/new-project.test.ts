@@ -116,6 +116,17 @@ describe("a new project from orrery new, outside the repository", function () {
     assert.equal(plain.stdout.trim(), "function object", plain.stderr);
   });
 
+  it("the installed orrery (built JavaScript, template in the tarball) writes projects that take @orrery/* from the registry", async () => {
+    const other = path.join(parent, "from-installed");
+    const run = startProcess(path.join(dir, "node_modules", ".bin", "orrery"), ["new", other], parent, userEnv());
+    assert.equal(await run.exited, 0, run.output);
+    assert.match(run.output, /@orrery\/\* [\d.]+ from the npm registry/);
+    const manifest = JSON.parse(await readFile(path.join(other, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    assert.match(manifest.dependencies["@orrery/runtime"]!, /^\d+\.\d+\.\d+$/);
+    assert.equal(existsSync(path.join(other, "vendor")), false);
+    assert.deepEqual(await filesUnder(path.join(other, "src")), await filesUnder(path.join(dir, "src")));
+  });
+
   it("serves on PORT with PGlite after npm start and keeps a persisted call across a restart", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -139,6 +150,30 @@ describe("a new project from orrery new, outside the repository", function () {
     } finally {
       await service.stop();
       console.log(`      new project: ${steps.join(", ")}`);
+    }
+  });
+
+  it("npm run dev serves it, and a change to the implementation restarts it with the data kept", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const dev = startProcess("npm", ["run", "dev"], dir, userEnv({ PORT: String(port) }), { group: true });
+    const implementation = path.join(dir, "src", "counter.ts");
+    const original = await readFile(implementation, "utf8");
+    try {
+      await dev.waitFor(/\[dev\] (?:started|restarted) in \d+ ms, serving on http/, { timeoutMs: 120_000 });
+      await waitReady(url, dev);
+      assert.equal((await call(url, "Increase", { counterId: "dev", by: 4 })).status, 200);
+      const from = dev.output.length;
+      await writeFile(implementation, original.replace("by must be at least 1", "by must be one or more"));
+      await dev.waitFor(/\[dev\] src\/counter\.ts changed/, { from });
+      await dev.waitFor(/\[dev\] (?:started|restarted) in \d+ ms, serving on http/, { from, timeoutMs: 120_000 });
+      await waitReady(url, dev);
+      const bad = await call(url, "Increase", { counterId: "dev", by: 0 });
+      assert.match(String(bad.json["message"]), /by must be one or more/);
+      assert.deepEqual(await call(url, "GetCounter", { counterId: "dev" }), { status: 200, json: { counterId: "dev", value: "4" } });
+    } finally {
+      await dev.stop("SIGINT");
+      await writeFile(implementation, original);
     }
   });
 

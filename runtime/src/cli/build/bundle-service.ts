@@ -8,7 +8,7 @@ import { builtinModules } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
 import type { BuildFailure, Message, Plugin } from "esbuild";
-import { CliError, packageDir, shortPath } from "../project-folder.js";
+import { CliError, orreryFromSource, shortPath } from "../project-folder.js";
 
 /** Optional dependencies that are never bundled: requiring one throws, as when it is not installed. */
 const OPTIONAL_DEPENDENCIES = ["pg-native"];
@@ -28,10 +28,7 @@ export interface ServiceBundle {
  */
 export async function bundleService(projectDir: string, entry: string): Promise<ServiceBundle> {
   // Where Orrery's packages come with their TypeScript sources (inside the Orrery repository), bundle those, as `orrery dev` runs them.
-  const fromSource = ["@orrery/runtime", "@orrery/sdk"].every((name) => {
-    const dir = packageDir(projectDir, name);
-    return dir !== undefined && existsSync(path.join(dir, "src", "index.ts"));
-  });
+  const fromSource = orreryFromSource(projectDir);
   let result;
   try {
     result = await build({

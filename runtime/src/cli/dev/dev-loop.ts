@@ -2,7 +2,7 @@
 // only), type-check, then restart the service; a failing step keeps the last
 // good server running and says why.
 import path from "node:path";
-import { CliError, resolvePackageFile, shortPath } from "../project-folder.js";
+import { CliError, orreryFromSource, resolvePackageFile, shortPath } from "../project-folder.js";
 import type { ProjectFolder } from "../project-folder.js";
 import { generateCommand, typeCheckCommand } from "./dev-commands.js";
 import { createStepRunner } from "./run-step.js";
@@ -31,6 +31,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
   const { project, print } = options;
   const env: NodeJS.ProcessEnv = { LOG_FORMAT: "pretty", ...options.env };
   const tsxLoader = resolvePackageFile(project.dir, "tsx");
+  const fromSource = orreryFromSource(project.dir);
   if (tsxLoader === undefined) throw new CliError("orrery dev: tsx is not installed; add it to the project: npm install --save-dev tsx");
   const dirs = [path.join(project.dir, "proto"), path.join(project.dir, "src")];
   const generate = generateCommand(project);
@@ -67,7 +68,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
     if (previous !== undefined) await previous.stop();
     if (closing) return;
     const next = startServiceProcess({
-      cwd: project.dir, main: project.main, tsxLoader, env,
+      cwd: project.dir, main: project.main, tsxLoader, orreryFromSource: fromSource, env,
       onLine: (line) => {
         for (const part of line.split("\n")) print(`[svc] ${part}`);
       },

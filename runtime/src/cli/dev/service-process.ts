@@ -32,6 +32,8 @@ export interface ServiceProcessOptions {
   readonly main: string;
   /** tsx's loader, resolved from the project (or the runtime). */
   readonly tsxLoader: string;
+  /** Resolve @orrery/* to their TypeScript sources (inside the Orrery repository; installed packages ship only dist/). */
+  readonly orreryFromSource: boolean;
   readonly env: NodeJS.ProcessEnv;
   /** Each line the service prints, made readable. */
   readonly onLine: (line: string, stream: "stdout" | "stderr") => void;
@@ -41,7 +43,7 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
   // Own process group: a Ctrl-C in the terminal reaches only `orrery dev`, which stops the service once, gracefully.
   const child = spawn(
     process.execPath,
-    ["--conditions=orrery-source", "--import", pathToFileURL(options.tsxLoader).href, options.main],
+    [...(options.orreryFromSource ? ["--conditions=orrery-source"] : []), "--import", pathToFileURL(options.tsxLoader).href, options.main],
     { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let stopping = false;
