@@ -26,9 +26,9 @@ export interface WatchedProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts `command args` in `cwd`; `env` replaces the environment entirely. */
-export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): WatchedProcess {
-  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `command args` in `cwd`; `env` replaces the environment entirely; `detached` leads a process group of its own. */
+export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, { detached = false } = {}): WatchedProcess {
+  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached });
   let output = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
