@@ -69,8 +69,8 @@ const perStorageSeconds = rowCount * (settings.seconds + settings.warmupSeconds)
 // Each observability row starts a server of its own (about 4 s with the activation).
 const observabilitySeconds = settings.observability.length * settings.observabilityRounds * (settings.seconds + settings.warmupSeconds + 4);
 console.log(`Orrery shopping-cart benchmark — node ${process.version}, ${os.availableParallelism()} × ${cpuModel}, load average ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}`);
-console.log(`${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
-  `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)` +
+console.log((rowCount === 0 ? "no rows" : `${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
+  `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)`) +
   (settings.soakSeconds > 0 ? ` and a ${settings.soakSeconds} s soak over ${settings.soakClient.label}` : ", no soak") +
   ` on ${settings.storages.join(" and ")}` +
   (settings.observability.length > 0
