@@ -151,15 +151,28 @@ describe("orrery dev", function () {
 
   describe("as `npm run dev`, at LOG_LEVEL=warn", () => {
     let project: { dir: string; remove(): Promise<void> };
+    const groups: number[] = [];
     before(async () => (project = await copySample("npm-dev")));
+    // A failed test leaves nothing running: npm, its shell and orrery dev share the group; a service has its own.
+    afterEach(() => {
+      for (const group of groups.splice(0)) {
+        try {
+          process.kill(-group, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    });
     after(() => project?.remove());
 
     /** `npm run dev` in its own process group; resolves once it serves, with the pids of `orrery dev` and of the service. */
     async function startNpmDev() {
       const port = await freePort();
       const npm = startProcess("npm", ["run", "dev"], project.dir, cleanEnv({ PORT: String(port), LOG_LEVEL: "warn" }), { detached: true });
+      groups.push(npm.child.pid!);
       const serving = await npm.waitFor(/\[dev\] started in \d+ ms, serving on (http:\/\/\S+) \(pid (\d+)\)/, { timeoutMs: 120_000 });
       const service = Number(serving[2]);
+      groups.push(service); // its own group (orrery dev starts it detached)
       const dev = parentOf(service);
       assert.notEqual(dev, npm.child.pid, "npm runs orrery dev under a shell");
       return { npm, url: serving[1]!, service, dev };
