@@ -2,7 +2,8 @@
 // `npm run generate`: regenerates all committed generated code.
 //   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it),
 //      and codegen/OPTIONS.md, the options reference rendered from the proto's comments
-//   2. runtime/template/src/gen   the new-project template's generated code
+//   2. runtime/src/gen (the gRPC health service), runtime/test/gen (the trace tests' OTLP subset),
+//      runtime/template/src/gen (the new-project template's generated code)
 //   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
 // committed (CI runs this), including new untracked files.
@@ -44,6 +45,11 @@ generatedDirs.push("codegen/OPTIONS.md");
 // The runtime's own protos (the gRPC health service).
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
+
+// The subset of OTLP that the runtime's trace tests decode the exporter's requests with.
+const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }] };
+run("buf", ["generate", "runtime/test/proto", "--config", JSON.stringify(otlpWorkspace), "--template", "runtime/test/buf.gen.yaml", "-o", "runtime/test"]);
+generatedDirs.push("runtime/test/gen");
 
 // The new-project template (`orrery new` copies it): generated as a user's `buf generate` in the new
 // project does, with the template's own buf.gen.yaml; the new-project test checks the two agree.

@@ -1,5 +1,6 @@
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
+import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -58,7 +59,7 @@ export function createService(options: ServiceOptions): OrreryService {
   let server: HttpServer | undefined;
   let url = "";
   let stopping: Promise<void> | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: NodeJS.Signals | "orrery dev is gone") => {
     logger.info({ signal }, "shutting down");
     void service.stop().then(() => process.exit(0), (err: unknown) => {
       logger.error({ err }, "shutdown failed");
@@ -98,11 +99,13 @@ export function createService(options: ServiceOptions): OrreryService {
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
+      stopWithDev(() => onSignal("orrery dev is gone"));
     }
     logger.info(
       { url, storage: store.database.dialect, components: types, ms: Date.now() - started },
       `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeEventStore(config)})`,
     );
+    announceServing(url); // `orrery dev` learns of it whatever LOG_LEVEL says
     return { url, port: address.port };
   }
 

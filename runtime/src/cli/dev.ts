@@ -13,7 +13,8 @@ restarts. A failing step keeps the last good server running.
 
 Storage is PGlite in ORRERY_DATA_DIR (default .orrery/data), kept across
 restarts; DATABASE_URL, PORT and the other settings are passed to the service.
-Ctrl-C stops it.`;
+Ctrl-C (SIGINT), SIGTERM, SIGHUP or the end of the process that started it
+stops it and the service.`;
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -26,8 +27,9 @@ export async function run(args: string[]): Promise<number> {
     if (args.length > 1) throw new CliError(`orrery dev: one project folder at most, got ${args.join(" ")}`);
     const project = findProject(args[0] ?? ".", "orrery dev");
     const stopSignal = new Promise<string>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
+      for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => resolve(signal));
+      // `npm run dev` runs it under `sh -c`, and dash dies of the SIGTERM that npm passes on without passing it further.
+      whenParentExits(() => resolve("the parent process exited"));
     });
     return await runDevLoop({ project, env: { ...process.env }, print: (line) => console.log(line), stopSignal });
   } catch (error) {
@@ -35,4 +37,15 @@ export async function run(args: string[]): Promise<number> {
     console.error(error.message);
     return 1;
   }
+}
+
+/** Calls `gone` once this process's parent has exited, seen as a new parent (the one that adopted it). */
+function whenParentExits(gone: () => void, everyMs = 250): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    gone();
+  }, everyMs);
+  timer.unref();
 }

@@ -10,8 +10,9 @@ export function codeName(code: Code | undefined): string {
 
 /**
  * Whether a call answered with `code` failed on the server's side, as
- * OpenTelemetry's RPC conventions judge it: the caller's mistakes
- * (INVALID_ARGUMENT, NOT_FOUND, …) leave a server span's status unset.
+ * OpenTelemetry's gRPC conventions judge it: the caller's mistakes
+ * (INVALID_ARGUMENT, NOT_FOUND, …) leave a gRPC server span's status unset.
+ * (Connect's conventions mark every error code as failed.)
  */
 export function isServerFault(code: Code | undefined): boolean {
   return code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.Unimplemented ||

@@ -41,7 +41,9 @@ export interface ServerSpan {
  * an endpoint never calls it, so its calls pass no tracing code at all.
  *
  * Spans: a SERVER span per call (`shop.cart.v1.ShoppingCartService/AddItem`,
- * with `rpc.system`, `rpc.service`, `rpc.method` and the status code), under
+ * with `rpc.system`, `rpc.service`, `rpc.method` and the status code; its
+ * status is ERROR as each system's conventions say: a Connect call answered
+ * with any error code, a gRPC call only with a server fault), under
  * it an INTERNAL span per entity command (`shopping-cart AddItem`, from its
  * arrival in the entity's mailbox until its reply is released), and a span per
  * journal commit (`orrery.journal.commit`). One commit serves the commands
@@ -87,12 +89,14 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
       return {
         run: (handle) => context.with(active, handle),
         end(code, reason) {
+          // Each system's conventions: a Connect span with an error code failed; a gRPC server span only on a server fault.
           if (protocol === "connect") {
             if (code !== undefined) span.setAttribute("rpc.connect_rpc.error_code", codeName(code));
+            endSpan(span, code, code !== undefined, reason);
           } else {
             span.setAttribute("rpc.grpc.status_code", code ?? 0); // 0 is OK
+            endSpan(span, code, isServerFault(code), reason);
           }
-          endSpan(span, code, reason);
         },
       };
     },
@@ -109,7 +113,7 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
         end(error) {
           const code = error === undefined ? undefined : ConnectError.from(error).code;
           if (code !== undefined) span.setAttribute("orrery.code", codeName(code));
-          endSpan(span, code, error);
+          endSpan(span, code, isServerFault(code), error);
         },
       };
     },
@@ -150,8 +154,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
   };
 }
 
-function endSpan(span: Span, code: Code | undefined, reason: unknown): void {
-  if (isServerFault(code)) {
+function endSpan(span: Span, code: Code | undefined, failed: boolean, reason: unknown): void {
+  if (failed) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: reason instanceof ConnectError ? reason.rawMessage : reason instanceof Error ? reason.message : codeName(code) });
   }
   span.end();

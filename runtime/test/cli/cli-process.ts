@@ -30,10 +30,11 @@ export interface WatchedProcess {
  * Starts `command args` in `cwd`; `env` replaces the environment entirely.
  * With `group`, the process leads a process group of its own and `stop` signals
  * the whole group, as Ctrl-C in a terminal does: `npm start` runs the service
- * under `sh -c`, which does not pass a signal on to it.
+ * under `sh -c`, which does not pass a signal on to it. With `detached` alone, it
+ * leads its own group but `stop` signals only the process itself.
  */
-export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, { group = false } = {}): WatchedProcess {
-  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: group });
+export function startProcess(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, { group = false, detached = false } = {}): WatchedProcess {
+  const child = spawn(command, [...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: group || detached });
   const signal = (name: NodeJS.Signals): void => {
     try {
       if (group && child.pid !== undefined) process.kill(-child.pid, name);

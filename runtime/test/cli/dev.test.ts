@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +7,7 @@ import { ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
 import { freePort } from "../support/embedded-postgres.js";
-import { cleanEnv, copySample, startOrrery } from "./cli-process.js";
+import { cleanEnv, copySample, startOrrery, startProcess } from "./cli-process.js";
 import type { WatchedProcess } from "./cli-process.js";
 
 const SERVING = /\[dev\] (?:started|restarted) in \d+ ms, serving on (http:\/\/\S+)/;
@@ -19,6 +20,31 @@ async function addItemJson(url: string, body: Record<string, unknown>): Promise<
     body: JSON.stringify(body),
   });
   return { status: response.status, text: await response.text() };
+}
+
+/** The parent of `pid`, from /proc (Linux). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+/** Whether `pid` is a process that still runs (a zombie waiting to be reaped has ended). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function untilGone(pid: number, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; running(pid); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > deadline) {
+      process.kill(pid, "SIGKILL"); // leave nothing behind for the next test
+      assert.fail(`${what} (pid ${pid}) still runs ${timeoutMs} ms later`);
+    }
+  }
 }
 
 async function edit(file: string, from: string, to: string): Promise<void> {
@@ -120,6 +146,67 @@ describe("orrery dev", function () {
       assert.match(dev.output, /\[dev\] SIGTERM: stopping/);
       assert.match(dev.output, /\[dev\] stopped/);
       await assert.rejects(fetch(`${url}/readyz`), "nothing listens any more");
+    });
+  });
+
+  describe("as `npm run dev`, at LOG_LEVEL=warn", () => {
+    let project: { dir: string; remove(): Promise<void> };
+    const groups: number[] = [];
+    before(async () => (project = await copySample("npm-dev")));
+    // A failed test leaves nothing running: npm, its shell and orrery dev share the group; a service has its own.
+    afterEach(() => {
+      for (const group of groups.splice(0)) {
+        try {
+          process.kill(-group, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    });
+    after(() => project?.remove());
+
+    /** `npm run dev` in its own process group; resolves once it serves, with the pids of `orrery dev` and of the service. */
+    async function startNpmDev() {
+      const port = await freePort();
+      const npm = startProcess("npm", ["run", "dev"], project.dir, cleanEnv({ PORT: String(port), LOG_LEVEL: "warn" }), { detached: true });
+      groups.push(npm.child.pid!);
+      const serving = await npm.waitFor(/\[dev\] started in \d+ ms, serving on (http:\/\/\S+) \(pid (\d+)\)/, { timeoutMs: 120_000 });
+      const service = Number(serving[2]);
+      groups.push(service); // its own group (orrery dev starts it detached)
+      const dev = parentOf(service);
+      assert.notEqual(dev, npm.child.pid, "npm runs orrery dev under a shell");
+      return { npm, url: serving[1]!, service, dev };
+    }
+
+    // Regression: at LOG_LEVEL=warn the "serving … on" line never came, and orrery dev waited for it forever.
+    it("sees the service ready although it logs nothing at info, and stops it on SIGTERM to npm, leaving no process behind", async () => {
+      const { npm, url, service, dev } = await startNpmDev();
+      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      assert.doesNotMatch(npm.output, /\[svc\].*serving/);
+      // Regression: npm passed SIGTERM to `sh -c orrery dev`, dash died of it, and orrery dev and the service kept running.
+      process.kill(npm.child.pid!, "SIGTERM");
+      await untilGone(dev, "orrery dev");
+      await untilGone(service, "the service");
+      await npm.exited;
+      assert.match(npm.output, /\[dev\] the parent process exited: stopping/);
+      assert.match(npm.output, /\[dev\] stopped/);
+    });
+
+    it("stops on Ctrl-C (SIGINT to the whole process group), leaving no process behind", async () => {
+      const { npm, service, dev } = await startNpmDev();
+      process.kill(-npm.child.pid!, "SIGINT");
+      await untilGone(dev, "orrery dev");
+      await untilGone(service, "the service");
+      await npm.exited;
+      assert.match(npm.output, /\[dev\] SIGINT: stopping/);
+      assert.match(npm.output, /\[dev\] stopped/);
+    });
+
+    it("leaves no service behind when orrery dev itself is killed outright", async () => {
+      const { npm, service, dev } = await startNpmDev();
+      process.kill(dev, "SIGKILL");
+      await untilGone(service, "the service");
+      await npm.exited;
     });
   });
 

@@ -6,6 +6,7 @@ import type { StorageKind } from "./bench-storage.js";
 import { serverMicrosPerCall } from "./bench-targets.js";
 import type { TargetCheck } from "./bench-targets.js";
 import type { LoadResult } from "./load-generator.js";
+import type { ObservabilityCost } from "./observability-cost.js";
 import type { Scenario } from "./scenarios.js";
 import type { SoakResult } from "./soak.js";
 
@@ -31,9 +32,13 @@ export interface StorageRun {
   readonly results: readonly ScenarioResult[];
   /** The soak, unless BENCH_SOAK_SECONDS=0 or the run failed before it. */
   readonly soak?: SoakResult | undefined;
+  /** The observability comparison, on the first storage unless BENCH_OBSERVABILITY=none. */
+  readonly observability?: ObservabilityCost | undefined;
 }
 
 const STORAGE_LABEL: Record<StorageKind, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
+
+const MAIN_HEAD = ["storage", "scenario", "carts", "c", "client", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "cpu gen", "cpu srv", "cpu pg", "cpu other"] as const;
 
 /** One progress line for a finished scenario. */
 export function progressLine(storage: StorageKind, r: ScenarioResult): string {
@@ -46,7 +51,6 @@ export function progressLine(storage: StorageKind, r: ScenarioResult): string {
 
 /** The results table and the target ratios, for stdout. */
 export function formatReport(runs: readonly StorageRun[], checks: readonly TargetCheck[]): string {
-  const head = ["storage", "scenario", "carts", "c", "client", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "cpu gen", "cpu srv", "cpu pg", "cpu other"];
   const rows: string[][] = [];
   for (const run of runs) {
     if (run.error !== undefined) rows.push([STORAGE_LABEL[run.storage], `FAILED: ${run.error.split("\n", 1)[0]}`]);
@@ -59,9 +63,20 @@ export function formatReport(runs: readonly StorageRun[], checks: readonly Targe
       ]);
     }
   }
+  const out: string[] = [];
+  // BENCH_SCENARIOS=none: the observability comparison alone.
+  if (rows.length > 0) out.push(...mainTable(rows, checks));
+  for (const run of runs) if (run.soak !== undefined) out.push("", formatSoak(run.storage, run.soak));
+  for (const run of runs) if (run.observability !== undefined) out.push("", formatObservability(run.storage, run.observability));
+  return out.join("\n").replace(/^\n/, "");
+}
+
+/** The rows of every storage in one table, the target ratios and the legend. */
+function mainTable(rows: readonly string[][], checks: readonly TargetCheck[]): string[] {
+  const head = MAIN_HEAD;
   // A failure row has two cells: the storage, then a message that runs past the columns.
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => i === 0 || r.length > 2).map((r) => r[i]!.length)));
-  const line = (cells: string[]): string =>
+  const line = (cells: readonly string[]): string =>
     cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((c, i) => (i < 2 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line), ""];
   out.push("Targets (reported, never asserted; \"info\" lines are for comparison):");
@@ -80,8 +95,7 @@ export function formatReport(runs: readonly StorageRun[], checks: readonly Targe
     "does not distort the way it distorts req/s. The cpu columns are cores used in the window by the load generator,",
     "the server process, every postgres process, and everything else on the machine (not ours: noise).",
     "client: h2×N is N HTTP/2 sessions (h2c), h1×N is N HTTP/1.1 keep-alive connections with one request in flight on each.");
-  for (const run of runs) if (run.soak !== undefined) out.push("", formatSoak(run.storage, run.soak));
-  return out.join("\n");
+  return out;
 }
 
 /** One soak as its own small table: an interval a row. */
@@ -104,6 +118,36 @@ export function formatSoak(storage: StorageKind, soak: SoakResult): string {
     line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line),
     ...(failed !== undefined && "error" in failed ? [`journal size not read: ${failed.error}`] : []),
   ].join("\n");
+}
+
+/** The observability comparison: a row per server (mode and round), then each mode's medians against "off". */
+export function formatObservability(storage: StorageKind, cost: ObservabilityCost): string {
+  const head = ["round", "mode", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "sink B/call", "cpu gen", "cpu srv", "cpu other"];
+  const rows = cost.rows.map((r) => [
+    String(r.round), r.mode, fmt(r.rps, 0), fmt(r.latencyMs.p50, 2), fmt(r.latencyMs.p99, 2), String(r.errors + r.warmupErrors + r.activationErrors),
+    optional(serverMicrosPerCall(r), (v) => fmt(v, 0)), optional(r.sinkBytesPerCall, (v) => fmt(v, 0)),
+    ...[r.cpu.generator, r.cpu.server, r.cpu.other].map((v) => optional(v, (c) => c.toFixed(2))),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const off = cost.medians.find((m) => m.mode === "off");
+  const medians = cost.medians.map((m) => {
+    const versus = off === undefined || m === off ? "" :
+      ` (${signed(((m.rps / off.rps) - 1) * 100, 0)}% req/s` +
+      (m.serverMicrosPerCall !== undefined && off.serverMicrosPerCall !== undefined ? `, ${signed(m.serverMicrosPerCall - off.serverMicrosPerCall, 0)} µs/call against off)` : ")");
+    return `  ${m.mode.padEnd(8)} ${fmt(m.rps, 0)} req/s, ${optional(m.serverMicrosPerCall, (v) => fmt(v, 0))} srv µs/call${versus}`;
+  });
+  const rounds = Math.max(0, ...cost.rows.map((r) => r.round));
+  return [
+    `Observability on ${STORAGE_LABEL[storage]}: ${cost.rpc} ${cost.carts} carts c=${cost.concurrency} over ${cost.client}, a fresh server per row ` +
+      "(off: ORRERY_METRICS=off; metrics: the default; tracing: metrics and OTLP spans to a sink in the bench, counted in cpu gen)",
+    line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line),
+    `Medians over ${rounds} round(s):`, ...medians,
+  ].join("\n");
+}
+
+function signed(value: number, digits: number): string {
+  return `${value >= 0 ? "+" : "−"}${fmt(Math.abs(value), digits)}`;
 }
 
 /** Writes `record` as results/<timestamp>.json and results/latest.json; returns the first path. */

@@ -13,19 +13,24 @@
 // Settings (environment): BENCH_SECONDS (timed window, 5), BENCH_WARMUP_SECONDS
 // (1), BENCH_CLIENTS (shapes of the c=64 rows, "h2x1,h1x64,h2x8"),
 // BENCH_SOAK_SECONDS (300; 0 skips the soak), BENCH_SOAK_CLIENT ("h1x64"),
-// BENCH_STORAGES ("pglite,postgres"), BENCH_SCENARIOS (ids, default all),
-// DATABASE_URL (a PostgreSQL server to create a fresh database on; unset
-// starts an embedded one; never passed to the PGlite run's server).
+// BENCH_STORAGES ("pglite,postgres"), BENCH_SCENARIOS (ids, default all;
+// "none" runs no rows), BENCH_OBSERVABILITY (modes of the observability
+// comparison, "off,metrics,tracing"; "none" skips it), BENCH_OBSERVABILITY_ROUNDS
+// (1), BENCH_OBSERVABILITY_CLIENT ("h2x1"), DATABASE_URL (a PostgreSQL server to
+// create a fresh database on; unset starts an embedded one; never passed to the
+// PGlite run's server).
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { openBenchStorage } from "./bench-storage.js";
 import type { BenchStorage, StorageKind } from "./bench-storage.js";
-import { formatReport, formatSoak, progressLine, writeResults } from "./bench-report.js";
+import { formatObservability, formatReport, formatSoak, progressLine, writeResults } from "./bench-report.js";
 import type { ScenarioResult, StorageRun } from "./bench-report.js";
-import { targetChecks } from "./bench-targets.js";
+import { serverMicrosPerCall, targetChecks } from "./bench-targets.js";
 import { clientShape, DEFAULT_CLIENT_SHAPES, openClient, SINGLE_SESSION } from "./client-shape.js";
 import type { ClientShape } from "./client-shape.js";
 import { runLoad, sendEachOnce } from "./load-generator.js";
+import { OBSERVABILITY_MODES, runObservabilityCost } from "./observability-cost.js";
+import type { ObservabilityCost, ObservabilityMode } from "./observability-cost.js";
 import { startSampleServer } from "./sample-server.js";
 import type { SampleServer } from "./sample-server.js";
 import { PRODUCTS, scenarios } from "./scenarios.js";
@@ -45,7 +50,14 @@ interface BenchSettings {
   readonly soakClient: ClientShape;
   readonly storages: StorageKind[];
   readonly scenarios: Scenario[];
+  /** The modes of the observability comparison, run on the first storage only; empty skips it. */
+  readonly observability: ObservabilityMode[];
+  readonly observabilityRounds: number;
+  readonly observabilityClient: ClientShape;
 }
+
+/** The observability comparison's row: persisted writes spread over many carts, where every layer does its work. */
+const OBSERVABILITY_SCENARIO = `additem-${MANY_CARTS}carts-c64`;
 
 const settings = readSettings(process.env);
 const startedAt = new Date();
@@ -54,11 +66,17 @@ const cpuModel = os.cpus()[0]?.model ?? "unknown";
 const rowCount = settings.scenarios.reduce((n, s) => n + shapesOf(s).length, 0);
 const soakSeconds = settings.soakSeconds > 0 ? settings.soakSeconds + settings.warmupSeconds : 0;
 const perStorageSeconds = rowCount * (settings.seconds + settings.warmupSeconds) + soakSeconds;
+// Each observability row starts a server of its own (about 4 s with the activation).
+const observabilitySeconds = settings.observability.length * settings.observabilityRounds * (settings.seconds + settings.warmupSeconds + 4);
 console.log(`Orrery shopping-cart benchmark — node ${process.version}, ${os.availableParallelism()} × ${cpuModel}, load average ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}`);
-console.log(`${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
-  `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)` +
+console.log((rowCount === 0 ? "no rows" : `${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
+  `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)`) +
   (settings.soakSeconds > 0 ? ` and a ${settings.soakSeconds} s soak over ${settings.soakClient.label}` : ", no soak") +
-  ` on ${settings.storages.join(" and ")}; about ${Math.ceil((perStorageSeconds * settings.storages.length) / 60)} min plus start-up.\n`);
+  ` on ${settings.storages.join(" and ")}` +
+  (settings.observability.length > 0
+    ? `; then ${settings.observabilityRounds} round(s) of ${OBSERVABILITY_SCENARIO} over ${settings.observabilityClient.label} with observability ${settings.observability.join(" / ")} on ${settings.storages[0]}`
+    : "") +
+  `; about ${Math.ceil((perStorageSeconds * settings.storages.length + observabilitySeconds) / 60)} min plus start-up.\n`);
 
 // Ctrl-C finishes the current scenario, then stops the server and removes the store; a second one quits at once.
 let interrupted = false;
@@ -71,7 +89,7 @@ process.once("SIGINT", () => {
 for (const signal of ["SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
 
 const runs: StorageRun[] = [];
-for (const kind of settings.storages) if (!interrupted) runs.push(await benchStorage(kind));
+for (const [i, kind] of settings.storages.entries()) if (!interrupted) runs.push(await benchStorage(kind, i === 0 && settings.observability.length > 0));
 const checks = targetChecks(runs, MANY_CARTS);
 const loadavgAfter = os.loadavg();
 
@@ -91,6 +109,7 @@ const file = await writeResults({
     warmupSeconds: settings.warmupSeconds, seconds: settings.seconds,
     clients: settings.clients.map((c) => c.label), singleConnectionClient: SINGLE_SESSION.label,
     soakSeconds: settings.soakSeconds, soakClient: settings.soakClient.label,
+    observability: settings.observability, observabilityRounds: settings.observabilityRounds, observabilityClient: settings.observabilityClient.label,
     manyCarts: MANY_CARTS, products: PRODUCTS, quantity: 1,
     scenarios: settings.scenarios.map(({ id, rpc, carts, concurrency, call }) => ({ id, rpc, carts, concurrency, path: call.path })),
   },
@@ -100,8 +119,12 @@ const file = await writeResults({
 console.log(`results: ${file} (and latest.json)`);
 process.exit(runs.some((r) => r.error !== undefined) ? 1 : 0);
 
-/** Runs every scenario against a fresh store of `kind`; failures end up in the returned record, not thrown. */
-async function benchStorage(kind: StorageKind): Promise<StorageRun> {
+/**
+ * Runs every scenario against a fresh store of `kind`, then (`observe`) the
+ * observability comparison on the same store; failures end up in the
+ * returned record, not thrown.
+ */
+async function benchStorage(kind: StorageKind, observe: boolean): Promise<StorageRun> {
   const label = kind === "pglite" ? "PGlite" : "PostgreSQL";
   console.log(`${label}: preparing a fresh store…`);
   let storage: BenchStorage;
@@ -113,40 +136,78 @@ async function benchStorage(kind: StorageKind): Promise<StorageRun> {
   }
   const results: ScenarioResult[] = [];
   let soak: SoakResult | undefined;
+  let observability: ObservabilityCost | undefined;
   let server: SampleServer | undefined;
   let error: string | undefined;
   let serverExit: string | undefined;
-  try {
-    console.log(`${label}: ${storage.description}; starting the sample server…`);
-    server = await startSampleServer(storage.env);
-    console.log(`${label}: server pid ${server.pid} ready at ${server.url} in ${(server.startMs / 1000).toFixed(1)} s`);
-    for (const scenario of settings.scenarios) {
-      const activationErrors = await activate(server, scenario, label);
-      for (const shape of shapesOf(scenario)) {
-        if (interrupted) throw new Error("interrupted");
-        results.push(await runRow(server, scenario, shape, activationErrors, label));
-        console.log(progressLine(kind, results.at(-1)!));
-        if (server.exited !== undefined) throw new Error(`the sample server died during ${scenario.id} over ${shape.label} (${server.exited})`);
+  // BENCH_SCENARIOS=none with BENCH_SOAK_SECONDS=0 leaves the main server nothing to do.
+  if (settings.scenarios.length > 0 || settings.soakSeconds > 0) {
+    try {
+      console.log(`${label}: ${storage.description}; starting the sample server…`);
+      server = await startSampleServer(storage.env);
+      console.log(`${label}: server pid ${server.pid} ready at ${server.url} in ${(server.startMs / 1000).toFixed(1)} s`);
+      for (const scenario of settings.scenarios) {
+        const activationErrors = await activate(server, scenario, label);
+        for (const shape of shapesOf(scenario)) {
+          if (interrupted) throw new Error("interrupted");
+          results.push(await runRow(server, scenario, shape, activationErrors, label));
+          console.log(progressLine(kind, results.at(-1)!));
+          if (server.exited !== undefined) throw new Error(`the sample server died during ${scenario.id} over ${shape.label} (${server.exited})`);
+        }
       }
+      if (settings.soakSeconds > 0 && !interrupted) {
+        soak = await soakStorage(server, storage, label);
+        console.log(formatSoak(kind, soak).replace(/^/gm, "  "));
+        if (server.exited !== undefined) throw new Error(`the sample server died during the soak (${server.exited})`);
+      }
+    } catch (e) {
+      error = message(e);
+      console.log(`${label}: FAILED: ${error}`);
+    } finally {
+      if (server !== undefined) serverExit = await server.stop();
     }
-    if (settings.soakSeconds > 0 && !interrupted) {
-      soak = await soakStorage(server, storage, label);
-      console.log(formatSoak(kind, soak).replace(/^/gm, "  "));
-      if (server.exited !== undefined) throw new Error(`the sample server died during the soak (${server.exited})`);
+  }
+  try {
+    if (observe && error === undefined && !interrupted) {
+      observability = await observabilityCost(storage, label);
+      console.log(formatObservability(kind, observability).replace(/^/gm, "  "));
     }
   } catch (e) {
-    error = message(e);
+    error = `observability comparison: ${message(e)}`;
     console.log(`${label}: FAILED: ${error}`);
   } finally {
-    if (server !== undefined) serverExit = await server.stop();
     await storage.dispose().catch((e: unknown) => console.log(`${label}: cleanup failed: ${message(e)}`));
   }
   const serverLog = server?.output.slice(0, 50) ?? [];
   if (serverLog.length > 0) console.log(`${label}: the server logged ${server!.output.length} warning/error lines; first: ${serverLog[0]!.slice(0, 300)}`);
   return {
     storage: kind, description: storage.description, settings: storage.settings,
-    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak,
+    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak, observability,
   };
+}
+
+/** The observability comparison: a server per mode and round on the same store, one after the other. */
+async function observabilityCost(storage: BenchStorage, label: string): Promise<ObservabilityCost> {
+  const scenario = scenarios(MANY_CARTS).find((s) => s.id === OBSERVABILITY_SCENARIO)!;
+  const shape = settings.observabilityClient;
+  console.log(`  ${label} observability: ${scenario.id} over ${shape.label}, ${settings.observabilityRounds} round(s) of ` +
+    `${settings.observability.join(", ")} (a fresh server each), ${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed…`);
+  return runObservabilityCost({
+    modes: settings.observability,
+    rounds: settings.observabilityRounds,
+    scenario: { ...scenario, activate: scenario.activate! },
+    shape,
+    warmupSeconds: settings.warmupSeconds,
+    seconds: settings.seconds,
+    storageEnv: storage.env,
+    interrupted: () => interrupted,
+    onRow: (r) => {
+      const cost = serverMicrosPerCall(r);
+      console.log(`  ${label} observability round ${r.round} ${r.mode}: ${r.rps.toFixed(0)} req/s, ` +
+        `${cost === undefined ? "?" : cost.toFixed(0)} srv µs/call, p99 ${r.latencyMs.p99.toFixed(2)} ms` +
+        `${r.errors + r.warmupErrors + r.activationErrors > 0 ? `, ${r.errors + r.warmupErrors + r.activationErrors} errors` : ""}, cpu other ${(r.cpu.other ?? 0).toFixed(2)}`);
+    },
+  });
 }
 
 /** The client shapes a scenario is measured in: c=1 needs one connection only. */
@@ -229,7 +290,8 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
   };
   const all = scenarios(MANY_CARTS);
   const ids = all.map((s) => s.id);
-  const chosen = list("BENCH_SCENARIOS", ids, ids);
+  const chosen = env["BENCH_SCENARIOS"]?.trim() === "none" ? [] : list("BENCH_SCENARIOS", ids, ids);
+  const observability = env["BENCH_OBSERVABILITY"]?.trim() === "none" ? [] : list("BENCH_OBSERVABILITY", OBSERVABILITY_MODES, OBSERVABILITY_MODES) as ObservabilityMode[];
   const result: BenchSettings = {
     seconds: number("BENCH_SECONDS", 5),
     warmupSeconds: number("BENCH_WARMUP_SECONDS", 1),
@@ -238,6 +300,9 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     soakClient: shapes("BENCH_SOAK_CLIENT", ["h1x64"])[0] ?? SINGLE_SESSION,
     storages: list("BENCH_STORAGES", ["pglite", "postgres"], ["pglite", "postgres"]) as StorageKind[],
     scenarios: all.filter((s) => chosen.includes(s.id)),
+    observability: [...new Set(observability)],
+    observabilityRounds: Math.round(number("BENCH_OBSERVABILITY_ROUNDS", 1)),
+    observabilityClient: shapes("BENCH_OBSERVABILITY_CLIENT", [SINGLE_SESSION.id])[0] ?? SINGLE_SESSION,
   };
   if (problems.length > 0) {
     console.error(`bench: invalid settings:\n  ${problems.join("\n  ")}`);

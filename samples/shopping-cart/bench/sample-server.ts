@@ -30,8 +30,9 @@ export interface SampleServer {
 /**
  * Starts `node --import tsx src/main.ts` on a free loopback port and waits
  * until it is ready. The server inherits this process's environment minus its
- * storage variables (DATABASE_URL, ORRERY_*), so `env` alone decides where it
- * stores events: a PGlite run stays on PGlite when DATABASE_URL is set here.
+ * settings (DATABASE_URL, ORRERY_*, OTEL_*), so `env` alone decides where it
+ * stores events and what it observes: a PGlite run stays on PGlite when
+ * DATABASE_URL is set here, and a run without tracing exports nothing.
  */
 export async function startSampleServer(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<SampleServer> {
   const port = await freePort();
@@ -41,7 +42,7 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
   const nodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "--conditions=orrery-source", "--import", "tsx", "src/main.ts"], {
     cwd: SAMPLE_DIR,
-    env: { ...withoutStorageVariables(process.env), ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+    env: { ...withoutServerSettings(process.env), ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -81,9 +82,9 @@ export async function startSampleServer(env: Record<string, string>, readyTimeou
   };
 }
 
-/** `env` without the variables that pick or tune the server's storage. */
-export function withoutStorageVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== "DATABASE_URL" && !name.startsWith("ORRERY_")));
+/** `env` without the variables that pick or tune the server's storage or its observability (OTEL_* would turn tracing on). */
+export function withoutServerSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== "DATABASE_URL" && !name.startsWith("ORRERY_") && !name.startsWith("OTEL_")));
 }
 
 function residentBytes(pid: number): number | undefined {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { openH1Client } from "../bench/load-generator-h1.js";
 import type { LoadClient, UnaryCall } from "../bench/load-generator.js";
-import { withoutStorageVariables } from "../bench/sample-server.js";
+import { withoutServerSettings } from "../bench/sample-server.js";
 
 /** A call whose reply must echo the request body. */
 const echo: UnaryCall = {
@@ -111,7 +111,12 @@ describe("the bench's HTTP/1.1 load client", () => {
 describe("the bench's sample server", () => {
   // Regression: with DATABASE_URL set, the "PGlite" rows ran on PostgreSQL and wrote into that database.
   it("does not inherit DATABASE_URL or ORRERY_* variables, so a PGlite run stays on PGlite", () => {
-    const env = withoutStorageVariables({ DATABASE_URL: "postgres://x@h/test", ORRERY_DATA_DIR: "/elsewhere", ORRERY_SNAPSHOT_EVERY: "5", PATH: "/bin", PGPASSWORD: "p" });
+    const env = withoutServerSettings({ DATABASE_URL: "postgres://x@h/test", ORRERY_DATA_DIR: "/elsewhere", ORRERY_SNAPSHOT_EVERY: "5", PATH: "/bin", PGPASSWORD: "p" });
     assert.deepEqual(env, { PATH: "/bin", PGPASSWORD: "p" });
+  });
+
+  it("does not inherit OTEL_* variables, so only the tracing mode of the observability rows exports spans", () => {
+    const env = withoutServerSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "x", PATH: "/bin" });
+    assert.deepEqual(env, { PATH: "/bin" });
   });
 });

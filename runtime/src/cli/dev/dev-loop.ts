@@ -79,7 +79,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
     if ("url" in outcome) {
       servingUrl = outcome.url;
       if (env["PORT"] === "0") env["PORT"] = new URL(outcome.url).port; // keep the port across restarts
-      say(`${previous === undefined ? "started" : "restarted"} in ${Date.now() - started} ms, serving on ${outcome.url}`);
+      say(`${previous === undefined ? "started" : "restarted"} in ${Date.now() - started} ms, serving on ${outcome.url} (pid ${next.pid})`);
       void next.exited.then((exit) => {
         if (next.stopping || closing) return;
         say(`the service stopped by itself (${describeExit(exit)}); it restarts on the next change`);

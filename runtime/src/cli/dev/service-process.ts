@@ -1,9 +1,10 @@
 // The service under `orrery dev`: src/main.ts run by node through tsx, its
-// output passed on line by line, its readiness read from the "serving … on
-// <url>" line that createService logs.
+// output passed on line by line, its readiness told over the IPC channel
+// (dev-channel.ts), so that no LOG_LEVEL can hide it.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
+import { DEV_CHANNEL_ENV, servingUrlOf } from "./dev-channel.js";
 
 /** How the service process ended. */
 export interface ServiceExit {
@@ -44,22 +45,21 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
   const child = spawn(
     process.execPath,
     [...(options.orreryFromSource ? ["--conditions=orrery-source"] : []), "--import", pathToFileURL(options.tsxLoader).href, options.main],
-    { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    { cwd: options.cwd, env: { ...options.env, [DEV_CHANNEL_ENV]: "1" }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true },
   );
   let stopping = false;
   const exited = new Promise<ServiceExit>((resolve) => {
     child.on("exit", (code, signal) => resolve({ code, signal }));
     child.on("error", () => resolve({ code: null, signal: null }));
   });
-  let announce: (url: string) => void = () => {};
-  const serving = new Promise<{ url: string }>((resolve) => (announce = (url) => resolve({ url })));
-  for (const [stream, source] of [["stdout", child.stdout], ["stderr", child.stderr]] as const) {
-    createInterface({ input: source, crlfDelay: Infinity }).on("line", (raw) => {
-      const line = readableLogLine(raw);
-      const url = servingUrl(raw);
-      options.onLine(line, stream);
-      if (url !== undefined) announce(url);
+  const serving = new Promise<{ url: string }>((resolve) => {
+    child.on("message", (message) => {
+      const url = servingUrlOf(message);
+      if (url !== undefined) resolve({ url });
     });
+  });
+  for (const [stream, source] of [["stdout", child.stdout!], ["stderr", child.stderr!]] as const) {
+    createInterface({ input: source, crlfDelay: Infinity }).on("line", (raw) => options.onLine(readableLogLine(raw), stream));
   }
   return {
     pid: child.pid,
@@ -83,13 +83,6 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
   };
-}
-
-/** The URL in createService's "serving <services> on <url> (<storage>)" line, JSON or pretty. */
-export function servingUrl(line: string): string | undefined {
-  const message = parseLogLine(line)?.msg ?? line.replace(/\x1b\[[0-9;]*m/g, ""); // a pretty line may be coloured
-  const match = /\bserving\b.*? on (https?:\/\/[^\s)]+)/.exec(message);
-  return match?.[1];
 }
 
 interface PinoLine {
