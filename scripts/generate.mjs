@@ -46,7 +46,8 @@ generatedDirs.push("codegen/OPTIONS.md");
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
 
-// The subset of OTLP that the runtime's trace tests decode the exporter's requests with.
+// Test protos of the runtime: the subset of OTLP that the trace tests decode the exporter's requests
+// with, and the messages of the REST transcoding tests.
 const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }] };
 run("buf", ["generate", "runtime/test/proto", "--config", JSON.stringify(otlpWorkspace), "--template", "runtime/test/buf.gen.yaml", "-o", "runtime/test"]);
 generatedDirs.push("runtime/test/gen");
