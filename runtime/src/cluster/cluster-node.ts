@@ -214,7 +214,8 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     if (membership === undefined) return "joining the cluster";
     if (leaving !== undefined) return "leaving the cluster";
     if (selfFenced || !membership.holdsLease()) {
-      return `no successful heartbeat to the database within ${timing.selfFenceAfterMs} ms${lastError ? ` (${lastError})` : ""}; serving no shards until it rejoins`;
+      // The driver's message (lastError) is in the log, never in what callers read: it names hosts and ports.
+      return `no successful heartbeat to the database within ${timing.selfFenceAfterMs} ms; serving no shards until it rejoins`;
     }
     const mine = desiredNow();
     const missing = mine.filter((shard) => epochs[shard] === 0).length;
@@ -391,7 +392,8 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
         return `this node serves no shards right now: ${notReadyReason() ?? "it is not serving"}`;
       }
       const owner = ownerOf(shard);
-      const mine = owner !== undefined && owner.name === membership.name && owner.incarnation === membership.incarnation;
+      // An earlier incarnation of this node (before a rejoin) is as good as no owner: this node claims it next round.
+      const mine = owner !== undefined && owner.name === membership.name;
       if (owner === undefined || mine) return `shard ${shard} has no owner right now (it is moving); retry shortly`;
       return `shard ${shard} is owned by node ${owner.name}${owner.address ? ` at ${owner.address}` : ""}, not by this node (${membership.name}); send the call there`;
     },
