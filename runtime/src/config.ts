@@ -1,3 +1,5 @@
+import { checkMembershipTiming, defaultMembershipTiming } from "./cluster/membership.js";
+import { defaultShardCount } from "./cluster/shard-hash.js";
 /** Runtime settings, read from the environment and overridable in code. */
 export interface RuntimeConfig {
   /** PORT: the port to serve on (0 picks a free one). */
@@ -55,6 +57,22 @@ export interface RuntimeConfig {
   readonly tracesEndpoint: string | undefined;
   /** OTEL_SERVICE_NAME: the `service.name` of the spans; the component types, comma-separated, when unset. */
   readonly serviceName: string | undefined;
+  /** ORRERY_SHARD_COUNT: shards entities hash to; written to the database at its first start and fixed for its life. */
+  readonly shardCount: number;
+  /** ORRERY_ADVERTISE_URL: the URL other nodes reach this one at; by default http://HOST:PORT (this machine's hostname when HOST listens on all interfaces). */
+  readonly advertiseUrl: string | undefined;
+  /** ORRERY_NODE_NAME: this node's stable name in the cluster; by default the advertised URL's host:port. */
+  readonly nodeName: string | undefined;
+  /** ORRERY_HEARTBEAT_MS: how often the node heartbeats, reaps dead peers and checks its shards. */
+  readonly heartbeatMs: number;
+  /** ORRERY_SELF_FENCE_AFTER_MS: the node stops serving every shard when no heartbeat succeeded for this long. */
+  readonly selfFenceAfterMs: number;
+  /** ORRERY_DEAD_AFTER_MS: peers declare a node dead, and take its shards, when its last heartbeat is older than this (database clock). */
+  readonly deadAfterMs: number;
+  /** ORRERY_REBALANCE_STABLE_MS: shards move between live nodes only after the membership view has been unchanged this long. */
+  readonly rebalanceStableMs: number;
+  /** ORRERY_MAX_SHARD_MOVES: shards a node hands off per heartbeat round at most; by default 10% of the shards. */
+  readonly maxShardMoves: number;
 }
 
 /** How log lines are written: see {@link RuntimeConfig.logFormat}. */
@@ -123,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metrics,
     tracesEndpoint: tracesEndpoint(env, problems),
     serviceName: env["OTEL_SERVICE_NAME"]?.trim() || undefined,
+    ...clusterSettings(env, int, problems),
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {
     problems.push(`ORRERY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must not be below ORRERY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`);
@@ -131,6 +150,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   return config;
+}
+
+type IntSetting = (name: string, fallback: number, min: number, max?: number) => number;
+
+/** The cluster's settings, checked: the timing must let a node fence itself before its peers may take its shards. */
+function clusterSettings(env: Record<string, string | undefined>, int: IntSetting, problems: string[]) {
+  const shardCount = int("ORRERY_SHARD_COUNT", defaultShardCount, 1, 65_536);
+  const advertiseUrl = env["ORRERY_ADVERTISE_URL"]?.trim() || undefined;
+  if (advertiseUrl !== undefined && (!/^https?:\/\/[^/]/.test(advertiseUrl) || !URL.canParse(advertiseUrl))) {
+    problems.push(`ORRERY_ADVERTISE_URL=${JSON.stringify(advertiseUrl)} is not an http:// or https:// URL (e.g. http://10.0.0.5:8080)`);
+  }
+  const timing = {
+    heartbeatMs: int("ORRERY_HEARTBEAT_MS", defaultMembershipTiming.heartbeatMs, 10, 60_000),
+    selfFenceAfterMs: int("ORRERY_SELF_FENCE_AFTER_MS", defaultMembershipTiming.selfFenceAfterMs, 20, 600_000),
+    deadAfterMs: int("ORRERY_DEAD_AFTER_MS", defaultMembershipTiming.deadAfterMs, 30, 600_000),
+  };
+  try {
+    checkMembershipTiming(timing);
+  } catch (error) {
+    problems.push(`ORRERY_HEARTBEAT_MS (${timing.heartbeatMs}), ORRERY_SELF_FENCE_AFTER_MS (${timing.selfFenceAfterMs}) and ORRERY_DEAD_AFTER_MS (${timing.deadAfterMs}) do not fit: ${(error as Error).message}`);
+  }
+  return {
+    shardCount,
+    advertiseUrl,
+    nodeName: env["ORRERY_NODE_NAME"]?.trim() || undefined,
+    ...timing,
+    rebalanceStableMs: int("ORRERY_REBALANCE_STABLE_MS", 3_000, 0, 600_000),
+    maxShardMoves: int("ORRERY_MAX_SHARD_MOVES", Math.max(1, Math.ceil(shardCount / 10)), 1, 65_536),
+  };
 }
 
 /** The OTLP traces URL from the standard OpenTelemetry variables, checked; undefined when tracing is off. */

@@ -1,6 +1,8 @@
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
+import { nodeIdentity, openCluster } from "./cluster/index.js";
+import type { ClusterNode } from "./cluster/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -8,7 +10,7 @@ import { createEntityRouter } from "./entity/entity-router.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
-import { createReadiness, createServiceServer, followStorageHealth } from "./server/index.js";
+import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
 import type { HttpServer } from "./server/index.js";
 import { exitOnStartupFailure, loadConfigOrExit } from "./startup-failure.js";
 import { describeEventStore, openEventStore } from "./storage/index.js";
@@ -37,6 +39,8 @@ export interface OrreryService {
   readonly url: string;
   /** A typed client that calls components in-process, through the routing point. */
   readonly components: ComponentClient;
+  /** This node in the cluster (its shards, their owners, readiness) once started. */
+  readonly cluster: ClusterNode | undefined;
 }
 
 /**
@@ -54,6 +58,7 @@ export function createService(options: ServiceOptions): OrreryService {
   const inProcess = createInProcessComponents(options.components);
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
+  let cluster: ClusterNode | undefined;
   let observability: Observability | undefined;
   let hosts: EntityHost[] = [];
   let server: HttpServer | undefined;
@@ -77,7 +82,16 @@ export function createService(options: ServiceOptions): OrreryService {
     });
     store = await openEventStore(config, logger.child({ component: "storage" }), observability.journal);
     const { journal } = store;
-    followStorageHealth(journal.health, readiness);
+    const node = (cluster = await openCluster(config, store.database, logger.child({ component: "cluster" }), async (shards) => {
+      await Promise.all(hosts.map((h) => h.flushShards(shards)));
+    }));
+    node.onChange((change) => {
+      if (change.kind === "lost") for (const host of hosts) host.dropShards(change.shards);
+    });
+    const updateReadiness = followReadiness(readiness, [
+      storageReachable(journal.health),
+      { blocker: () => node.notReadyReason(), onChange: (listener) => node.onChange(listener) },
+    ]);
     hosts = options.components.map((entity) =>
       createEntityHost({
         entity, journal, components: inProcess.client, logger,
@@ -87,6 +101,7 @@ export function createService(options: ServiceOptions): OrreryService {
         storageWaitMs: config.storageWaitMs,
         maxQueuedPerEntity: config.maxQueuedPerEntity,
         observer: observability!.entities,
+        shards: node,
       }),
     );
     inProcess.route(createEntityRouter(hosts));
@@ -95,14 +110,16 @@ export function createService(options: ServiceOptions): OrreryService {
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;
-    readiness.set(journal.health.state === "up" ? "serving" : "unavailable");
+    await node.join(nodeIdentity(config, address.port, types));
+    readiness.set("unavailable");
+    updateReadiness();
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
       stopWithDev(() => onSignal("orrery dev is gone"));
     }
     logger.info(
-      { url, storage: store.database.dialect, components: types, ms: Date.now() - started },
+      { url, storage: store.database.dialect, components: types, node: node.name, shards: node.ownedShards().length, ms: Date.now() - started },
       `serving ${options.components.map((c) => c.spec.service.typeName).join(", ")} on ${url} (${describeEventStore(config)})`,
     );
     announceServing(url); // `orrery dev` learns of it whatever LOG_LEVEL says
@@ -114,12 +131,16 @@ export function createService(options: ServiceOptions): OrreryService {
       return url;
     },
     components: inProcess.client,
+    get cluster() {
+      return cluster;
+    },
     async start() {
       try {
         return await startServing();
       } catch (error) {
         // The server never listened: release what was opened before the failure.
         for (const host of hosts) host.close();
+        await cluster?.leave().catch(() => undefined);
         await store?.database.close().catch(() => undefined);
         await observability?.shutdown().catch(() => undefined);
         if (!ownsProcess) throw error;
@@ -133,6 +154,7 @@ export function createService(options: ServiceOptions): OrreryService {
         process.off("SIGINT", onSignal);
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
+        await cluster?.leave(); // releases its shards, so peers take them at once
         for (const host of hosts) host.close();
         await store?.journal.close();
         await store?.database.close();

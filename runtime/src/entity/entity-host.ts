@@ -5,7 +5,7 @@ import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import type { EventJournal, JournalEvent } from "../storage/index.js";
-import { CommitOutcomeUnknownError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
+import { CommitOutcomeUnknownError, FencedWriteError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
 import { recoverEntity } from "./entity-recovery.js";
@@ -26,6 +26,14 @@ export interface EntityHost {
   drain(): Promise<void>;
   /** Stops the passivation timer. */
   close(): void;
+  /**
+   * Drops the entities of `shards` from memory (this node lost them): their
+   * queued commands fail with UNAVAILABLE; a batch already running finishes,
+   * and its append is fenced if the shard moved on.
+   */
+  dropShards(shards: ReadonlySet<number>): void;
+  /** Lets the entities of `shards` finish their queued commands, then drops them (a hand-off). */
+  flushShards(shards: ReadonlySet<number>): Promise<void>;
   /** The number of entities held in memory. */
   readonly activeCount: number;
 }
@@ -50,6 +58,21 @@ export interface EntityHostOptions {
   readonly maxQueuedPerEntity?: number;
   /** Told about recoveries, passivations and commands (metrics, traces). */
   readonly observer?: EntityObserver;
+  /** The shards this node serves; without it the host serves every entity and its appends carry no fence. */
+  readonly shards?: EntityShards;
+}
+
+/** What an entity host needs of the cluster (a `ClusterNode` is one). */
+export interface EntityShards {
+  shardOf(entityType: string, entityId: string): number;
+  /** The epoch this node serves `shard` at, or undefined when it does not serve it now. */
+  epochOf(shard: number): number | undefined;
+  /** Why this node does not serve `shard`, for the caller. */
+  whyNotServed(shard: number): string;
+  /** The owner's address, for the caller; undefined when unknown. */
+  ownerOf(shard: number): { readonly address: string | undefined } | undefined;
+  /** A write for `shard` at `epoch` was fenced. */
+  fenced(shard: number, epoch: number): void;
 }
 
 interface Command {
@@ -65,6 +88,9 @@ interface Command {
 
 interface Slot {
   readonly id: string;
+  /** Its shard (0 outside a cluster) and the epoch it was loaded at: the fence of its appends. */
+  readonly shard: number;
+  epoch: number;
   loaded: boolean;
   state: Message | undefined;
   seqNr: number;
@@ -80,7 +106,7 @@ interface Slot {
  * every reply (rejections included) is released only after that commit.
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
-  const { entity, journal, logger, observer } = options;
+  const { entity, journal, logger, observer, shards } = options;
   const traceCommand = observer?.command?.bind(observer);
   const type = entity.spec.type;
   const codec = createEventCodec(entity);
@@ -114,6 +140,16 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
 
   async function runBatch(slot: Slot, batch: Command[]): Promise<void> {
     if (!slot.loaded) {
+      if (shards !== undefined) {
+        const epoch = shards.epochOf(slot.shard);
+        if (epoch === undefined) {
+          if (active.get(slot.id) === slot) active.delete(slot.id);
+          const error = notServed(describeCall(batch[0]!.method, type, slot.id), slot.shard);
+          for (const command of batch.concat(slot.queue.splice(0))) command.reject(error);
+          return;
+        }
+        slot.epoch = epoch; // read before the load: if the shard moves on meanwhile, the append is fenced
+      }
       try {
         const recovered = await recoverEntity(entity, codec, journal, slot.id);
         slot.state = recovered.state;
@@ -173,10 +209,15 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       try {
         // The oldest command of the batch decides how long it may wait for an unreachable store.
         const spans = traceCommand === undefined ? undefined : batch.flatMap((command) => (command.trace === undefined ? [] : [command.trace.span]));
-        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs, spans });
+        const fence = shards === undefined ? undefined : { shard: slot.shard, epoch: slot.epoch };
+        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs, spans, fence });
       } catch (cause) {
         slot.loaded = false;
         slot.state = undefined;
+        if (cause instanceof FencedWriteError) {
+          if (active.get(slot.id) === slot) active.delete(slot.id);
+          shards?.fenced(cause.shard, cause.epoch);
+        }
         // Nothing of this batch is committed (or it is not known), so no reply may stand, rejections included.
         const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause, "was not applied");
         for (const command of batch) command.reject(error);
@@ -212,13 +253,28 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     return new ConnectError(`${where}: ${what} (error id ${errorId})${tail}`, Code.Internal, undefined, undefined, cause);
   }
 
+  /** UNAVAILABLE: this node does not serve the entity's shard; the owner's address, when known, is in the `orrery-shard-owner` header. */
+  function notServed(where: string, shard: number): ConnectError {
+    const address = shards?.ownerOf(shard)?.address;
+    const metadata = address === undefined ? undefined : new Headers({ "orrery-shard-owner": address });
+    return new ConnectError(`${where}: ${shards!.whyNotServed(shard)}`, Code.Unavailable, metadata);
+  }
+
+  function slotsOf(set: ReadonlySet<number>): Slot[] {
+    return [...active.values()].filter((slot) => set.has(slot.shard));
+  }
+
   return {
     entity,
     invoke(method, entityId, message, call = {}) {
       let slot = active.get(entityId);
       if (slot === undefined) {
-        slot = { id: entityId, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
+        const shard = shards === undefined ? 0 : shards.shardOf(type, entityId);
+        if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
+        slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
         active.set(entityId, slot);
+      } else if (shards !== undefined && shards.epochOf(slot.shard) === undefined) {
+        return Promise.reject(notServed(describeCall(method, type, entityId), slot.shard));
       }
       const s = slot;
       s.lastUsed = Date.now();
@@ -250,6 +306,20 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     close() {
       clearInterval(timer);
     },
+    dropShards(set) {
+      for (const slot of slotsOf(set)) {
+        active.delete(slot.id);
+        const queued = slot.queue.splice(0);
+        if (queued.length === 0) continue;
+        const error = notServed(describeCall(queued[0]!.method, type, slot.id), slot.shard);
+        for (const command of queued) command.reject(error);
+      }
+    },
+    async flushShards(set) {
+      const slots = slotsOf(set);
+      await Promise.all(slots.map((slot) => slot.running));
+      for (const slot of slots) if (active.get(slot.id) === slot) active.delete(slot.id);
+    },
     get activeCount() {
       return active.size;
     },
@@ -263,6 +333,13 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
  */
 function storageError(where: string, cause: unknown, outcome: "was not applied" | "could not be loaded"): ConnectError {
   if (cause instanceof ConnectError) return cause;
+  if (cause instanceof FencedWriteError) {
+    return new ConnectError(
+      `${where}: shard ${cause.shard} of this entity moved to another node while the command ran (its write carried epoch ${cause.epoch}, ` +
+        `the shard is at ${cause.currentEpoch ?? "no epoch"}); the command was not applied and this node dropped the entity; retry the call`,
+      Code.Unavailable, undefined, undefined, cause,
+    );
+  }
   if (cause instanceof SequenceConflictError) {
     return new ConnectError(`${where}: another writer appended to this entity; it was reloaded, retry the command`, Code.Aborted, undefined, undefined, cause);
   }

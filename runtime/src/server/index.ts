@@ -28,4 +28,5 @@ export type { CallObserver, CallStart, ObservedCall } from "./call-observer.js";
 // For createService.
 export { createServiceServer } from "./create-service-server.js";
 export type { ServiceServerConfig, ServiceServerOptions } from "./create-service-server.js";
-export { followStorageHealth } from "./follow-storage-health.js";
+export { followReadiness, storageReachable } from "./follow-readiness.js";
+export type { ReadinessCondition } from "./follow-readiness.js";

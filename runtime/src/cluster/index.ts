@@ -1,0 +1,18 @@
+// The cluster: shard layout, membership with heartbeats in the database's
+// clock, weighted rendezvous placement, shard leases with fencing epochs, and
+// the node loop that keeps this node's shards right.
+
+export { createClusterNode } from "./cluster-node.js";
+export type { ClusterChange, ClusterLogger, ClusterNode, ClusterNodeOptions, ShardLossReason, ShardOwnerAddress } from "./cluster-node.js";
+export { openCluster } from "./open-cluster.js";
+export type { ClusterConfig } from "./open-cluster.js";
+export { nodeIdentity } from "./node-identity.js";
+export { checkMembershipTiming, defaultMembershipTiming, joinMembership } from "./membership.js";
+export type { HeartbeatOutcome, Member, Membership, MembershipTiming, NodeIdentity } from "./membership.js";
+export { desiredOwner, desiredShards } from "./placement.js";
+export type { PlacementNode } from "./placement.js";
+export { defaultShardCount, shardHashName, shardOf } from "./shard-hash.js";
+export { ensureShardLayout, ShardLayoutMismatchError } from "./shard-layout.js";
+export type { ShardLayout } from "./shard-layout.js";
+export { claimFreeShards, handOffShard, releaseShards, shardOwners } from "./shard-leases.js";
+export type { Claimant, ShardLease, ShardOwner } from "./shard-leases.js";
