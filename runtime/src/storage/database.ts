@@ -10,6 +10,13 @@ export interface DatabaseCapabilities {
   readonly concurrentTransactions: boolean;
   /** Other processes can be woken with LISTEN/NOTIFY. PGlite is in-process only. */
   readonly listenNotify: boolean;
+  /**
+   * No other process can write: PGlite's data directory is locked to the one
+   * process that opened it, so no other node can ever hold a shard of this
+   * journal and the database-side shard fence guards nothing. Appends then
+   * skip it (the node still drops entities of shards it loses).
+   */
+  readonly exclusiveWriter: boolean;
 }
 
 /**

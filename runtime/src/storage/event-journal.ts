@@ -125,7 +125,9 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       for (const append of batch) events += append.events.length;
       const until = Math.max(...batch.map((append) => append.deadline ?? performance.now() + waitMs));
       const stall = setTimeout(() => health.stalled(`appending ${batch.length} appends`, stallMs), stallMs);
-      const run = () => commitAppendBatch(db, batch, {
+      // The fence only matters where another process could write (see DatabaseCapabilities.exclusiveWriter).
+      const statement = database.capabilities.exclusiveWriter ? batch.map(withoutFence) : batch;
+      const run = () => commitAppendBatch(db, statement, {
         session: (error) => database.inDoubtSession(error),
         resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
       });
@@ -301,4 +303,10 @@ export function createEventJournal(database: Database, options: EventJournalOpti
 
 function newErrorId(): string {
   return randomUUID().slice(0, 8);
+}
+
+function withoutFence(append: AppendRequest): AppendRequest {
+  if (append.fence === undefined) return append;
+  const { fence: _fence, ...rest } = append;
+  return rest;
 }

@@ -55,7 +55,7 @@ export async function openPGliteDatabase(options: PGliteDatabaseOptions = {}): P
   return {
     db,
     dialect: "pglite",
-    capabilities: { concurrentTransactions: false, listenNotify: false },
+    capabilities: { concurrentTransactions: false, listenNotify: false, exclusiveWriter: true },
     target: dataDir === undefined ? "PGlite in memory" : `PGlite in ${dataDir}`,
     inDoubtSession: () => undefined,
     endSession: async () => true,

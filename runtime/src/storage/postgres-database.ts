@@ -70,7 +70,7 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
   return {
     db,
     dialect: "postgres",
-    capabilities: { concurrentTransactions: true, listenNotify: true },
+    capabilities: { concurrentTransactions: true, listenNotify: true, exclusiveWriter: false },
     target,
     inDoubtSession: sessions.inDoubtSession,
     endSession: (session, until) => sessions.endSession(db, session, until),

@@ -78,7 +78,7 @@ describe("a service in a cluster", function () {
     await Promise.allSettled(services.splice(0).map((service) => service.stop()));
   });
 
-  it("alone on PGlite, owns all 1024 shards once started, is ready, and fences its appends", async () => {
+  it("alone on PGlite, owns all 1024 shards once started, is ready, and appends without the database fence no other process could need", async () => {
     const statements: string[] = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => void statements.push(String((JSON.parse(line) as { sql?: string }).sql ?? "")) });
     const started = performance.now();
@@ -90,8 +90,10 @@ describe("a service in a cluster", function () {
     assert.deepEqual(await readyz(service), { status: 200, body: "serving" });
     const reply = await cartClient(service).addItem({ cartId: "solo", productId: "p", name: "P", quantity: 1 });
     assert.equal(reply.items.length, 1);
-    const append = statements.find((s) => /insert into orrery_events/i.test(s));
-    assert.match(append ?? "", /from orrery_shards where shard = any\(\$\d+::int\[\]\) for share/, "the append carried a fence");
+    const append = statements.find((s) => /insert into "?orrery_events"?/i.test(s));
+    // PGlite's data directory is locked to this process: no other node can write its journal.
+    assert.ok(append !== undefined, "the append was logged");
+    assert.doesNotMatch(append, /orrery_shards/, "no fence on PGlite");
     assert.ok(ms < 10_000, `start took ${ms} ms`);
   });
 

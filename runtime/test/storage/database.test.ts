@@ -49,7 +49,7 @@ for (const setup of testDatabases()) {
     it("reports the dialect's capabilities", () => {
       const expected = setup.dialect === "postgres";
       assert.equal(test.database.dialect, setup.dialect);
-      assert.deepEqual(test.database.capabilities, { concurrentTransactions: expected, listenNotify: expected });
+      assert.deepEqual(test.database.capabilities, { concurrentTransactions: expected, listenNotify: expected, exclusiveWriter: !expected });
     });
 
     if (setup.name === "pglite-file") {
