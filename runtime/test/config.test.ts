@@ -36,6 +36,34 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads the cluster settings, with defaults that let a node fence itself before its peers take its shards", () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.shardCount, 1024);
+    assert.equal(defaults.advertiseUrl, undefined);
+    assert.ok(defaults.selfFenceAfterMs < defaults.deadAfterMs, "self-fence comes before others may declare the node dead");
+    assert.equal(defaults.maxShardMoves, 103);
+    const set = loadConfig({ ORRERY_SHARD_COUNT: "64", ORRERY_ADVERTISE_URL: "http://10.0.0.5:8080", ORRERY_NODE_NAME: "n1", ORRERY_HEARTBEAT_MS: "50", ORRERY_SELF_FENCE_AFTER_MS: "200", ORRERY_DEAD_AFTER_MS: "300", ORRERY_REBALANCE_STABLE_MS: "0" });
+    assert.deepEqual(
+      [set.shardCount, set.advertiseUrl, set.nodeName, set.heartbeatMs, set.selfFenceAfterMs, set.deadAfterMs, set.rebalanceStableMs, set.maxShardMoves],
+      [64, "http://10.0.0.5:8080", "n1", 50, 200, 300, 0, 7],
+    );
+  });
+
+  it("rejects bad cluster settings, naming each variable, and timing that would let two nodes hold one shard", () => {
+    assert.throws(
+      () => loadConfig({ ORRERY_SHARD_COUNT: "0", ORRERY_ADVERTISE_URL: "10.0.0.5:8080", ORRERY_MAX_SHARD_MOVES: "none" }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /ORRERY_SHARD_COUNT="0" is not an integer between 1 and/.test(e.message) &&
+        /ORRERY_ADVERTISE_URL="10\.0\.0\.5:8080" is not an http:\/\/ or https:\/\/ URL/.test(e.message) &&
+        /ORRERY_MAX_SHARD_MOVES="none"/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ ORRERY_SELF_FENCE_AFTER_MS: "8000", ORRERY_DEAD_AFTER_MS: "6000" }),
+      /ORRERY_HEARTBEAT_MS \(1000\), ORRERY_SELF_FENCE_AFTER_MS \(8000\) and ORRERY_DEAD_AFTER_MS \(6000\) do not fit: /,
+    );
+  });
+
   it("rejects a request timeout below the headers timeout, as node:http would", () => {
     assert.throws(() => loadConfig({ ORRERY_HEADERS_TIMEOUT_MS: "20000", ORRERY_REQUEST_TIMEOUT_MS: "10000" }), /ORRERY_REQUEST_TIMEOUT_MS \(10000\) must not be below ORRERY_HEADERS_TIMEOUT_MS \(20000\)/);
   });
