@@ -151,7 +151,9 @@ describe("a server under connection abuse (in its own process, RSS measured)", f
           afterEach.push(after);
           console.log(`      wave ${wave}, 3 abusive connections: RSS before ${show(before)}, peak ${show(peak)}, after the cut ${show(after)} (settled in ${settledMs.toFixed(0)} ms); ` +
             `normal client: ${normal.calls} calls, slowest ${normal.slowestMs.toFixed(0)} ms`);
-          assert.ok(peak.rss - before.rss < 3 * 120 * MB, `RSS grew by ${mb(peak.rss - before.rss)}`);
+          // Each deaf connection's 200 replies of 512 KiB (100 MB) exist before the watch cuts it, plus the allocator's
+          // slack: peaks of 300-365 MB over the baseline for 3 connections were measured on this code and before it.
+          assert.ok(peak.rss - before.rss < 3 * 150 * MB, `RSS grew by ${mb(peak.rss - before.rss)}`);
           assert.ok(after.arrayBuffers - before.arrayBuffers < 8 * MB, `${mb(after.arrayBuffers - before.arrayBuffers)} more held in ArrayBuffers after the cut`);
           // Generous: the abusive clients' 600 streams are set up in this same process, on 2 shared cores.
           assert.ok(normal.slowestMs < 2_500, `a normal call took ${normal.slowestMs.toFixed(0)} ms`);
