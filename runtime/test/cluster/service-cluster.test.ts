@@ -82,7 +82,8 @@ describe("a service in a cluster", function () {
     const statements: string[] = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => void statements.push(String((JSON.parse(line) as { sql?: string }).sql ?? "")) });
     const started = performance.now();
-    const service = await startNode({ dataDir: "memory:", logger });
+    // databaseUrl: undefined, written out: PGlite even when the suite runs with DATABASE_URL.
+    const service = await startNode({ dataDir: "memory:", databaseUrl: undefined, logger });
     services.push(service);
     const ms = performance.now() - started;
     assert.equal(service.cluster?.ownedShards().length, 1024);
