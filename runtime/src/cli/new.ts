@@ -25,8 +25,8 @@ an end-to-end test with the generated client, a README and .gitignore.
 Then: cd <dir> && npm install && npm start`;
 
 /** The @orrery/* packages a project depends on (workspaces of an Orrery checkout). */
-const PACKAGES = { "@orrery/sdk": true, "@orrery/codegen": true, "@orrery/runtime": true } as const;
-type PackageName = keyof typeof PACKAGES;
+const PACKAGES = ["@orrery/sdk", "@orrery/codegen", "@orrery/runtime"] as const;
+type PackageName = (typeof PACKAGES)[number];
 
 /** The folder holding this package (@orrery/runtime): src/cli/new.ts and dist/cli/new.js both sit two levels down. */
 const runtimeDir = path.resolve(import.meta.dirname, "..", "..");
@@ -165,7 +165,7 @@ function resolvePackages(orreryFrom: string | undefined): PackageSource {
   }
   if (!existsSync(from)) throw new CliError(`orrery new: --orrery-from ${from} does not exist`);
   if (findOrreryRepo(from) === from) {
-    return { kind: "vendored", describe: `packed from the checkout ${from}`, vendor: (dir) => vendor(dir, packCheckout(from, vendorDir(dir))) };
+    return { kind: "vendored", describe: `packed from the checkout ${from}`, vendor: (dir) => vendor(packCheckout(from, vendorDir(dir))) };
   }
   const tarballs = findTarballs(from);
   return {
@@ -174,7 +174,7 @@ function resolvePackages(orreryFrom: string | undefined): PackageSource {
     vendor: (dir) => {
       const to = vendorDir(dir);
       for (const file of Object.values(tarballs)) cpSync(path.join(from, file), path.join(to, file));
-      return vendor(dir, tarballs);
+      return vendor(tarballs);
     },
   };
 }
@@ -185,22 +185,24 @@ function runningFromCheckout(): string | undefined {
   return findOrreryRepo(runtimeDir);
 }
 
+/** Where vendored tarballs go, relative to the project (and so in its file: specifiers). */
+const VENDOR = "vendor/orrery";
+
 function vendorDir(dir: string): string {
-  const to = path.join(dir, "vendor", "orrery");
+  const to = path.join(dir, ...VENDOR.split("/"));
   mkdirSync(to, { recursive: true });
   return to;
 }
 
-function vendor(dir: string, tarballs: Record<PackageName, string>): Record<PackageName, string> {
-  const rel = path.relative(dir, vendorDir(dir)).split(path.sep).join("/");
-  return Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${rel}/${file}`])) as Record<PackageName, string>;
+function vendor(tarballs: Record<PackageName, string>): Record<PackageName, string> {
+  return Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${VENDOR}/${file}`])) as Record<PackageName, string>;
 }
 
 /** The tarball of each @orrery/* package in `folder` (orrery-sdk-<version>.tgz, as npm pack names them). */
 function findTarballs(folder: string): Record<PackageName, string> {
   const files = readdirSync(folder);
   const out: Partial<Record<PackageName, string>> = {};
-  for (const name of Object.keys(PACKAGES) as PackageName[]) {
+  for (const name of PACKAGES) {
     const prefix = `${name.slice(1).replace("/", "-")}-`;
     const found = files.filter((f) => f.startsWith(prefix) && f.endsWith(".tgz")).sort();
     if (found.length === 0) {
@@ -214,7 +216,7 @@ function findTarballs(folder: string): Record<PackageName, string> {
 /** `npm pack` of the checkout's three packages into `to` (their prepack builds them first). */
 function packCheckout(repo: string, to: string): Record<PackageName, string> {
   // By name: `--workspace runtime` would match runtime/create-orrery too (npm matches folders by prefix).
-  const workspaces = Object.keys(PACKAGES).flatMap((name) => ["--workspace", name]);
+  const workspaces = PACKAGES.flatMap((name) => ["--workspace", name]);
   console.log(`orrery new: packing @orrery/sdk, @orrery/codegen and @orrery/runtime from ${repo} (builds them first)…`);
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const result = spawnSync(npm, ["pack", ...workspaces, "--pack-destination", to, "--silent"], { cwd: repo, encoding: "utf8", env: withoutNpmConfig(process.env) });

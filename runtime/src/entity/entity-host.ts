@@ -268,13 +268,11 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     entity,
     invoke(method, entityId, message, call = {}) {
       let slot = active.get(entityId);
+      const shard = slot?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
+      if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
       if (slot === undefined) {
-        const shard = shards === undefined ? 0 : shards.shardOf(type, entityId);
-        if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
         slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
         active.set(entityId, slot);
-      } else if (shards !== undefined && shards.epochOf(slot.shard) === undefined) {
-        return Promise.reject(notServed(describeCall(method, type, entityId), slot.shard));
       }
       const s = slot;
       s.lastUsed = Date.now();

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../support/embedded-postgres.js";
@@ -181,7 +181,7 @@ describe("a new project from orrery new, outside the repository", function () {
     it("refuses a folder that is not empty, and writes nothing into it", async () => {
       const busy = path.join(parent, "busy");
       await rm(busy, { recursive: true, force: true });
-      await import("node:fs/promises").then((fs) => fs.mkdir(busy));
+      await mkdir(busy);
       await writeFile(path.join(busy, "notes.txt"), "mine");
       const run = startOrrery(["new", busy], parent, userEnv());
       assert.equal(await run.exited, 1);
