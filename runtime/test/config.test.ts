@@ -60,7 +60,7 @@ describe("loadConfig", () => {
     );
     assert.throws(
       () => loadConfig({ ORRERY_SELF_FENCE_AFTER_MS: "8000", ORRERY_DEAD_AFTER_MS: "6000" }),
-      /ORRERY_HEARTBEAT_MS \(1000\), ORRERY_SELF_FENCE_AFTER_MS \(8000\) and ORRERY_DEAD_AFTER_MS \(6000\) do not fit: /,
+      /ORRERY_HEARTBEAT_MS \(500\), ORRERY_SELF_FENCE_AFTER_MS \(8000\) and ORRERY_DEAD_AFTER_MS \(6000\) do not fit: /,
     );
   });
 
