@@ -3,6 +3,7 @@
 import process from "node:process";
 import { runDevLoop } from "./dev/dev-loop.js";
 import { CliError, findProject } from "./project-folder.js";
+import { stopSignal } from "./stop-signal.js";
 
 const HELP = `usage: orrery dev [dir]
 
@@ -26,12 +27,7 @@ export async function run(args: string[]): Promise<number> {
     if (unknown !== undefined) throw new CliError(`orrery dev: unknown option ${unknown} (see orrery dev --help)`);
     if (args.length > 1) throw new CliError(`orrery dev: one project folder at most, got ${args.join(" ")}`);
     const project = findProject(args[0] ?? ".", "orrery dev");
-    const stopSignal = new Promise<string>((resolve) => {
-      for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => resolve(signal));
-      // `npm run dev` runs it under `sh -c`, and dash dies of the SIGTERM that npm passes on without passing it further.
-      whenParentExits(() => resolve("the parent process exited"));
-    });
-    return await runDevLoop({ project, env: { ...process.env }, print: (line) => console.log(line), stopSignal });
+    return await runDevLoop({ project, env: { ...process.env }, print: (line) => console.log(line), stopSignal: stopSignal() });
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     console.error(error.message);
@@ -39,13 +35,3 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** Calls `gone` once this process's parent has exited, seen as a new parent (the one that adopted it). */
-function whenParentExits(gone: () => void, everyMs = 250): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    gone();
-  }, everyMs);
-  timer.unref();
-}

@@ -7,7 +7,7 @@ import type { ProjectFolder } from "../project-folder.js";
 import { generateCommand, typeCheckCommand } from "./dev-commands.js";
 import { createStepRunner } from "./run-step.js";
 import type { StepCommand, StepResult } from "./run-step.js";
-import { startServiceProcess } from "./service-process.js";
+import { readableLogLine, startServiceProcess } from "./service-process.js";
 import type { ServiceProcess } from "./service-process.js";
 import { changedFiles, snapshotTree, watchTree } from "./watch-tree.js";
 
@@ -70,7 +70,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<number> {
     const next = startServiceProcess({
       cwd: project.dir, main: project.main, tsxLoader, orreryFromSource: fromSource, env,
       onLine: (line) => {
-        for (const part of line.split("\n")) print(`[svc] ${part}`);
+        for (const part of readableLogLine(line).split("\n")) print(`[svc] ${part}`);
       },
     });
     service = next;

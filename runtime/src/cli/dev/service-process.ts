@@ -1,6 +1,7 @@
-// The service under `orrery dev`: src/main.ts run by node through tsx, its
-// output passed on line by line, its readiness told over the IPC channel
-// (dev-channel.ts), so that no LOG_LEVEL can hide it.
+// The service under `orrery dev` (or one node under `orrery cluster`):
+// src/main.ts run by node through tsx, its output passed on line by line, its
+// readiness told over the IPC channel (dev-channel.ts), so that no LOG_LEVEL
+// can hide it, and the channel's end stopping it.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
@@ -36,7 +37,7 @@ export interface ServiceProcessOptions {
   /** Resolve @orrery/* to their TypeScript sources (inside the Orrery repository; installed packages ship only dist/). */
   readonly orreryFromSource: boolean;
   readonly env: NodeJS.ProcessEnv;
-  /** Each line the service prints, made readable. */
+  /** Each line the service prints, as printed (see {@link readableLogLine}). */
   readonly onLine: (line: string, stream: "stdout" | "stderr") => void;
 }
 
@@ -59,7 +60,7 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
     });
   });
   for (const [stream, source] of [["stdout", child.stdout!], ["stderr", child.stderr!]] as const) {
-    createInterface({ input: source, crlfDelay: Infinity }).on("line", (raw) => options.onLine(readableLogLine(raw), stream));
+    createInterface({ input: source, crlfDelay: Infinity }).on("line", (line) => options.onLine(line, stream));
   }
   return {
     pid: child.pid,
