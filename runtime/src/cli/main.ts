@@ -14,6 +14,7 @@ const commands: Record<string, CliCommand> = {
   new: { summary: "write a new Orrery project into <dir>", load: () => import("./new.js") },
   dev: { summary: "regenerate, type-check and restart the service on every change (PGlite)", load: () => import("./dev.js") },
   build: { summary: "build the service into one executable plus a Dockerfile", load: () => import("./build.js") },
+  cluster: { summary: "run the service as a cluster of nodes on this machine (embedded PostgreSQL)", load: () => import("./cluster.js") },
 };
 
 function usage(): string {
