@@ -35,14 +35,14 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   const say = (line: string): void => print(`[cluster] ${line}`);
   const tsxLoader = resolvePackageFile(project.dir, "tsx");
   if (tsxLoader === undefined) throw new CliError("orrery cluster: tsx is not installed; add it to the project: npm install --save-dev tsx");
+  const stateDir = path.join(project.dir, ".orrery", "cluster");
+  const secret = await clusterSecret(options.env, path.join(stateDir, "secret"));
   for (let i = 0; i < options.nodes; i++) {
     const port = options.port + i;
     if (!(await portFree(options.host, port))) {
       throw new CliError(`orrery cluster: port ${port} (node-${i}'s) is in use on ${options.host}; stop what listens there or choose other ports with --port`);
     }
   }
-  const stateDir = path.join(project.dir, ".orrery", "cluster");
-  const secret = await clusterSecret(options.env, path.join(stateDir, "secret"));
   let signalled: string | undefined;
   void options.stopSignal.then((signal) => (signalled = signal));
 
