@@ -156,6 +156,20 @@ describe("orrery cluster", function () {
     await rm(secretFile);
   });
 
+  it("names the node that fails to start and its last lines, stops the others and the database, and exits 1", async () => {
+    const port = await freePorts();
+    const run = startCluster("orrery", project.dir, port, clusterEnv({ LOG_LEVEL: "loud" }));
+    try {
+      assert.equal(await run.exited, 1, run.output);
+      assert.match(run.output, /orrery cluster: node-\d exited while starting \(exit code \d+\); its last lines:\n {4}.*LOG_LEVEL="loud" is not one of/);
+      assert.match(run.output, /\[cluster\] a node failed to start: stopping 3 nodes, then the database/);
+      for (const p of [port - 1, port, port + 1, port + 2]) assert.ok(await portFree(p), `nothing listens on ${p}`);
+      assert.deepEqual(processesIn(project.dir), []);
+    } finally {
+      await run.stop("SIGKILL");
+    }
+  });
+
   it("runs the shopping cart as three nodes on an embedded PostgreSQL whose data, like the secret, survives a restart, and stops them all on Ctrl-C", async () => {
     const port = await freePorts();
     const ports = [port - 1, port, port + 1, port + 2];
