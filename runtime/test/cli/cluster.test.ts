@@ -132,7 +132,7 @@ describe("orrery cluster", function () {
   before(async () => (project = await copySample("cluster")));
   after(async () => project?.remove());
 
-  it("answers a bad argument or a bad cluster secret with one line and exit code 1", async () => {
+  it("explains itself on --help, and answers a bad argument or a bad cluster secret with one line and exit code 1", async () => {
     const mistakes: [string[], NodeJS.ProcessEnv, RegExp][] = [
       [["--nodes", "three"], {}, /^orrery cluster: --nodes "three" is not a whole number$/],
       [["--nodes", "0"], {}, /^orrery cluster: --nodes 0 is out of range; between 1 and 32 nodes$/],
@@ -141,6 +141,9 @@ describe("orrery cluster", function () {
       [[], { ORRERY_CLUSTER_SECRET: "short" }, /^orrery cluster: ORRERY_CLUSTER_SECRET is 5 characters long; it needs at least 32/],
       [[], { ORRERY_CLUSTER_SECRET: " " }, /^orrery cluster: ORRERY_CLUSTER_SECRET is empty/],
     ];
+    const help = startOrrery(["cluster", "--help"], project.dir, clusterEnv());
+    assert.equal(await help.exited, 0, help.output);
+    assert.match(help.output, /^usage: orrery cluster \[dir\] \[--nodes N\] \[--port P\] \[--host H\]\n/);
     for (const [args, env, message] of mistakes) {
       const run = startOrrery(["cluster", ...args], project.dir, clusterEnv(env));
       assert.equal(await run.exited, 1, run.output);

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import pg from "pg";
 import { CliError, packageDir } from "../project-folder.js";
 import { embeddedPostgresPlatformPackage, freePort, startEmbeddedPostgres } from "./embedded-postgres.js";
+import type { EmbeddedPostgres } from "./embedded-postgres.js";
 
 /** The shared database while the cluster runs. */
 export interface ClusterDatabase {
@@ -39,7 +40,7 @@ export async function openClusterDatabase(options: ClusterDatabaseOptions): Prom
   if (given) return { url: given, description: "PostgreSQL at DATABASE_URL", stop: async () => {}, kill: () => {} };
   const platformPackage = findPlatformPackage(options.projectDir);
   const port = (await portFree("127.0.0.1", options.preferredPort)) ? options.preferredPort : await freePort();
-  let server;
+  let server: EmbeddedPostgres;
   try {
     server = await startEmbeddedPostgres({ dataDir: options.dataDir, port, durable: true, detached: true, packageDir: platformPackage, onLog: options.onLog });
   } catch (error) {

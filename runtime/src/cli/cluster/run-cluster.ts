@@ -46,7 +46,7 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   let signalled: string | undefined;
   void options.stopSignal.then((signal) => (signalled = signal));
 
-  say(`${project.name}: ${options.nodes} node${options.nodes === 1 ? "" : "s"} in ${project.dir}`);
+  say(`${project.name}: ${plural(options.nodes, "node")} in ${project.dir}`);
   const database = await openClusterDatabase({
     env: options.env,
     projectDir: project.dir,
@@ -64,13 +64,16 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
     project, tsxLoader, orreryFromSource: orreryFromSource(project.dir),
     count: options.nodes, host: options.host, firstPort: options.port, env, print,
   });
+  const gone = new Set<ClusterNodeProcess>();
+  for (const node of nodes) void node.process.exited.then(() => gone.add(node));
   const killAll = (): void => {
     for (const node of nodes) node.process.kill();
     database.kill();
   };
   process.on("exit", killAll); // orrery cluster itself failed: leave no node behind
   const shutdown = async (why: string, code: number): Promise<number> => {
-    say(`${why}: stopping ${nodes.length} node${nodes.length === 1 ? "" : "s"}, then the database (again to stop at once)`);
+    const running = nodes.length - gone.size;
+    say(`${why}: ${running === 0 ? "stopping the database" : `stopping ${plural(running, "node")}, then the database`} (again to stop at once)`);
     const force = (): void => {
       killAll();
       process.exit(130);
@@ -100,15 +103,14 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
   }
 
   report(nodes, options, Date.now() - started, say);
-  const stillRunning = new Set(nodes);
   const allGone = new Promise<void>((resolve) => {
     for (const node of nodes) {
       void node.process.exited.then((exit) => {
-        stillRunning.delete(node);
         if (node.process.stopping) return;
-        if (stillRunning.size > 0) {
-          const others = [...stillRunning].map((n) => n.name).join(", ");
-          say(`${node.name} stopped by itself (${describeExit(exit)}); ${others} keep running and take over its shards`);
+        const others = nodes.filter((n) => !gone.has(n));
+        if (others.length > 0) {
+          const one = others.length === 1;
+          say(`${node.name} stopped by itself (${describeExit(exit)}); ${others.map((n) => n.name).join(", ")} ${one ? "keeps" : "keep"} running and take${one ? "s" : ""} over its shards`);
         } else {
           say(`${node.name} stopped by itself (${describeExit(exit)}); no node is left`);
           resolve();
@@ -122,7 +124,7 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
 
 function report(nodes: readonly ClusterNodeProcess[], options: ClusterOptions, ms: number, say: (line: string) => void): void {
   const first = nodes[0]!.url;
-  say(`${nodes.length} node${nodes.length === 1 ? "" : "s"} ready in ${(ms / 1000).toFixed(1)} s:`);
+  say(`${plural(nodes.length, "node")} ready in ${(ms / 1000).toFixed(1)} s:`);
   for (const node of nodes) say(`  ${node.name}  ${node.url}`);
   say(`status: curl -s ${first}/orrery/cluster`);
   const call = findExampleCall(path.join(options.project.dir, "proto"));
@@ -130,4 +132,8 @@ function report(nodes: readonly ClusterNodeProcess[], options: ClusterOptions, m
     say(`try:    curl -si -H 'content-type: application/json' -d '${call.body}' ${first}${call.path}`);
   }
   say("Ctrl-C stops every node, then the database");
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
