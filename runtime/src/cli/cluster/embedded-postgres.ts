@@ -159,7 +159,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     await current?.exited;
     if (temp !== undefined) await rm(temp, { recursive: true, force: true });
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`could not start embedded PostgreSQL (${reason}; set DATABASE_URL to use a running server instead):\n${log.join("")}`, { cause: error });
+    const output = log.join("").trimEnd();
+    throw new Error(`could not start embedded PostgreSQL (${reason}; set DATABASE_URL to use a running server instead)${output === "" ? "" : `:\n${output}`}`, { cause: error });
   }
 }
 
