@@ -201,7 +201,9 @@ async function deadHistory(database: Database, me: Membership, others: readonly 
 
 /** The fence's cost in the append: one statement of 1 or 100 appends (one event each, on as many shards), fenced and not. */
 async function appendScenario(database: Database, me: Claimant, run: number): Promise<Results> {
+  await releaseShards(database, me); // the hand-off left shard 0 with this node or its peer
   const leases = new Map<number, ShardLease>((await claimFreeShards(database, me, allShards)).map((lease) => [lease.shard, lease]));
+  if (leases.size !== shardCount) throw new Error(`claimed ${leases.size} of ${shardCount} shards for the appends`);
   let serial = 0;
   const batch = (size: number, fenced: boolean): AppendRequest[] =>
     Array.from({ length: size }, (_, i) => {
