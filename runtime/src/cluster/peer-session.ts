@@ -58,7 +58,7 @@ export function createPeerSession(address: string): PeerSession {
             "content-type": "application/proto",
             "connect-protocol-version": "1",
             "connect-timeout-ms": String(Math.max(1, Math.ceil(timeoutMs))),
-          }, { signal });
+          });
         } catch (error) {
           return reject(hopError(error));
         }
@@ -70,6 +70,13 @@ export function createPeerSession(address: string): PeerSession {
           failure = new ConnectError(`no answer within ${Math.round(timeoutMs)} ms`, Code.DeadlineExceeded);
           stream.close(http2.constants.NGHTTP2_CANCEL);
         }, timeoutMs);
+        // By hand rather than request()'s `signal` option, which costs far more per call.
+        const onAbort = () => {
+          failure ??= new ConnectError("the call was canceled", Code.Canceled);
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        };
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener("abort", onAbort, { once: true });
         stream.on("response", (h) => {
           headers = h;
           status = Number(h[":status"]);
@@ -78,6 +85,7 @@ export function createPeerSession(address: string): PeerSession {
         stream.on("error", (error) => (failure ??= error));
         stream.on("close", () => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           if (failure === undefined && status === 200) return resolve(bytes);
           if (status !== 0 && failure === undefined) return reject(peerError(status, headers, bytes));
