@@ -138,7 +138,7 @@ describe("orrery cluster", function () {
       [["--nodes", "0"], {}, /^orrery cluster: --nodes 0 is out of range; between 1 and 32 nodes$/],
       [["--size", "3"], {}, /^orrery cluster: unknown option --size \(see orrery cluster --help\)$/],
       [["--port"], {}, /^orrery cluster: --port needs a value/],
-      [[], { ORRERY_CLUSTER_SECRET: "short" }, /^orrery cluster: ORRERY_CLUSTER_SECRET is 5 characters long; it needs at least 32/],
+      [[], { ORRERY_CLUSTER_SECRET: "short" }, /^orrery cluster: ORRERY_CLUSTER_SECRET is 5 characters long; it needs at least 16/],
       [[], { ORRERY_CLUSTER_SECRET: " " }, /^orrery cluster: ORRERY_CLUSTER_SECRET is empty/],
     ];
     const help = startOrrery(["cluster", "--help"], project.dir, clusterEnv());

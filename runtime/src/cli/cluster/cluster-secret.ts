@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { MIN_CLUSTER_SECRET_LENGTH } from "../../cluster/call-signature.js";
 import { CliError } from "../project-folder.js";
 
 /** Where the cluster's secret came from. */
@@ -15,16 +16,17 @@ export interface ClusterSecret {
   readonly created: boolean;
 }
 
-/** Shorter secrets are refused: 32 random bytes as hex is what `orrery cluster` writes. */
-export const MIN_SECRET_LENGTH = 32;
-
-/** The secret from `env`, else from `file`, else a new one written to `file` (mode 0600). */
+/**
+ * The secret from `env`, else from `file`, else a new one (32 random bytes as
+ * hex) written to `file` (mode 0600). A set but empty ORRERY_CLUSTER_SECRET is
+ * a mistake here (a `$(cat file)` that found nothing), not "unset".
+ */
 export async function clusterSecret(env: NodeJS.ProcessEnv, file: string): Promise<ClusterSecret> {
   const given = env["ORRERY_CLUSTER_SECRET"];
   if (given !== undefined) {
     const secret = given.trim();
-    if (secret.length < MIN_SECRET_LENGTH) {
-      throw new CliError(`orrery cluster: ORRERY_CLUSTER_SECRET is ${secret === "" ? "empty" : `${secret.length} characters long`}; it needs at least ${MIN_SECRET_LENGTH} (e.g. openssl rand -hex 32), or unset it to use the one in ${file}`);
+    if (secret.length < MIN_CLUSTER_SECRET_LENGTH) {
+      throw new CliError(`orrery cluster: ORRERY_CLUSTER_SECRET is ${secret === "" ? "empty" : `${secret.length} characters long`}; it needs at least ${MIN_CLUSTER_SECRET_LENGTH} (e.g. openssl rand -hex 32), or unset it to use the one in ${file}`);
     }
     return { secret, from: "ORRERY_CLUSTER_SECRET", created: false };
   }
@@ -33,8 +35,8 @@ export async function clusterSecret(env: NodeJS.ProcessEnv, file: string): Promi
     throw new CliError(`orrery cluster: cannot read the cluster secret in ${file}: ${error.message}`);
   });
   if (kept !== undefined) {
-    if (!/^[0-9a-f]+$/i.test(kept) || kept.length < MIN_SECRET_LENGTH) {
-      throw new CliError(`orrery cluster: ${file} does not hold a cluster secret (at least ${MIN_SECRET_LENGTH} hex digits); delete it to have a new one generated`);
+    if (!/^[0-9a-f]+$/i.test(kept) || kept.length < MIN_CLUSTER_SECRET_LENGTH) {
+      throw new CliError(`orrery cluster: ${file} does not hold a cluster secret (at least ${MIN_CLUSTER_SECRET_LENGTH} hex digits); delete it to have a new one generated`);
     }
     return { secret: kept, from: file, created: false };
   }

@@ -129,7 +129,7 @@ function report(nodes: readonly ClusterNodeProcess[], options: ClusterOptions, m
   say(`status: curl -s ${first}/orrery/cluster`);
   const call = findExampleCall(path.join(options.project.dir, "proto"));
   if (call !== undefined) {
-    say(`try:    curl -si -H 'content-type: application/json' -d '${call.body}' ${first}${call.path}`);
+    say(`try:    curl -s -H 'content-type: application/json' -d '${call.body}' ${first}${call.path}`);
   }
   say("Ctrl-C stops every node, then the database");
 }
