@@ -59,7 +59,9 @@ export type ShardLossReason =
 export type ClusterChange =
   | { readonly kind: "gained"; readonly shards: readonly number[] }
   | { readonly kind: "lost"; readonly shards: ReadonlySet<number>; readonly reason: ShardLossReason }
-  | { readonly kind: "ready"; readonly ready: boolean };
+  | { readonly kind: "ready"; readonly ready: boolean }
+  /** Members that were live and are not any more (dead or gone), with the addresses they advertised. */
+  | { readonly kind: "left"; readonly members: ReadonlyArray<{ readonly name: string; readonly address: string }> };
 
 /** Who owns a shard, as this node last read it. */
 export interface ShardOwnerAddress {
@@ -296,9 +298,18 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
       }
       for (const dead of await membership.reap()) logger?.warn(dead, `declared node ${dead.name} (incarnation ${dead.incarnation}) dead: no heartbeat for ${timing.deadAfterMs} ms`);
       members = await membership.members();
+      const previousAddresses = addresses;
       addresses = new Map(members.map((m) => [`${m.name}\u0000${m.incarnation}`, m.address]));
       up = members.filter((m) => m.state === "up");
+      const wasLive = liveMembers;
       liveMembers = new Set(members.filter((m) => m.state !== "dead").map((m) => `${m.name}\u0000${m.incarnation}`));
+      // A restarted node that took its old address back is not gone.
+      const liveAddresses = new Set(members.filter((m) => m.state !== "dead").map((m) => m.address));
+      const left = [...wasLive].filter((key) => !liveMembers.has(key)).flatMap((key) => {
+        const address = addresses.get(key) ?? previousAddresses.get(key);
+        return address === undefined || liveAddresses.has(address) ? [] : [{ name: key.split("\u0000")[0]!, address }];
+      });
+      if (left.length > 0) emit({ kind: "left", members: left });
       draining = members.filter((m) => m.state === "draining").map((m) => `${m.name}\u0000${m.incarnation}`);
       const key = up.map((m) => `${m.name}/${m.incarnation}*${m.weight}`).join(",");
       if (key !== viewKey) {

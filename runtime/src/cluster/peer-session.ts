@@ -18,6 +18,7 @@ export interface PeerSession {
    * hop's failure, whose `cause` has the Node error code (ECONNREFUSED, …).
    */
   unary(path: string, body: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<Uint8Array>;
+  /** Drops the session, failing the calls in flight on it. */
   close(): void;
 }
 
@@ -103,7 +104,8 @@ export function createPeerSession(address: string): PeerSession {
       });
     },
     close() {
-      session?.close();
+      // Destroyed, not closed: the peer is gone, and calls waiting on it fail now.
+      session?.destroy();
       session = undefined;
     },
   };
