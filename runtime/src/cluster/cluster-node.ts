@@ -4,7 +4,7 @@ import { defaultMembershipTiming, joinMembership } from "./membership.js";
 import type { Member, Membership, MembershipTiming, NodeIdentity } from "./membership.js";
 import { desiredOwner } from "./placement.js";
 import { shardOf } from "./shard-hash.js";
-import { claimFreeShards, handOffShard, handOffShards, releaseShards, shardOwners } from "./shard-leases.js";
+import { claimFreeShards, handOffShards, releaseShards, shardOwners } from "./shard-leases.js";
 import type { ShardLease, ShardOwner } from "./shard-leases.js";
 
 /** The subset of a pino logger the cluster node writes to. */
@@ -360,13 +360,9 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     if (moves.length === 0) return;
     const shards = new Set(moves.map((m) => m.lease.shard));
     await stopServing(shards, "handed-off");
-    let moved = 0;
-    for (const { lease, to } of moves) {
-      const handed = await handOffShard(database, me(), lease, to);
-      if (handed === undefined) continue;
-      owners[lease.shard] = { shard: lease.shard, ownerName: to.name, ownerIncarnation: to.incarnation, epoch: handed.epoch };
-      moved++;
-    }
+    const handed = await handOffShards(database, me(), moves.map(({ lease, to }) => ({ lease, to: { name: to.name, incarnation: to.incarnation } })));
+    for (const m of handed) owners[m.shard] = { shard: m.shard, ownerName: m.to.name, ownerIncarnation: m.to.incarnation, epoch: m.epoch };
+    const moved = handed.length;
     ownersStale = true;
     logger?.info({ moved, to: [...new Set(moves.map((m) => m.to.name))] }, `handed off ${moved} shards`);
   }
