@@ -35,7 +35,7 @@ export type ForwardOutcome =
 /** Node-to-node calls: one HTTP/2 connection per peer, every call signed. */
 export interface PeerCalls {
   forward(peer: { readonly name: string; readonly address: string }, call: CallToForward): Promise<ForwardOutcome>;
-  /** Closes the connection to a peer that left (its next call opens a new one). */
+  /** Drops the connection to a peer that left, failing the calls in flight to it (a next call opens a new one). */
   forget(address: string): void;
 }
 

@@ -7,6 +7,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { context, propagation } from "@opentelemetry/api";
 
 /** One peer's session; see {@link createPeerSession}. */
 export interface PeerSession {
@@ -17,6 +18,7 @@ export interface PeerSession {
    * hop's failure, whose `cause` has the Node error code (ECONNREFUSED, …).
    */
   unary(path: string, body: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<Uint8Array>;
+  /** Drops the session, failing the calls in flight on it. */
   close(): void;
 }
 
@@ -51,19 +53,22 @@ export function createPeerSession(address: string): PeerSession {
     unary(path, body, timeoutMs, signal) {
       return new Promise<Uint8Array>((resolve, reject) => {
         let stream: http2.ClientHttp2Stream;
+        const headers: http2.OutgoingHttpHeaders = {
+          ":method": "POST",
+          ":path": base + path,
+          "content-type": "application/proto",
+          "connect-protocol-version": "1",
+          "connect-timeout-ms": String(Math.max(1, Math.ceil(timeoutMs))),
+        };
+        // The caller's trace continues on the owner (traceparent), when tracing is on; a no-op otherwise.
+        propagation.inject(context.active(), headers);
         try {
-          stream = open().request({
-            ":method": "POST",
-            ":path": base + path,
-            "content-type": "application/proto",
-            "connect-protocol-version": "1",
-            "connect-timeout-ms": String(Math.max(1, Math.ceil(timeoutMs))),
-          });
+          stream = open().request(headers);
         } catch (error) {
           return reject(hopError(error));
         }
         let status = 0;
-        let headers: http2.IncomingHttpHeaders = {};
+        let answer: http2.IncomingHttpHeaders = {};
         const chunks: Buffer[] = [];
         let failure: unknown;
         const timer = setTimeout(() => {
@@ -78,7 +83,7 @@ export function createPeerSession(address: string): PeerSession {
         if (signal?.aborted) onAbort();
         else signal?.addEventListener("abort", onAbort, { once: true });
         stream.on("response", (h) => {
-          headers = h;
+          answer = h;
           status = Number(h[":status"]);
         });
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -88,7 +93,7 @@ export function createPeerSession(address: string): PeerSession {
           signal?.removeEventListener("abort", onAbort);
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           if (failure === undefined && status === 200) return resolve(bytes);
-          if (status !== 0 && failure === undefined) return reject(peerError(status, headers, bytes));
+          if (status !== 0 && failure === undefined) return reject(peerError(status, answer, bytes));
           if (failure instanceof ConnectError) return reject(failure);
           if (failure === undefined && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) {
             return reject(new ConnectError("the peer refused the stream (REFUSED_STREAM)", Code.Unavailable));
@@ -99,7 +104,8 @@ export function createPeerSession(address: string): PeerSession {
       });
     },
     close() {
-      session?.close();
+      // Destroyed, not closed: the peer is gone, and calls waiting on it fail now.
+      session?.destroy();
       session = undefined;
     },
   };
