@@ -1,0 +1,133 @@
+// An external client under continuous load: AddItem calls with a unique
+// product id each, over many carts, round-robin over every node, with each
+// call's outcome recorded for the journal check.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { ShoppingCartService } from "../../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
+
+/** One logical AddItem call and how it ended. */
+export interface CallRecord {
+  readonly cartId: string;
+  readonly productId: string;
+  /** `performance.now()` when it was issued and when it settled. */
+  readonly startedAt: number;
+  endedAt: number;
+  /** The node URLs tried, in order. */
+  readonly tried: string[];
+  /** The reply came back (the command is acknowledged). */
+  ok: boolean;
+  /** The last failure, when not ok (Code name and message). */
+  code?: string;
+  message?: string;
+}
+
+/** Options for {@link startLoad}. */
+export interface LoadOptions {
+  /** Carts the calls spread over (default 100). */
+  readonly carts?: number;
+  /** Calls in flight at once (default 6). */
+  readonly concurrency?: number;
+  /** Per-attempt deadline (default 3,000 ms). */
+  readonly timeoutMs?: number;
+  /**
+   * A well-behaved client: retries UNAVAILABLE (only) up to this many attempts in all,
+   * with exponential backoff from 50 ms, on the next node each time. Default 1: no retries.
+   */
+  readonly attempts?: number;
+  /** Pause between one worker's calls (default 5 ms), to keep the load light on a shared machine. */
+  readonly pauseMs?: number;
+  /** Until nodes forward calls: on UNAVAILABLE naming the owner (`orrery-shard-owner`), call the owner at once (twice at most). */
+  readonly followOwner?: boolean;
+  /** Prefix of cart and product ids, unique per test. */
+  readonly prefix: string;
+}
+
+/** A running load; {@link Load.stop} ends it and returns every call. */
+export interface Load {
+  readonly calls: readonly CallRecord[];
+  stop(): Promise<CallRecord[]>;
+}
+
+/** Starts `concurrency` workers calling AddItem round-robin over `urls()` (read per call, so nodes can join). */
+export function startLoad(urls: () => readonly string[], options: LoadOptions): Load {
+  const { carts = 100, concurrency = 6, timeoutMs = 3_000, attempts = 1, pauseMs = 5, followOwner = false, prefix } = options;
+  const clients = new Map<string, Client<typeof ShoppingCartService>>();
+  const clientOf = (url: string) => {
+    let client = clients.get(url);
+    if (client === undefined) clients.set(url, (client = createClient(ShoppingCartService, createConnectTransport({ baseUrl: url, httpVersion: "2" }))));
+    return client;
+  };
+  const calls: CallRecord[] = [];
+  let next = 0;
+  let stopped = false;
+
+  async function call(record: CallRecord): Promise<void> {
+    let owner: string | undefined;
+    for (let attempt = 1, redirects = 0; ; attempt++) {
+      const all = urls();
+      const url = owner ?? all[next++ % all.length]!;
+      owner = undefined;
+      record.tried.push(url);
+      try {
+        const reply = await clientOf(url).addItem({ cartId: record.cartId, productId: record.productId, name: "P", quantity: 1 }, { timeoutMs });
+        if (!reply.items.some((item) => item.productId === record.productId)) throw new Error(`the reply to ${record.productId} lacks its item`);
+        record.ok = true;
+        return;
+      } catch (error) {
+        const failure = ConnectError.from(error);
+        record.code = Code[failure.code];
+        record.message = failure.rawMessage;
+        owner = followOwner && redirects < 2 ? (failure.metadata.get("orrery-shard-owner") ?? undefined) : undefined;
+        if (owner !== undefined && failure.code === Code.Unavailable) {
+          redirects++;
+          attempt--;
+          continue;
+        }
+        owner = undefined;
+        if (failure.code !== Code.Unavailable || attempt >= attempts || stopped) return;
+        await sleep(50 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async function worker(w: number): Promise<void> {
+    for (let i = 0; !stopped; i++) {
+      const record: CallRecord = {
+        cartId: `${prefix}-cart-${(w + i * concurrency) % carts}`, productId: `${prefix}-w${w}-${i}`,
+        startedAt: performance.now(), endedAt: 0, tried: [], ok: false,
+      };
+      calls.push(record);
+      await call(record);
+      record.endedAt = performance.now();
+      if (pauseMs > 0) await sleep(pauseMs);
+    }
+  }
+
+  const workers = Array.from({ length: concurrency }, (_, w) => worker(w));
+  return {
+    calls,
+    async stop() {
+      stopped = true;
+      await Promise.all(workers);
+      return calls;
+    },
+  };
+}
+
+/**
+ * Whether a failure is the client's own report of a connection the server's
+ * process reset (it crashed): connect-node reports ECONNRESET as ABORTED, not
+ * UNAVAILABLE, though no server answered.
+ */
+export function connectionReset(call: CallRecord): boolean {
+  return !call.ok && call.code === "Aborted" && /ECONNRESET/.test(call.message ?? "");
+}
+
+/** The failed calls grouped by code, e.g. `{ Unavailable: 3 }`. */
+export function failuresByCode(calls: readonly CallRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const call of calls) if (!call.ok) counts[call.code ?? "?"] = (counts[call.code ?? "?"] ?? 0) + 1;
+  return counts;
+}
