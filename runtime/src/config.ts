@@ -1,5 +1,6 @@
 import { checkMembershipTiming, defaultMembershipTiming } from "./cluster/membership.js";
 import { defaultShardCount } from "./cluster/shard-hash.js";
+import { MIN_CLUSTER_SECRET_LENGTH } from "./cluster/call-signature.js";
 /** Runtime settings, read from the environment and overridable in code. */
 export interface RuntimeConfig {
   /** PORT: the port to serve on (0 picks a free one). */
@@ -73,6 +74,16 @@ export interface RuntimeConfig {
   readonly rebalanceStableMs: number;
   /** ORRERY_MAX_SHARD_MOVES: shards a node hands off per heartbeat round at most; by default 10% of the shards. */
   readonly maxShardMoves: number;
+  /**
+   * ORRERY_CLUSTER_SECRET: signs the calls nodes forward to each other (at
+   * least 16 characters; the same on every node). Without it a node forwards
+   * nothing, and is not ready while it has peers.
+   */
+  readonly clusterSecret: string | undefined;
+  /** ORRERY_SHARD_WAIT_MS: how long a call waits for a moving shard's new owner before UNAVAILABLE (never past its deadline). */
+  readonly shardWaitMs: number;
+  /** ORRERY_FORWARD_TIMEOUT_MS: how long a call forwarded to its entity's owner may take when the caller set no deadline. */
+  readonly forwardTimeoutMs: number;
 }
 
 /** How log lines are written: see {@link RuntimeConfig.logFormat}. */
@@ -161,6 +172,10 @@ function clusterSettings(env: Record<string, string | undefined>, int: IntSettin
   if (advertiseUrl !== undefined && (!/^https?:\/\/[^/]/.test(advertiseUrl) || !URL.canParse(advertiseUrl))) {
     problems.push(`ORRERY_ADVERTISE_URL=${JSON.stringify(advertiseUrl)} is not an http:// or https:// URL (e.g. http://10.0.0.5:8080)`);
   }
+  const clusterSecret = env["ORRERY_CLUSTER_SECRET"] === undefined || env["ORRERY_CLUSTER_SECRET"] === "" ? undefined : env["ORRERY_CLUSTER_SECRET"];
+  if (clusterSecret !== undefined && clusterSecret.length < MIN_CLUSTER_SECRET_LENGTH) {
+    problems.push(`ORRERY_CLUSTER_SECRET is ${clusterSecret.length} characters; use at least ${MIN_CLUSTER_SECRET_LENGTH} (e.g. openssl rand -hex 32), the same on every node`);
+  }
   const timing = {
     heartbeatMs: int("ORRERY_HEARTBEAT_MS", defaultMembershipTiming.heartbeatMs, 10, 60_000),
     selfFenceAfterMs: int("ORRERY_SELF_FENCE_AFTER_MS", defaultMembershipTiming.selfFenceAfterMs, 20, 600_000),
@@ -178,6 +193,9 @@ function clusterSettings(env: Record<string, string | undefined>, int: IntSettin
     ...timing,
     rebalanceStableMs: int("ORRERY_REBALANCE_STABLE_MS", 3_000, 0, 600_000),
     maxShardMoves: int("ORRERY_MAX_SHARD_MOVES", Math.max(1, Math.ceil(shardCount / 10)), 1, 65_536),
+    clusterSecret,
+    shardWaitMs: int("ORRERY_SHARD_WAIT_MS", 5_000, 0, 600_000),
+    forwardTimeoutMs: int("ORRERY_FORWARD_TIMEOUT_MS", 10_000, 10, 3_600_000),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
-import { nodeIdentity, openCluster } from "./cluster/index.js";
-import type { ClusterNode } from "./cluster/index.js";
+import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
+import type { ClusterNode, LocalComponent } from "./cluster/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -104,9 +104,30 @@ export function createService(options: ServiceOptions): OrreryService {
         shards: node,
       }),
     );
-    inProcess.route(createEntityRouter(hosts));
+    const secret = config.clusterSecret;
+    inProcess.route(createEntityRouter(hosts, {
+      cluster: node,
+      peers: secret === undefined ? undefined : createPeerCalls(createCallSigner(secret, () => `${node.name}/${node.incarnation}`)),
+      shardWaitMs: config.shardWaitMs,
+      forwardTimeoutMs: config.forwardTimeoutMs,
+    }));
+    const local = new Map<string, LocalComponent>(hosts.map((host) => [host.entity.spec.type, {
+      service: host.entity.spec.service,
+      invokeLocal(method, entityId, command, call) {
+        // A peer sent it here, so its view says this node owns the shard: if this node's view disagrees, one of them is stale.
+        if (node.epochOf(host.shardOfEntity(entityId)) === undefined) node.rereadOwners();
+        return host.invoke(method, entityId, command, call);
+      },
+    }]));
+    const statusRoute = clusterStatusRoute(() => cluster);
+    const metricsRoute = observability.routes;
     server = createServiceServer({
-      config, readiness, logger, routes: inProcess.routes, observer: observability.calls, otherRoutes: observability.routes,
+      config, readiness, logger, observer: observability.calls,
+      routes: (router) => {
+        inProcess.routes(router);
+        registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
+      },
+      otherRoutes: (req, res) => statusRoute(req, res) || (metricsRoute?.(req, res) ?? false),
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;
@@ -152,9 +173,10 @@ export function createService(options: ServiceOptions): OrreryService {
         readiness.set("draining");
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
+        // Hand the shards off first, while still answering: calls for them are forwarded to their new owners meanwhile.
+        await cluster?.leave();
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
-        await cluster?.leave(); // releases its shards, so peers take them at once
         for (const host of hosts) host.close();
         await store?.journal.close();
         await store?.database.close();

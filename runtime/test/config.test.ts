@@ -42,10 +42,14 @@ describe("loadConfig", () => {
     assert.equal(defaults.advertiseUrl, undefined);
     assert.ok(defaults.selfFenceAfterMs < defaults.deadAfterMs, "self-fence comes before others may declare the node dead");
     assert.equal(defaults.maxShardMoves, 103);
-    const set = loadConfig({ ORRERY_SHARD_COUNT: "64", ORRERY_ADVERTISE_URL: "http://10.0.0.5:8080", ORRERY_NODE_NAME: "n1", ORRERY_HEARTBEAT_MS: "50", ORRERY_SELF_FENCE_AFTER_MS: "200", ORRERY_DEAD_AFTER_MS: "300", ORRERY_REBALANCE_STABLE_MS: "0" });
+    assert.deepEqual([defaults.clusterSecret, defaults.shardWaitMs, defaults.forwardTimeoutMs], [undefined, 5_000, 10_000]);
+    const set = loadConfig({
+      ORRERY_SHARD_COUNT: "64", ORRERY_ADVERTISE_URL: "http://10.0.0.5:8080", ORRERY_NODE_NAME: "n1", ORRERY_HEARTBEAT_MS: "50", ORRERY_SELF_FENCE_AFTER_MS: "200",
+      ORRERY_DEAD_AFTER_MS: "300", ORRERY_REBALANCE_STABLE_MS: "0", ORRERY_CLUSTER_SECRET: "0123456789abcdef", ORRERY_SHARD_WAIT_MS: "250", ORRERY_FORWARD_TIMEOUT_MS: "3000",
+    });
     assert.deepEqual(
-      [set.shardCount, set.advertiseUrl, set.nodeName, set.heartbeatMs, set.selfFenceAfterMs, set.deadAfterMs, set.rebalanceStableMs, set.maxShardMoves],
-      [64, "http://10.0.0.5:8080", "n1", 50, 200, 300, 0, 7],
+      [set.shardCount, set.advertiseUrl, set.nodeName, set.heartbeatMs, set.selfFenceAfterMs, set.deadAfterMs, set.rebalanceStableMs, set.maxShardMoves, set.clusterSecret, set.shardWaitMs, set.forwardTimeoutMs],
+      [64, "http://10.0.0.5:8080", "n1", 50, 200, 300, 0, 7, "0123456789abcdef", 250, 3000],
     );
   });
 
@@ -58,6 +62,7 @@ describe("loadConfig", () => {
         /ORRERY_ADVERTISE_URL="10\.0\.0\.5:8080" is not an http:\/\/ or https:\/\/ URL/.test(e.message) &&
         /ORRERY_MAX_SHARD_MOVES="none"/.test(e.message),
     );
+    assert.throws(() => loadConfig({ ORRERY_CLUSTER_SECRET: "short" }), /ORRERY_CLUSTER_SECRET is 5 characters; use at least 16 \(e\.g\. openssl rand -hex 32\), the same on every node/);
     assert.throws(
       () => loadConfig({ ORRERY_SELF_FENCE_AFTER_MS: "8000", ORRERY_DEAD_AFTER_MS: "6000" }),
       /ORRERY_HEARTBEAT_MS \(500\), ORRERY_SELF_FENCE_AFTER_MS \(8000\) and ORRERY_DEAD_AFTER_MS \(6000\) do not fit: /,

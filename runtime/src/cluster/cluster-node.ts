@@ -4,7 +4,7 @@ import { defaultMembershipTiming, joinMembership } from "./membership.js";
 import type { Member, Membership, MembershipTiming, NodeIdentity } from "./membership.js";
 import { desiredOwner } from "./placement.js";
 import { shardOf } from "./shard-hash.js";
-import { claimFreeShards, handOffShard, releaseShards, shardOwners } from "./shard-leases.js";
+import { claimFreeShards, handOffShard, handOffShards, releaseShards, shardOwners } from "./shard-leases.js";
 import type { ShardLease, ShardOwner } from "./shard-leases.js";
 
 /** The subset of a pino logger the cluster node writes to. */
@@ -37,6 +37,12 @@ export interface ClusterNodeOptions {
   readonly beforeHandOff?: (shards: ReadonlySet<number>) => Promise<void>;
   /** How long a hand-off waits for `beforeHandOff` (default 5,000 ms); the epoch fences whatever is still running after. */
   readonly handOffWaitMs?: number;
+  /**
+   * Whether this node can forward calls to its peers (it has the cluster
+   * secret). A node that cannot is not ready while other nodes are members:
+   * it would turn away every call for their shards. Default true.
+   */
+  readonly canForward?: boolean;
   readonly logger?: ClusterLogger;
 }
 
@@ -61,7 +67,18 @@ export interface ShardOwnerAddress {
   readonly incarnation: number;
   /** The URL the owner advertised; undefined when it is no longer a member. */
   readonly address: string | undefined;
+  /** Whether the owner is a live member (up or draining) in this node's last view. */
+  readonly live: boolean;
   readonly epoch: number;
+}
+
+/** The cluster as one node sees it, for the status endpoint. */
+export interface ClusterStatus {
+  readonly node: { readonly name: string | undefined; readonly incarnation: number | undefined; readonly ready: boolean; readonly notReadyReason: string | undefined };
+  readonly shardCount: number;
+  readonly members: ReadonlyArray<Member & { readonly shards: number }>;
+  /** Shards with no live owner in this node's last view: moving, or free to claim. */
+  readonly unowned: number;
 }
 
 /** This node in the cluster; see {@link createClusterNode}. */
@@ -96,6 +113,10 @@ export interface ClusterNode {
   fenced(shard: number, epoch: number): void;
   /** Runs one round now (heartbeat, reap, view, claims, hand-offs), after the one in progress. */
   refresh(): Promise<void>;
+  /** Re-reads the shard table soon, at most once per `ownersRereadMs`, whoever asks how often: a call found its owners stale. */
+  rereadOwners(): void;
+  /** The members and shard counts as this node last read them. */
+  status(): ClusterStatus;
   /** Leaves gracefully: draining, entities flushed, every shard released, marked dead. Idempotent. */
   leave(): Promise<void>;
 }
@@ -126,6 +147,8 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
   const stableAfterMs = options.stableAfterMs ?? 3_000;
   const maxMoves = Math.max(1, options.maxMovesPerRound ?? Math.ceil(shardCount / 10));
   const handOffWaitMs = options.handOffWaitMs ?? 5_000;
+  const canForward = options.canForward ?? true;
+  const ownersRereadMs = Math.min(100, timing.heartbeatMs);
   const listeners = new Set<(change: ClusterChange) => void>();
   // epochs[shard] > 0: served at that epoch (claims start epochs at 1, so 0 means "not served").
   const epochs = new Float64Array(shardCount);
@@ -134,6 +157,10 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
   let membership: Membership | undefined;
   let owners: ShardOwner[] = [];
   let addresses = new Map<string, string>();
+  let members: Member[] = [];
+  let liveMembers = new Set<string>();
+  let rereadAt = -Infinity;
+  let rereading: Promise<void> | undefined;
   let up: Member[] = [];
   // Draining members still own their shards until they release them: those are not free.
   let draining: string[] = [];
@@ -217,6 +244,12 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
       // The driver's message (lastError) is in the log, never in what callers read: it names hosts and ports.
       return `no successful heartbeat to the database within ${timing.selfFenceAfterMs} ms; serving no shards until it rejoins`;
     }
+    if (!canForward) {
+      const others = up.filter((m) => m.name !== membership!.name).map((m) => m.name);
+      if (others.length > 0) {
+        return `ORRERY_CLUSTER_SECRET is not set, so this node cannot forward calls to the other members (${others.join(", ")}); set the same secret on every node`;
+      }
+    }
     const mine = desiredNow();
     const missing = mine.filter((shard) => epochs[shard] === 0).length;
     if (mine.length === 0) return "placement gives this node no shards yet (it is not in its own view of live nodes)";
@@ -262,9 +295,10 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
         lastError = undefined;
       }
       for (const dead of await membership.reap()) logger?.warn(dead, `declared node ${dead.name} (incarnation ${dead.incarnation}) dead: no heartbeat for ${timing.deadAfterMs} ms`);
-      const members = await membership.members();
+      members = await membership.members();
       addresses = new Map(members.map((m) => [`${m.name}\u0000${m.incarnation}`, m.address]));
       up = members.filter((m) => m.state === "up");
+      liveMembers = new Set(members.filter((m) => m.state !== "dead").map((m) => `${m.name}\u0000${m.incarnation}`));
       draining = members.filter((m) => m.state === "draining").map((m) => `${m.name}\u0000${m.incarnation}`);
       const key = up.map((m) => `${m.name}/${m.incarnation}*${m.weight}`).join(",");
       if (key !== viewKey) {
@@ -317,7 +351,10 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     await stopServing(shards, "handed-off");
     let moved = 0;
     for (const { lease, to } of moves) {
-      if (await handOffShard(database, me(), lease, to)) moved++;
+      const handed = await handOffShard(database, me(), lease, to);
+      if (handed === undefined) continue;
+      owners[lease.shard] = { shard: lease.shard, ownerName: to.name, ownerIncarnation: to.incarnation, epoch: handed.epoch };
+      moved++;
     }
     ownersStale = true;
     logger?.info({ moved, to: [...new Set(moves.map((m) => m.to.name))] }, `handed off ${moved} shards`);
@@ -364,7 +401,9 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
   function ownerOf(shard: number): ShardOwnerAddress | undefined {
     const row = owners[shard];
     if (row === undefined || row.ownerName === null || row.ownerIncarnation === null) return undefined;
-    return { name: row.ownerName, incarnation: row.ownerIncarnation, address: addresses.get(`${row.ownerName}\u0000${row.ownerIncarnation}`), epoch: row.epoch };
+    const key = `${row.ownerName}\u0000${row.ownerIncarnation}`;
+    const live = liveMembers.has(key);
+    return { name: row.ownerName, incarnation: row.ownerIncarnation, address: addresses.get(key), live, epoch: row.epoch };
   }
 
   function ownedShards(): ShardLease[] {
@@ -427,6 +466,38 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
       round = round.then(() => runRound(true));
       return round;
     },
+    rereadOwners() {
+      if (rereading !== undefined || membership === undefined) return;
+      const wait = Math.max(0, rereadAt + ownersRereadMs - performance.now());
+      // In the round chain, so that an older read is never adopted after a newer claim.
+      rereading = round = round.then(async () => {
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        rereadAt = performance.now();
+        try {
+          adopt(await shardOwners(database));
+        } catch {
+          // The next round reads again, and logs what is wrong with the database.
+        } finally {
+          rereading = undefined;
+          updateReady();
+        }
+      });
+    },
+    status() {
+      const counts = new Map<string, number>();
+      let unowned = owners.length === 0 ? shardCount : 0;
+      for (const row of owners) {
+        const key = `${row.ownerName}\u0000${row.ownerIncarnation}`;
+        if (row.ownerName !== null && liveMembers.has(key)) counts.set(key, (counts.get(key) ?? 0) + 1);
+        else unowned++;
+      }
+      return {
+        node: { name: membership?.name ?? identity?.name, incarnation: membership?.incarnation, ready: ready && notReadyReason() === undefined, notReadyReason: notReadyReason() },
+        shardCount,
+        members: members.map((m) => ({ ...m, shards: counts.get(`${m.name}\u0000${m.incarnation}`) ?? 0 })),
+        unowned,
+      };
+    },
     leave() {
       leaving ??= (async () => {
         clearTimeout(timer);
@@ -434,13 +505,24 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
         await round;
         if (membership === undefined) return;
         updateReady();
-        const mine = new Set(ownedShards().map((lease) => lease.shard));
+        const leases = ownedShards();
         try {
           await membership.drain();
-          await stopServing(mine, "released");
-          const released = await releaseShards(database, me());
+          await stopServing(new Set(leases.map((lease) => lease.shard)), "handed-off");
+          // Each shard goes straight to the node placement gives it without this one; the rest are released.
+          const self = me();
+          const others = up.filter((m) => !(m.name === self.name && m.incarnation === self.incarnation));
+          const targets = new Map(others.map((m) => [m.name, m]));
+          const placing = others.map((m) => ({ name: m.name, weight: m.weight }));
+          const moves = leases.flatMap((lease) => {
+            const to = targets.get(desiredOwner(lease.shard, placing) ?? "");
+            return to === undefined ? [] : [{ lease, to: { name: to.name, incarnation: to.incarnation } }];
+          });
+          const moved = await handOffShards(database, self, moves);
+          for (const m of moved) owners[m.shard] = { shard: m.shard, ownerName: m.to.name, ownerIncarnation: m.to.incarnation, epoch: m.epoch };
+          const released = await releaseShards(database, self);
           await membership.leave();
-          logger?.info({ released }, `left the cluster, releasing ${released} shards`);
+          logger?.info({ handedOff: moved.length, released }, `left the cluster, handing ${moved.length} shards to ${new Set(moved.map((m) => m.to.name)).size} nodes and releasing ${released}`);
         } catch (error) {
           loseAll("released");
           logger?.warn({ err: error }, `leaving the cluster failed (its shards free up once peers declare it dead): ${describeError(error)}`);

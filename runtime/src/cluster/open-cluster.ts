@@ -7,7 +7,7 @@ import { ensureShardLayout } from "./shard-layout.js";
 /** The settings {@link openCluster} reads. */
 export type ClusterConfig = Pick<
   RuntimeConfig,
-  "shardCount" | "heartbeatMs" | "selfFenceAfterMs" | "deadAfterMs" | "rebalanceStableMs" | "maxShardMoves"
+  "shardCount" | "heartbeatMs" | "selfFenceAfterMs" | "deadAfterMs" | "rebalanceStableMs" | "maxShardMoves" | "clusterSecret"
 >;
 
 /**
@@ -29,6 +29,7 @@ export async function openCluster(
     timing: { heartbeatMs: config.heartbeatMs, selfFenceAfterMs: config.selfFenceAfterMs, deadAfterMs: config.deadAfterMs },
     stableAfterMs: config.rebalanceStableMs,
     maxMovesPerRound: config.maxShardMoves,
+    canForward: config.clusterSecret !== undefined,
     beforeHandOff,
     logger,
   });

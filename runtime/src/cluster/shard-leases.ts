@@ -64,6 +64,28 @@ export async function handOffShard(database: Database, from: Claimant, lease: Sh
   return row === undefined ? undefined : { shard: row.shard, epoch: Number(row.epoch) };
 }
 
+/**
+ * Moves many shards from `from` to their successors in one statement, each
+ * only if `from` still holds it at the lease's epoch (compare-and-set per
+ * row); every epoch grows. Returns the moves made, with their new epochs.
+ */
+export async function handOffShards(
+  database: Database,
+  from: Claimant,
+  moves: ReadonlyArray<{ readonly lease: ShardLease; readonly to: Claimant }>,
+): Promise<Array<{ shard: number; epoch: number; to: Claimant }>> {
+  if (moves.length === 0) return [];
+  const { rows } = await sql<{ shard: number; epoch: string | number; owner_name: string; owner_incarnation: string | number }>`
+    update orrery_shards s
+       set owner_name = m.to_name, owner_incarnation = m.to_incarnation, epoch = s.epoch + 1, updated_at = now()
+      from unnest(${moves.map((m) => m.lease.shard)}::int[], ${moves.map((m) => m.lease.epoch)}::bigint[],
+                  ${moves.map((m) => m.to.name)}::text[], ${moves.map((m) => m.to.incarnation)}::bigint[])
+           as m(shard, epoch, to_name, to_incarnation)
+     where s.shard = m.shard and s.epoch = m.epoch and s.owner_name = ${from.name} and s.owner_incarnation = ${from.incarnation}
+ returning s.shard, s.epoch, s.owner_name, s.owner_incarnation`.execute(database.db);
+  return rows.map((r) => ({ shard: r.shard, epoch: Number(r.epoch), to: { name: r.owner_name, incarnation: Number(r.owner_incarnation) } }));
+}
+
 /** Releases every shard `me` holds (a node leaving): each epoch grows, so its late writes are fenced. */
 export async function releaseShards(database: Database, me: Claimant): Promise<number> {
   const result = await database.db

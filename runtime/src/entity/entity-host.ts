@@ -4,6 +4,7 @@ import { HandlerFailure, processCommand } from "@orrery/sdk";
 import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
+import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
 import type { EventJournal, JournalEvent } from "../storage/index.js";
 import { CommitOutcomeUnknownError, FencedWriteError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
@@ -15,11 +16,15 @@ import type { CommandTrace, EntityObserver } from "./entity-observer.js";
 export interface CallInfo {
   readonly headers?: Headers;
   readonly signal?: AbortSignal;
+  /** The caller's deadline (`performance.now()` time), if it set one. */
+  readonly deadline?: number | undefined;
 }
 
 /** Hosts the active entities of one event-sourced component in this process. */
 export interface EntityHost {
   readonly entity: EventSourcedEntity;
+  /** The shard of an entity (0 outside a cluster). */
+  shardOfEntity(entityId: string): number;
   /** Runs a command on an entity: in arrival order per entity, concurrently across entities. */
   invoke(method: DescMethod, entityId: string, command: Message, call?: CallInfo): Promise<Message>;
   /** Resolves when every queued command has finished. */
@@ -256,7 +261,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   /** UNAVAILABLE: this node does not serve the entity's shard; the owner's address, when known, is in the `orrery-shard-owner` header. */
   function notServed(where: string, shard: number): ConnectError {
     const address = shards?.ownerOf(shard)?.address;
-    const metadata = address === undefined ? undefined : new Headers({ "orrery-shard-owner": address });
+    const metadata = new Headers({ [NOT_SERVED_HEADER]: String(shard) });
+    if (address !== undefined) metadata.set("orrery-shard-owner", address);
     return new ConnectError(`${where}: ${shards!.whyNotServed(shard)}`, Code.Unavailable, metadata);
   }
 
@@ -266,6 +272,9 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
 
   return {
     entity,
+    shardOfEntity(entityId) {
+      return active.get(entityId)?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
+    },
     invoke(method, entityId, message, call = {}) {
       let slot = active.get(entityId);
       const shard = slot?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));

@@ -39,7 +39,9 @@ export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity
         target.entityType = spec.type;
         target.entityId = key;
       }
-      return entities.invoke(spec.type, method, key, req, { headers: ctx.requestHeader, signal: ctx.signal });
+      const timeout = ctx.timeoutMs();
+      const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+      return entities.invoke(spec.type, method, key, req, { headers: ctx.requestHeader, signal: ctx.signal, deadline });
     };
   }
   router.service(spec.service, impl as unknown as ServiceImpl<typeof spec.service>);

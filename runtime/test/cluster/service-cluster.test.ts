@@ -6,6 +6,9 @@ import type { Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
 import { pino } from "pino";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createCallSigner } from "../../src/cluster/call-signature.js";
+import { ForwardedCallSchema, NodeService } from "../../src/gen/orrery/cluster/v1/node_pb.js";
 import { createService } from "../../src/index.js";
 import type { OrreryService, ServiceOptions } from "../../src/index.js";
 import { desiredOwner } from "../../src/cluster/placement.js";
@@ -16,11 +19,13 @@ import { admin, postgresServerUrl, withDatabase } from "../support/postgres-serv
 import "../support/postgres.js"; // its root hook stops the embedded server after the run
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { cart } from "../../../samples/shopping-cart/src/cart.js";
-import { ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
+import { AddItemRequestSchema, ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
 
 const silent = pino({ level: "silent" });
-/** 50 ms heartbeats, fenced after 200 ms, dead after 300 ms, shards move after 200 ms of a stable view. */
-const fast = { heartbeatMs: 50, selfFenceAfterMs: 200, deadAfterMs: 300, rebalanceStableMs: 200 } satisfies Partial<ServiceOptions>;
+/** 50 ms heartbeats, fenced after 200 ms, dead after 300 ms, shards move after 200 ms of a stable view; one secret. */
+const fast = {
+  heartbeatMs: 50, selfFenceAfterMs: 200, deadAfterMs: 300, rebalanceStableMs: 200, clusterSecret: "a-test-secret-of-the-cluster",
+} satisfies Partial<ServiceOptions>;
 
 function startNode(more: Partial<ServiceOptions>): Promise<OrreryService> {
   const service = createService({ components: [cart], port: 0, host: "127.0.0.1", logger: silent, handleSignals: false, ...fast, ...more });
@@ -133,7 +138,7 @@ describe("a service in a cluster", function () {
       assert.deepEqual(after.items.map((i) => i.productId), ["p1", "p3"]);
     });
 
-    it("splits the shards between two services by rendezvous; each answers for its own carts, the other answers UNAVAILABLE naming the owner; a graceful stop hands everything to the survivor", async () => {
+    it("splits the shards between two services by rendezvous; each answers for every cart, forwarding to the owner, with the owner's reply and error text; a graceful stop hands everything to the survivor", async () => {
       const a = await startNode({ databaseUrl: db.url });
       services.push(a);
       const b = await startNode({ databaseUrl: db.url });
@@ -148,27 +153,89 @@ describe("a service in a cluster", function () {
       const [cartOfB] = cartsOf(nameB, [nameA, nameB], 1);
       const [clientA, clientB] = [cartClient(a), cartClient(b)];
       await clientA.addItem({ cartId: cartOfA!, productId: "p", name: "P", quantity: 1 });
-      await clientB.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 2 });
-      await assert.rejects(clientA.getCart({ cartId: cartOfB! }), (error: unknown) => {
-        assert.ok(error instanceof ConnectError && error.code === Code.Unavailable, String(error));
-        assert.match(error.rawMessage, new RegExp(`GetCart for shopping-cart "${cartOfB}": shard \\d+ is owned by node ${nameB} at ${b.url}, not by this node`));
-        assert.equal(error.metadata.get("orrery-shard-owner"), b.url);
-        return true;
-      });
-      await assert.rejects(clientB.addItem({ cartId: cartOfA!, productId: "p", name: "P", quantity: 1 }), (error: unknown) => error instanceof ConnectError && error.code === Code.Unavailable);
+      // Through the node that does not own it: forwarded, and the same reply as from the owner.
+      const viaA = await clientA.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 2 });
+      assert.deepEqual(viaA, await clientB.getCart({ cartId: cartOfB! }));
+      assert.equal((await clientB.getCart({ cartId: cartOfA! })).items[0]?.quantity, 1);
+      // An error of the owner arrives with its code and text unchanged.
+      const fromOwner = await clientB.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
+      const forwarded = await clientA.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
+      assert.ok(fromOwner instanceof ConnectError && forwarded instanceof ConnectError);
+      assert.equal(forwarded.code, Code.InvalidArgument);
+      assert.equal(forwarded.rawMessage, fromOwner.rawMessage);
+      const status = await (await fetch(`${a.url}/orrery/cluster`)).json() as { members: Array<{ name: string; shards: number; state: string }>; unowned: number };
+      assert.deepEqual(status.members.filter((m) => m.state === "up").map((m) => m.shards).sort(), [...shares].sort());
+      assert.equal(status.unowned, 0);
 
       await b.stop();
       await eventually("a owns every shard", () => a.cluster!.ownedShards().length === 1024, 3_000);
       assert.equal((await readyz(a)).status, 200);
       const moved = await clientA.getCart({ cartId: cartOfB! });
       assert.equal(moved.items[0]?.quantity, 2, "a serves b's cart, recovered from the journal");
+      assert.equal(a.cluster!.ownedShards().find((l) => l.shard === shardOf("shopping-cart", cartOfB!, 1024))?.epoch, 3, "b handed the shard straight to a (epoch 3)");
+    });
+
+    it("turns away internal calls that are unsigned, wrongly signed, stale or replayed with UNAUTHENTICATED, and logs them", async () => {
+      const lines: string[] = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+      const a = await startNode({ databaseUrl: db.url, logger });
+      services.push(a);
+      const node = createClient(NodeService, createConnectTransport({ baseUrl: a.url, httpVersion: "2", useBinaryFormat: true }));
+      const call = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, {
+        entityType: "shopping-cart", entityId: "forged", method: "AddItem",
+        command: toBinary(AddItemRequestSchema, create(AddItemRequestSchema, { cartId: "forged", productId: "p", name: "P", quantity: 1 })),
+      }));
+      const rejected = async (request: Parameters<typeof node.forward>[0], reason: RegExp) => {
+        await assert.rejects(node.forward(request), (error: unknown) => {
+          assert.ok(error instanceof ConnectError, String(error));
+          assert.equal(error.code, Code.Unauthenticated, error.message);
+          assert.match(error.rawMessage, reason);
+          return true;
+        });
+      };
+      await rejected({ call }, /not signed|names no sender/);
+      await rejected(createCallSigner("another-secret-entirely", () => "mallory/1").sign(call), /signature does not match this node's cluster secret \(sender mallory\/1\)/);
+      const signed = createCallSigner(fast.clusterSecret, () => "peer/1").sign(call);
+      await rejected({ ...signed, signedAtMs: signed.signedAtMs - 60_000n }, /signature does not match/); // the time is signed too
+      const stale = createCallSigner(fast.clusterSecret, () => "peer/1");
+      const realNow = Date.now;
+      Date.now = () => realNow() - 60_000;
+      const old = stale.sign(call);
+      Date.now = realNow;
+      await rejected(old, /signed 6\d{4} ms ago by peer\/1, outside the 10000 ms window/);
+      // A correctly signed call runs once; the same bytes again are a replay.
+      const reply = await node.forward(signed);
+      assert.ok(reply.reply.length > 0);
+      await rejected(signed, /a replay of a call peer\/1 sent before/);
+      const events = await sql<{ n: string }>`select count(*) as n from orrery_events where entity_id = 'forged'`.execute(db.database.db);
+      assert.equal(Number(events.rows[0]!.n), 1, "only the genuine call was applied");
+      assert.equal(lines.filter((line) => line.includes("rejected an internal call")).length, 5);
+    });
+
+    it("without a cluster secret a node forwards nothing: it is not ready while it has peers, and answers UNAVAILABLE naming the owner", async () => {
+      const a = await startNode({ databaseUrl: db.url, clusterSecret: undefined });
+      services.push(a);
+      const b = await startNode({ databaseUrl: db.url, clusterSecret: undefined });
+      services.push(b);
+      const [nameA, nameB] = [a.cluster!.name!, b.cluster!.name!];
+      await eventually("the shards are split", () => a.cluster!.ownedShards().length + b.cluster!.ownedShards().length === 1024 && b.cluster!.ownedShards().length > 400);
+      const ready = await readyz(a);
+      assert.equal(ready.status, 503);
+      assert.match(ready.body, new RegExp(`ORRERY_CLUSTER_SECRET is not set, so this node cannot forward calls to the other members \\(${nameB}\\)`));
+      const [cartOfB] = cartsOf(nameB, [nameA, nameB], 1);
+      await assert.rejects(cartClient(a).getCart({ cartId: cartOfB! }), (error: unknown) => {
+        assert.ok(error instanceof ConnectError && error.code === Code.Unavailable, String(error));
+        assert.match(error.rawMessage, new RegExp(`GetCart for shopping-cart "${cartOfB}": shard \\d+ is owned by node ${nameB} at ${b.url}, not by this node`));
+        assert.equal(error.metadata.get("orrery-shard-owner"), b.url);
+        return true;
+      });
     });
 
     it("a service cut off from the database stops serving and says so at /readyz before the survivor takes its shards", async () => {
       const url = new URL(db.url);
       const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
       try {
-        const a = await startNode({ databaseUrl: `postgres://${url.username}@127.0.0.1:${proxy.port}${url.pathname}`, dbStatementTimeoutMs: 500, storageWaitMs: 300 });
+        const a = await startNode({ databaseUrl: `postgres://${url.username}@127.0.0.1:${proxy.port}${url.pathname}`, dbStatementTimeoutMs: 500, storageWaitMs: 300, shardWaitMs: 300 });
         services.push(a);
         const b = await startNode({ databaseUrl: db.url });
         services.push(b);
@@ -187,7 +254,7 @@ describe("a service in a cluster", function () {
         assert.ok(notReadyAt < takenAt, `a stopped serving ${notReadyAt - cutAt} ms after the cut, b took over at ${takenAt - cutAt} ms`);
         assert.match((await readyz(a)).body, /^unavailable: .*no successful heartbeat to the database within 200 ms/);
         await assert.rejects(cartClient(a).getCart({ cartId: cartOfA! }), (error: unknown) =>
-          error instanceof ConnectError && error.code === Code.Unavailable && /serves no shards right now/.test(error.rawMessage));
+          error instanceof ConnectError && error.code === Code.Unavailable && /is moving between nodes .*serves no shards right now.*safe to retry/.test(error.rawMessage));
         const fromB = await cartClient(b).getCart({ cartId: cartOfA! });
         assert.equal(fromB.items.length, 1);
         proxy.restore();

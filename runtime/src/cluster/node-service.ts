@@ -1,0 +1,69 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { ForwardedCallSchema, NodeService } from "../gen/orrery/cluster/v1/node_pb.js";
+import type { ForwardedCall, ForwardRequest, ForwardResponse } from "../gen/orrery/cluster/v1/node_pb.js";
+import type { CallVerifier } from "./call-signature.js";
+import type { ClusterLogger } from "./cluster-node.js";
+
+/** A component served on this node, as the node service runs forwarded calls on it. */
+export interface LocalComponent {
+  readonly service: DescService;
+  /** Runs the command here, never forwarding it again: a node that does not serve its shard answers UNAVAILABLE. */
+  invokeLocal(method: DescMethod, entityId: string, command: Message, call: { headers: Headers; signal: AbortSignal; deadline: number | undefined }): Promise<Message>;
+}
+
+/** Options for {@link registerNodeService}. */
+export interface NodeServiceOptions {
+  /** The components by type. */
+  readonly components: ReadonlyMap<string, LocalComponent>;
+  /** Checks every call's signature; undefined when this node has no cluster secret (it then accepts no internal call). */
+  readonly verifier: CallVerifier | undefined;
+  readonly logger?: ClusterLogger;
+}
+
+const where = `${NodeService.typeName}/Forward`;
+
+/**
+ * Serves `orrery.cluster.v1.NodeService` on the node's port: the internal
+ * route peers forward calls over. A call that is unsigned, wrongly signed,
+ * stale or replayed is rejected with UNAUTHENTICATED and logged, before its
+ * content is looked at.
+ */
+export function registerNodeService(router: ConnectRouter, options: NodeServiceOptions): void {
+  const { components, verifier, logger } = options;
+  const reject = (reason: string, request: ForwardRequest, ctx: HandlerContext): never => {
+    logger?.warn({ sender: request.sender, peer: ctx.requestHeader.get("x-forwarded-for") ?? undefined, reason }, `rejected an internal call: ${reason}`);
+    throw new ConnectError(`${where}: ${reason}`, Code.Unauthenticated);
+  };
+  router.service(NodeService, {
+    async forward(request: ForwardRequest, ctx: HandlerContext): Promise<ForwardResponse> {
+      if (verifier === undefined) reject("this node has no cluster secret (ORRERY_CLUSTER_SECRET), so it accepts no internal calls", request, ctx);
+      const problem = verifier!.verify({ call: request.call, sender: request.sender, signedAtMs: request.signedAtMs, nonce: request.nonce, signature: request.signature });
+      if (problem !== undefined) reject(problem, request, ctx);
+      let call: ForwardedCall;
+      try {
+        call = fromBinary(ForwardedCallSchema, request.call);
+      } catch (error) {
+        throw new ConnectError(`${where}: the forwarded call does not parse: ${String(error)}`, Code.InvalidArgument);
+      }
+      const component = components.get(call.entityType);
+      if (component === undefined) throw new ConnectError(`no component of type "${call.entityType}" is served here`, Code.Unimplemented);
+      const method = component.service.methods.find((m) => m.name === call.method);
+      if (method === undefined) throw new ConnectError(`${component.service.typeName} has no method "${call.method}" on this node (does it run another version?)`, Code.Unimplemented);
+      let command: Message;
+      try {
+        command = fromBinary(method.input, call.command);
+      } catch (error) {
+        throw new ConnectError(`${component.service.typeName}/${method.name}: the forwarded command does not parse: ${String(error)}`, Code.InvalidArgument);
+      }
+      const headers = new Headers();
+      for (const { name, value } of call.headers) headers.append(name, value);
+      const timeout = Number(call.timeoutMs);
+      const deadline = timeout > 0 ? performance.now() + timeout : undefined;
+      const reply = await component.invokeLocal(method, call.entityId, command, { headers, signal: ctx.signal, deadline });
+      return { $typeName: "orrery.cluster.v1.ForwardResponse", reply: toBinary(method.output, reply) };
+    },
+  });
+}
