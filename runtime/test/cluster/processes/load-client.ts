@@ -38,8 +38,6 @@ export interface LoadOptions {
   readonly attempts?: number;
   /** Pause between one worker's calls (default 5 ms), to keep the load light on a shared machine. */
   readonly pauseMs?: number;
-  /** Until nodes forward calls: on UNAVAILABLE naming the owner (`orrery-shard-owner`), call the owner at once (twice at most). */
-  readonly followOwner?: boolean;
   /** Prefix of cart and product ids, unique per test. */
   readonly prefix: string;
 }
@@ -52,7 +50,7 @@ export interface Load {
 
 /** Starts `concurrency` workers calling AddItem round-robin over `urls()` (read per call, so nodes can join). */
 export function startLoad(urls: () => readonly string[], options: LoadOptions): Load {
-  const { carts = 100, concurrency = 6, timeoutMs = 3_000, attempts = 1, pauseMs = 5, followOwner = false, prefix } = options;
+  const { carts = 100, concurrency = 6, timeoutMs = 3_000, attempts = 1, pauseMs = 5, prefix } = options;
   const clients = new Map<string, Client<typeof ShoppingCartService>>();
   const clientOf = (url: string) => {
     let client = clients.get(url);
@@ -64,11 +62,11 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
   let stopped = false;
 
   async function call(record: CallRecord): Promise<void> {
-    let owner: string | undefined;
-    for (let attempt = 1, redirects = 0; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const all = urls();
-      const url = owner ?? all[next++ % all.length]!;
-      owner = undefined;
+      let url = all[next++ % all.length]!;
+      // A retry goes to another node than the one that just failed.
+      if (url === record.tried.at(-1) && all.length > 1) url = all[next++ % all.length]!;
       record.tried.push(url);
       try {
         const reply = await clientOf(url).addItem({ cartId: record.cartId, productId: record.productId, name: "P", quantity: 1 }, { timeoutMs });
@@ -79,13 +77,6 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
         const failure = ConnectError.from(error);
         record.code = Code[failure.code];
         record.message = failure.rawMessage;
-        owner = followOwner && redirects < 2 ? (failure.metadata.get("orrery-shard-owner") ?? undefined) : undefined;
-        if (owner !== undefined && failure.code === Code.Unavailable) {
-          redirects++;
-          attempt--;
-          continue;
-        }
-        owner = undefined;
         if (failure.code !== Code.Unavailable || attempt >= attempts || stopped) return;
         await sleep(50 * 2 ** (attempt - 1));
       }
