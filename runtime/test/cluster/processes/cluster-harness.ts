@@ -54,6 +54,8 @@ export interface ProcessCluster {
   readonly nodes: NodeProcess[];
   /** The test's own connection to the cluster's database. */
   readonly database: Database;
+  /** ORRERY_CLUSTER_SECRET of every node. */
+  readonly secret: string;
   readonly urls: () => string[];
   addNode(options?: { viaProxy?: boolean }): Promise<NodeProcess>;
   shards(): Promise<ShardRow[]>;
@@ -150,6 +152,7 @@ export async function startCluster(size: number, options: { viaProxy?: readonly 
   const cluster: ProcessCluster = {
     nodes,
     database,
+    secret,
     urls: () => nodes.map((n) => n.url),
     addNode,
     async shards() {
