@@ -18,6 +18,8 @@ export interface CallRecord {
   readonly tried: string[];
   /** The reply came back (the command is acknowledged). */
   ok: boolean;
+  /** Attempts the server refused unprocessed (HTTP/2 REFUSED_STREAM), counted as UNAVAILABLE. */
+  refused: number;
   /** The last failure, when not ok (Code name and message). */
   code?: string;
   message?: string;
@@ -75,9 +77,14 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
         return;
       } catch (error) {
         const failure = ConnectError.from(error);
-        record.code = Code[failure.code];
+        // connect-node reports a stream the server refused unprocessed (REFUSED_STREAM, behind its GOAWAY) as INTERNAL;
+        // HTTP/2 and gRPC make it UNAVAILABLE, safe to retry (grpc-js: "Stream refused by server").
+        const refused = failure.code === Code.Internal && /NGHTTP2_REFUSED_STREAM/.test(failure.rawMessage);
+        if (refused) record.refused++;
+        const code = refused ? Code.Unavailable : failure.code;
+        record.code = Code[code];
         record.message = failure.rawMessage;
-        if (failure.code !== Code.Unavailable || attempt >= attempts || stopped) return;
+        if (code !== Code.Unavailable || attempt >= attempts || stopped) return;
         await sleep(50 * 2 ** (attempt - 1));
       }
     }
@@ -87,7 +94,7 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
     for (let i = 0; !stopped; i++) {
       const record: CallRecord = {
         cartId: `${prefix}-cart-${(w + i * concurrency) % carts}`, productId: `${prefix}-w${w}-${i}`,
-        startedAt: performance.now(), endedAt: 0, tried: [], ok: false,
+        startedAt: performance.now(), endedAt: 0, tried: [], ok: false, refused: 0,
       };
       calls.push(record);
       await call(record);
@@ -108,12 +115,14 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
 }
 
 /**
- * Whether a failure is the client's own report of a connection the server's
- * process reset (it crashed): connect-node reports ECONNRESET as ABORTED, not
- * UNAVAILABLE, though no server answered.
+ * Whether a failure is the client's own report of a connection whose server
+ * process died under it: connect-node reports that as ABORTED (ECONNRESET) or
+ * CANCELED (the HTTP/2 stream closed with CANCEL), not UNAVAILABLE, though no
+ * server answered.
  */
 export function connectionReset(call: CallRecord): boolean {
-  return !call.ok && call.code === "Aborted" && /ECONNRESET/.test(call.message ?? "");
+  if (call.ok) return false;
+  return (call.code === "Aborted" && /ECONNRESET/.test(call.message ?? "")) || (call.code === "Canceled" && /^http\/2 stream closed with error code CANCEL/.test(call.message ?? ""));
 }
 
 /** The failed calls grouped by code, e.g. `{ Unavailable: 3 }`. */
