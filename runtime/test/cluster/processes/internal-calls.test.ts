@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -31,7 +32,7 @@ describe("the internal route of a cluster of processes", function () {
   let cartOfN1: string;
   let cartOfN2: string;
   before(async () => {
-    cluster = await startCluster(2);
+    cluster = await startCluster(2, { viaProxy: [1] }); // n2's database link can be cut, to hold a call there
     await cluster.settled();
     n1 = cluster.nodes[0]!;
     const owners = new Map((await cluster.shards()).map((row) => [row.shard, row.owner]));
@@ -80,5 +81,19 @@ describe("the internal route of a cluster of processes", function () {
     assert.equal(rows.length, 1, "only the genuine call wrote an event");
     assert.match(rows[0]!.product, /genuine/);
     assert.match(n1.process.output, /rejected an internal call/);
+  });
+  // Regression: the forwarding node passed the hop's CANCELED (connect-node's report of a peer that died mid-call) to its caller as if the caller had cancelled.
+  it("answers UNAVAILABLE, not CANCELED, when the owner a call was forwarded to dies in the middle of it (the last test here: it kills n2)", async () => {
+    const n2 = cluster.nodes[1]!;
+    const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl: n1.url, httpVersion: "2" }));
+    n2.proxy!.blackhole(); // the forwarded call reaches n2 and waits there for the event store
+    const pending = client.addItem({ cartId: cartOfN2, productId: "owner-dies", name: "P", quantity: 1 });
+    await sleep(150);
+    n2.signal("SIGKILL");
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof ConnectError, String(error));
+      assert.equal(error.code, Code.Unavailable, `${Code[error.code]}: ${error.rawMessage}`);
+      return true;
+    });
   });
 });
