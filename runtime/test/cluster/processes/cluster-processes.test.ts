@@ -68,12 +68,12 @@ describe("a cluster of shopping-cart processes under load", function () {
     const slowest = Math.max(...calls.filter((c) => c.ok && c.startedAt > killedAt).map((c) => c.endedAt - c.startedAt));
     console.log(`    SIGKILL: ${shards.size} shards taken over after ${Math.round(takenAt - killedAt)} ms, all ${victimCarts.size} of their carts served again ` +
       `${Math.round(servedAgainAt - killedAt)} ms after the kill (slowest acknowledged call ${Math.round(slowest)} ms); ${summary(calls)}`);
-    assert.ok(servedAgainAt - killedAt < 10_000, `served again after ${servedAgainAt - killedAt} ms`);
-    assert.ok(takenAt - killedAt < 10_000, `taken over after ${takenAt - killedAt} ms`);
     // A call in flight to the killed process itself sees its connection reset: that is no answer of the cluster.
     const reset = failed.filter((c) => connectionReset(c) && c.tried.at(-1) === victim.url);
     const wrong = failed.filter((c) => c.code !== "Unavailable" && !reset.includes(c));
     assert.deepEqual(wrong.map((c) => `${c.code} via ${c.tried.join(" > ")}: ${c.message}`), []);
+    assert.ok(servedAgainAt - killedAt < 10_000, `served again after ${servedAgainAt - killedAt} ms`);
+    assert.ok(takenAt - killedAt < 10_000, `taken over after ${takenAt - killedAt} ms`);
     const report = await checkJournal(cluster, calls);
     assert.ok(report.acknowledged >= 20, `the load ran: ${summary(calls)}`);
   });
