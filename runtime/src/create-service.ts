@@ -105,9 +105,14 @@ export function createService(options: ServiceOptions): OrreryService {
       }),
     );
     const secret = config.clusterSecret;
+    const peers = secret === undefined ? undefined : createPeerCalls(createCallSigner(secret, () => `${node.name}/${node.incarnation}`));
+    node.onChange((change) => {
+      // Calls in flight to a member that died fail now (their outcome unknown) instead of at their deadline.
+      if (change.kind === "left" && peers !== undefined) for (const member of change.members) peers.forget(member.address);
+    });
     inProcess.route(createEntityRouter(hosts, {
       cluster: node,
-      peers: secret === undefined ? undefined : createPeerCalls(createCallSigner(secret, () => `${node.name}/${node.incarnation}`)),
+      peers,
       shardWaitMs: config.shardWaitMs,
       forwardTimeoutMs: config.forwardTimeoutMs,
     }));

@@ -41,13 +41,19 @@ function mac(secret: string, call: Omit<SignedCall, "signature">): Buffer {
 /**
  * A signer for calls from `sender()` (this node's "name/incarnation" at the
  * time of the call): HMAC-SHA256 with the cluster secret over the scheme's
- * version tag, the sender, the time, 16 random bytes (the nonce) and the
- * SHA-256 of the serialized call.
+ * version tag, the sender, the time, a nonce (8 random bytes per signer and a
+ * counter) and the SHA-256 of the serialized call.
  */
 export function createCallSigner(secret: string, sender: () => string): CallSigner {
+  // The nonce: 8 random bytes of this signer, then a counter; unique per call without a random draw per call.
+  const prefix = randomBytes(8);
+  let counter = 0n;
   return {
     sign(call) {
-      const unsigned = { call, sender: sender(), signedAtMs: BigInt(Date.now()), nonce: randomBytes(16) };
+      const nonce = Buffer.allocUnsafe(16);
+      prefix.copy(nonce, 0);
+      nonce.writeBigUInt64BE(++counter, 8);
+      const unsigned = { call, sender: sender(), signedAtMs: BigInt(Date.now()), nonce };
       return { ...unsigned, signature: mac(secret, unsigned) };
     },
   };

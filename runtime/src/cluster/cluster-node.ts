@@ -4,7 +4,7 @@ import { defaultMembershipTiming, joinMembership } from "./membership.js";
 import type { Member, Membership, MembershipTiming, NodeIdentity } from "./membership.js";
 import { desiredOwner } from "./placement.js";
 import { shardOf } from "./shard-hash.js";
-import { claimFreeShards, handOffShard, handOffShards, releaseShards, shardOwners } from "./shard-leases.js";
+import { claimFreeShards, handOffShards, releaseShards, shardOwners } from "./shard-leases.js";
 import type { ShardLease, ShardOwner } from "./shard-leases.js";
 
 /** The subset of a pino logger the cluster node writes to. */
@@ -59,7 +59,9 @@ export type ShardLossReason =
 export type ClusterChange =
   | { readonly kind: "gained"; readonly shards: readonly number[] }
   | { readonly kind: "lost"; readonly shards: ReadonlySet<number>; readonly reason: ShardLossReason }
-  | { readonly kind: "ready"; readonly ready: boolean };
+  | { readonly kind: "ready"; readonly ready: boolean }
+  /** Members that were live and are not any more (dead or gone), with the addresses they advertised. */
+  | { readonly kind: "left"; readonly members: ReadonlyArray<{ readonly name: string; readonly address: string }> };
 
 /** Who owns a shard, as this node last read it. */
 export interface ShardOwnerAddress {
@@ -296,9 +298,18 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
       }
       for (const dead of await membership.reap()) logger?.warn(dead, `declared node ${dead.name} (incarnation ${dead.incarnation}) dead: no heartbeat for ${timing.deadAfterMs} ms`);
       members = await membership.members();
+      const previousAddresses = addresses;
       addresses = new Map(members.map((m) => [`${m.name}\u0000${m.incarnation}`, m.address]));
       up = members.filter((m) => m.state === "up");
+      const wasLive = liveMembers;
       liveMembers = new Set(members.filter((m) => m.state !== "dead").map((m) => `${m.name}\u0000${m.incarnation}`));
+      // A restarted node that took its old address back is not gone.
+      const liveAddresses = new Set(members.filter((m) => m.state !== "dead").map((m) => m.address));
+      const left = [...wasLive].filter((key) => !liveMembers.has(key)).flatMap((key) => {
+        const address = addresses.get(key) ?? previousAddresses.get(key);
+        return address === undefined || liveAddresses.has(address) ? [] : [{ name: key.split("\u0000")[0]!, address }];
+      });
+      if (left.length > 0) emit({ kind: "left", members: left });
       draining = members.filter((m) => m.state === "draining").map((m) => `${m.name}\u0000${m.incarnation}`);
       const key = up.map((m) => `${m.name}/${m.incarnation}*${m.weight}`).join(",");
       if (key !== viewKey) {
@@ -349,13 +360,9 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     if (moves.length === 0) return;
     const shards = new Set(moves.map((m) => m.lease.shard));
     await stopServing(shards, "handed-off");
-    let moved = 0;
-    for (const { lease, to } of moves) {
-      const handed = await handOffShard(database, me(), lease, to);
-      if (handed === undefined) continue;
-      owners[lease.shard] = { shard: lease.shard, ownerName: to.name, ownerIncarnation: to.incarnation, epoch: handed.epoch };
-      moved++;
-    }
+    const handed = await handOffShards(database, me(), moves.map(({ lease, to }) => ({ lease, to: { name: to.name, incarnation: to.incarnation } })));
+    for (const m of handed) owners[m.shard] = { shard: m.shard, ownerName: m.to.name, ownerIncarnation: m.to.incarnation, epoch: m.epoch };
+    const moved = handed.length;
     ownersStale = true;
     logger?.info({ moved, to: [...new Set(moves.map((m) => m.to.name))] }, `handed off ${moved} shards`);
   }

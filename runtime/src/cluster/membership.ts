@@ -83,7 +83,7 @@ export interface Membership {
   heartbeat(): Promise<HeartbeatOutcome>;
   /** Whether the last successful heartbeat was sent less than `selfFenceAfterMs` ago (monotonic clock). */
   holdsLease(): boolean;
-  /** Declares dead every node whose heartbeat is older than `deadAfterMs` (database clock); returns them. */
+  /** Declares dead every node whose heartbeat is older than `deadAfterMs` (database clock), and deletes those dead for ten times that; returns the newly dead. */
   reap(): Promise<Array<{ name: string; incarnation: number }>>;
   /** Every incarnation not dead, plus the dead ones of the last `deadAfterMs * 10`. */
   members(): Promise<Member[]>;
@@ -145,6 +145,12 @@ export async function joinMembership(database: Database, identity: NodeIdentity,
       return leaseFrom !== undefined && performance.now() - leaseFrom < timing.selfFenceAfterMs;
     },
     async reap() {
+      // Incarnations dead for ten times the detection time are history: forget them, so the table stays small.
+      await db
+        .deleteFrom("orrery_nodes")
+        .where("state", "=", "dead")
+        .where("heartbeat_at", "<", sql<Date>`now() - make_interval(secs => ${(timing.deadAfterMs * 10) / 1000})`)
+        .execute();
       const rows = await db
         .updateTable("orrery_nodes")
         .set({ state: "dead" })

@@ -1,10 +1,10 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import type { Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { ForwardedCallSchema, NodeService } from "../gen/orrery/cluster/v1/node_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ForwardedCallSchema, ForwardRequestSchema, ForwardResponseSchema, NodeService } from "../gen/orrery/cluster/v1/node_pb.js";
 import type { CallSigner } from "./call-signature.js";
 import { errorMetadata, forwardedHeaders } from "./forwarded-headers.js";
+import { createPeerSession } from "./peer-session.js";
+import type { PeerSession } from "./peer-session.js";
 
 /** The header a node sets on UNAVAILABLE when it does not serve the entity's shard: the call was not applied there. */
 export const NOT_SERVED_HEADER = "orrery-not-served";
@@ -35,25 +35,19 @@ export type ForwardOutcome =
 /** Node-to-node calls: one HTTP/2 connection per peer, every call signed. */
 export interface PeerCalls {
   forward(peer: { readonly name: string; readonly address: string }, call: CallToForward): Promise<ForwardOutcome>;
-  /** Closes the connection to a peer that left (its next call opens a new one). */
+  /** Drops the connection to a peer that left, failing the calls in flight to it (a next call opens a new one). */
   forget(address: string): void;
 }
 
 /**
  * Creates this node's client of its peers' NodeService. Each call is a
  * ForwardedCall, serialized once and signed by `signer`, sent in the Connect
- * protocol's binary form over a kept-alive HTTP/2 connection to the peer.
+ * protocol's binary form over a kept-alive HTTP/2 session to the peer
+ * (peer-session.ts).
  */
 export function createPeerCalls(signer: CallSigner): PeerCalls {
-  const clients = new Map<string, Client<typeof NodeService>>();
-  function clientOf(address: string): Client<typeof NodeService> {
-    let client = clients.get(address);
-    if (client === undefined) {
-      const transport = createConnectTransport({ baseUrl: address, httpVersion: "2", useBinaryFormat: true, pingIntervalMs: 10_000, idleConnectionTimeoutMs: 60_000 });
-      clients.set(address, (client = createClient(NodeService, transport)));
-    }
-    return client;
-  }
+  const sessions = new Map<string, PeerSession>();
+  const path = `/${NodeService.typeName}/${NodeService.method.forward.name}`;
   return {
     async forward(peer, call) {
       const body = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, {
@@ -64,15 +58,18 @@ export function createPeerCalls(signer: CallSigner): PeerCalls {
         headers: forwardedHeaders(call.headers),
         timeoutMs: BigInt(Math.max(1, Math.floor(call.timeoutMs))),
       }));
+      let session = sessions.get(peer.address);
+      if (session === undefined) sessions.set(peer.address, (session = createPeerSession(peer.address)));
       try {
-        const response = await clientOf(peer.address).forward(signer.sign(body), { timeoutMs: call.timeoutMs, signal: call.signal });
-        return { kind: "reply", reply: response.reply };
+        const reply = await session.unary(path, toBinary(ForwardRequestSchema, create(ForwardRequestSchema, signer.sign(body))), call.timeoutMs, call.signal);
+        return { kind: "reply", reply: fromBinary(ForwardResponseSchema, reply).reply };
       } catch (reason) {
         return outcomeOf(reason, peer, call);
       }
     },
     forget(address) {
-      clients.delete(address);
+      sessions.get(address)?.close();
+      sessions.delete(address);
     },
   };
 }

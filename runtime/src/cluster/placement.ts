@@ -18,7 +18,7 @@ export interface PlacementNode {
 export function desiredOwner(shard: number, nodes: readonly PlacementNode[]): string | undefined {
   let best: { name: string; score: number } | undefined;
   for (const node of nodes) {
-    const score = -node.weight / Math.log(unitInterval(node.name, shard));
+    const score = node.weight * inverseLog(node.name, shard);
     if (best === undefined || score > best.score || (score === best.score && node.name < best.name)) best = { name: node.name, score };
   }
   return best?.name;
@@ -29,6 +29,18 @@ export function desiredShards(name: string, shardCount: number, nodes: readonly 
   const mine: number[] = [];
   for (let shard = 0; shard < shardCount; shard++) if (desiredOwner(shard, nodes) === name) mine.push(shard);
   return mine;
+}
+
+// -1 / ln(u) of (name, shard), remembered: every view change places every
+// shard over every node, and the SHA-256s would cost ~0.3 s at 100 nodes.
+const remembered = new Map<string, number[]>();
+function inverseLog(name: string, shard: number): number {
+  let values = remembered.get(name);
+  if (values === undefined) {
+    if (remembered.size >= 1_000) remembered.clear(); // names of long-gone nodes
+    remembered.set(name, (values = []));
+  }
+  return (values[shard] ??= -1 / Math.log(unitInterval(name, shard)));
 }
 
 // A number in (0, 1) from 52 bits of SHA-256(name NUL shard): never 0 or 1, so the logarithm is finite and negative.

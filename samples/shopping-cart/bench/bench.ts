@@ -16,7 +16,9 @@
 // BENCH_STORAGES ("pglite,postgres"), BENCH_SCENARIOS (ids, default all;
 // "none" runs no rows), BENCH_OBSERVABILITY (modes of the observability
 // comparison, "off,metrics,tracing"; "none" skips it), BENCH_OBSERVABILITY_ROUNDS
-// (1), BENCH_OBSERVABILITY_CLIENT ("h2x1"), DATABASE_URL (a PostgreSQL server to
+// (1), BENCH_OBSERVABILITY_CLIENT ("h2x1"), BENCH_CLUSTER ("on": the 1-node vs
+// 2-node rows, forwarding, failover and hand-off on PostgreSQL; "off" skips
+// them), BENCH_CLUSTER_ROUNDS (failovers and hand-offs measured, 5), DATABASE_URL (a PostgreSQL server to
 // create a fresh database on; unset starts an embedded one; never passed to the
 // PGlite run's server).
 import { execFileSync } from "node:child_process";
@@ -26,6 +28,8 @@ import type { BenchStorage, StorageKind } from "./bench-storage.js";
 import { formatObservability, formatReport, formatSoak, progressLine, writeResults } from "./bench-report.js";
 import type { ScenarioResult, StorageRun } from "./bench-report.js";
 import { serverMicrosPerCall, targetChecks } from "./bench-targets.js";
+import { formatCluster, runClusterBench } from "./cluster-bench.js";
+import type { ClusterBench } from "./cluster-bench.js";
 import { clientShape, DEFAULT_CLIENT_SHAPES, openClient, SINGLE_SESSION } from "./client-shape.js";
 import type { ClientShape } from "./client-shape.js";
 import { runLoad, sendEachOnce } from "./load-generator.js";
@@ -54,6 +58,8 @@ interface BenchSettings {
   readonly observability: ObservabilityMode[];
   readonly observabilityRounds: number;
   readonly observabilityClient: ClientShape;
+  readonly cluster: boolean;
+  readonly clusterRounds: number;
 }
 
 /** The observability comparison's row: persisted writes spread over many carts, where every layer does its work. */
@@ -90,10 +96,13 @@ for (const signal of ["SIGTERM", "SIGHUP"] as const) process.once(signal, () => 
 
 const runs: StorageRun[] = [];
 for (const [i, kind] of settings.storages.entries()) if (!interrupted) runs.push(await benchStorage(kind, i === 0 && settings.observability.length > 0));
+let cluster: ClusterBench | { error: string } | undefined;
+if (settings.cluster && !interrupted) cluster = await clusterRows();
 const checks = targetChecks(runs, MANY_CARTS);
 const loadavgAfter = os.loadavg();
 
 console.log(`\n${formatReport(runs, checks)}`);
+if (cluster !== undefined) console.log(`\n${"error" in cluster ? `Cluster: FAILED: ${cluster.error}` : formatCluster(cluster)}`);
 console.log(`\nload average before ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadavgAfter.map((l) => l.toFixed(2)).join(" ")}`);
 const file = await writeResults({
   startedAt: startedAt.toISOString(),
@@ -114,10 +123,35 @@ const file = await writeResults({
     scenarios: settings.scenarios.map(({ id, rpc, carts, concurrency, call }) => ({ id, rpc, carts, concurrency, path: call.path })),
   },
   runs,
+  cluster,
   targets: checks,
 }, startedAt);
 console.log(`results: ${file} (and latest.json)`);
-process.exit(runs.some((r) => r.error !== undefined) ? 1 : 0);
+process.exit(runs.some((r) => r.error !== undefined) || (cluster !== undefined && "error" in cluster) ? 1 : 0);
+
+/** The cluster rows, on a fresh PostgreSQL database of their own. */
+async function clusterRows(): Promise<ClusterBench | { error: string }> {
+  console.log(`\nCluster: 1 node vs 2 nodes on a fresh PostgreSQL database, then ${settings.clusterRounds} failovers and hand-offs with the default timing…`);
+  let storage: BenchStorage | undefined;
+  try {
+    storage = await openBenchStorage("postgres");
+    const scenario = scenarios(MANY_CARTS).find((s) => s.id === OBSERVABILITY_SCENARIO)!;
+    return await runClusterBench({
+      scenario: { ...scenario, activate: scenario.activate! },
+      storageEnv: storage.env,
+      warmupSeconds: settings.warmupSeconds,
+      seconds: settings.seconds,
+      rounds: settings.clusterRounds,
+      log: (line) => console.log(`  ${line}`),
+      interrupted: () => interrupted,
+    });
+  } catch (e) {
+    console.log(`Cluster: FAILED: ${message(e)}`);
+    return { error: message(e) };
+  } finally {
+    await storage?.dispose().catch((e: unknown) => console.log(`Cluster: cleanup failed: ${message(e)}`));
+  }
+}
 
 /**
  * Runs every scenario against a fresh store of `kind`, then (`observe`) the
@@ -303,6 +337,8 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     observability: [...new Set(observability)],
     observabilityRounds: Math.round(number("BENCH_OBSERVABILITY_ROUNDS", 1)),
     observabilityClient: shapes("BENCH_OBSERVABILITY_CLIENT", [SINGLE_SESSION.id])[0] ?? SINGLE_SESSION,
+    cluster: list("BENCH_CLUSTER", ["on", "off"], ["on"])[0] !== "off",
+    clusterRounds: Math.round(number("BENCH_CLUSTER_ROUNDS", 5)),
   };
   if (problems.length > 0) {
     console.error(`bench: invalid settings:\n  ${problems.join("\n  ")}`);

@@ -42,7 +42,7 @@ export type ForwardRequest = Message<"orrery.cluster.v1.ForwardRequest"> & {
   signedAtMs: bigint;
 
   /**
-   * 16 random bytes: a receiver accepts each (sender, nonce) once.
+   * 16 bytes, unique per call: a receiver accepts each (sender, nonce) once.
    *
    * @generated from field: bytes nonce = 4;
    */
