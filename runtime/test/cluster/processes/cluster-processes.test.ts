@@ -7,7 +7,7 @@ import { shardOf } from "../../../src/cluster/shard-hash.js";
 import { eventually, shardCount, startCluster, timings } from "./cluster-harness.js";
 import type { NodeProcess, ProcessCluster } from "./cluster-harness.js";
 import { checkJournal } from "./journal-check.js";
-import { connectionReset, failuresByCode, startLoad } from "./load-client.js";
+import { connectionReset, failureSamples, failuresByCode, startLoad } from "./load-client.js";
 import type { CallRecord } from "./load-client.js";
 
 /** `performance.now()` once `check` holds, polling every 20 ms. */
@@ -37,7 +37,8 @@ async function databaseNow(cluster: ProcessCluster): Promise<number> {
 }
 
 const summary = (calls: readonly CallRecord[]) =>
-  `${calls.length} calls, ${calls.filter((c) => c.ok).length} acknowledged, failures ${JSON.stringify(failuresByCode(calls))}, ${calls.reduce((n, c) => n + c.refused, 0)} refused streams`;
+  `${calls.length} calls, ${calls.filter((c) => c.ok).length} acknowledged, failures ${JSON.stringify(failuresByCode(calls))}, ` +
+  `${calls.reduce((n, c) => n + c.refused, 0)} refused streams${failureSamples(calls).map((line) => `\n      ${line}`).join("")}`;
 const prefix = () => `t${randomBytes(3).toString("hex")}`;
 
 describe("a cluster of shopping-cart processes under load", function () {

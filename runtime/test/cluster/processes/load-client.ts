@@ -131,3 +131,14 @@ export function failuresByCode(calls: readonly CallRecord[]): Record<string, num
   for (const call of calls) if (!call.ok) counts[call.code ?? "?"] = (counts[call.code ?? "?"] ?? 0) + 1;
   return counts;
 }
+
+/** Up to `max` distinct failure messages (entity and product ids, ports and numbers blurred), each with its count. */
+export function failureSamples(calls: readonly CallRecord[], max = 4): string[] {
+  const counts = new Map<string, number>();
+  for (const call of calls) {
+    if (call.ok) continue;
+    const text = `${call.code}: ${(call.message ?? "").replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N")}`;
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, max).map(([text, n]) => `${n}× ${text}`);
+}
