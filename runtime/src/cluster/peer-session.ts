@@ -7,6 +7,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { context, propagation } from "@opentelemetry/api";
 
 /** One peer's session; see {@link createPeerSession}. */
@@ -116,8 +117,6 @@ function hopError(error: unknown): ConnectError {
   return new ConnectError(error instanceof Error ? error.message : String(error), Code.Unavailable, undefined, undefined, error);
 }
 
-const codes = new Map(Object.entries(Code).filter(([, v]) => typeof v === "number").map(([k, v]) => [k.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase()), v as Code]));
-
 /** The peer's Connect error: `{code, message, details}` in the body, metadata in the headers ("trailer-" ones included, unprefixed). */
 function peerError(status: number, headers: http2.IncomingHttpHeaders, body: Buffer): ConnectError {
   const metadata = new Headers();
@@ -126,31 +125,11 @@ function peerError(status: number, headers: http2.IncomingHttpHeaders, body: Buf
     const key = name.startsWith("trailer-") ? name.slice("trailer-".length) : name;
     for (const v of Array.isArray(value) ? value : [value]) metadata.append(key, v);
   }
-  let parsed: { code?: unknown; message?: unknown; details?: unknown } = {};
+  // Not a Connect error body: the HTTP status decides the code.
+  const fallback = new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status), metadata);
   try {
-    parsed = JSON.parse(body.toString("utf8")) as typeof parsed;
+    return errorFromJsonBytes(body, metadata, fallback);
   } catch {
-    // not a Connect error body: the HTTP status decides the code
-  }
-  const code = (typeof parsed.code === "string" ? codes.get(parsed.code) : undefined) ?? codeOfStatus(status);
-  const error = new ConnectError(typeof parsed.message === "string" ? parsed.message : `HTTP ${status}`, code, metadata);
-  if (Array.isArray(parsed.details)) {
-    for (const d of parsed.details as Array<{ type?: unknown; value?: unknown; debug?: unknown }>) {
-      if (typeof d.type === "string" && typeof d.value === "string") {
-        error.details.push({ type: d.type, value: new Uint8Array(Buffer.from(d.value, "base64")), debug: d.debug as never });
-      }
-    }
-  }
-  return error;
-}
-
-function codeOfStatus(status: number): Code {
-  switch (status) {
-    case 400: return Code.Internal;
-    case 401: return Code.Unauthenticated;
-    case 403: return Code.PermissionDenied;
-    case 404: return Code.Unimplemented;
-    case 429: case 502: case 503: case 504: return Code.Unavailable;
-    default: return Code.Unknown;
+    return fallback;
   }
 }

@@ -52,16 +52,8 @@ export async function claimFreeShards(database: Database, me: Claimant, shards: 
  * shard had already moved on.
  */
 export async function handOffShard(database: Database, from: Claimant, lease: ShardLease, to: Claimant): Promise<ShardLease | undefined> {
-  const row = await database.db
-    .updateTable("orrery_shards")
-    .set({ owner_name: to.name, owner_incarnation: to.incarnation, epoch: sql`epoch + 1`, updated_at: sql`now()` })
-    .where("shard", "=", lease.shard)
-    .where("owner_name", "=", from.name)
-    .where("owner_incarnation", "=", from.incarnation)
-    .where("epoch", "=", lease.epoch)
-    .returning(["shard", "epoch"])
-    .executeTakeFirst();
-  return row === undefined ? undefined : { shard: row.shard, epoch: Number(row.epoch) };
+  const [moved] = await handOffShards(database, from, [{ lease, to }]);
+  return moved === undefined ? undefined : { shard: moved.shard, epoch: moved.epoch };
 }
 
 /**
