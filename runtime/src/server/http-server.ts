@@ -152,11 +152,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         sniffing.delete(s);
         h1.emit("connection", s);
       },
-      http2: (stream) => {
+      http2: (s) => {
         sniffing.delete(socket);
         routing = connection;
         try {
-          h2.emit("connection", stream);
+          h2.emit("connection", s);
         } finally {
           routing = undefined;
         }
