@@ -4,6 +4,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HandlerContext } from "@connectrpc/connect";
 import { createCallSigner, createCallVerifier } from "../../src/cluster/call-signature.js";
+import { streamResults } from "../../src/cluster/node-service.js";
 import { createPeerCalls, NOT_SERVED_HEADER } from "../../src/cluster/peer-calls.js";
 import type { CallToForward } from "../../src/cluster/peer-calls.js";
 import { ForwardedCallSchema, ForwardResponseSchema, NodeService } from "../../src/gen/orrery/cluster/v1/node_pb.js";
@@ -14,9 +15,16 @@ import { freePort } from "../support/embedded-postgres.js";
 
 const secret = "peer-calls-test-secret";
 
-/** A peer whose NodeService does what the test says. */
+/** A peer whose NodeService does what the test says with each call, batched as a node's is. */
 async function startPeer(forward: (request: ForwardRequest, ctx: HandlerContext) => Promise<ForwardResponse>): Promise<{ url: string; server: HttpServer }> {
-  const server = createHttpServer({ handler: createConnectHandler({ routes: (router) => router.service(NodeService, { forward }) }) });
+  const server = createHttpServer({
+    handler: createConnectHandler({
+      routes: (router) => router.service(NodeService, {
+        forward,
+        forwardBatch: (batch, ctx) => streamResults(batch.calls, async (request) => (await forward(request, ctx)).reply),
+      }),
+    }),
+  });
   const { url } = await server.listen(0, "127.0.0.1");
   return { url, server };
 }
@@ -48,10 +56,11 @@ describe("forwarding to a peer (the hop's client)", function () {
     assert.deepEqual([...(outcome as { reply: Uint8Array }).reply], [9, 8, 7]);
     assert.equal(seen?.problem, undefined, "the signature verifies");
     assert.equal(seen?.request.sender, "sender/1");
-    assert.ok(seen!.timeoutMs! > 1_500 && seen!.timeoutMs! <= 2_000, `the peer saw a deadline of ${seen?.timeoutMs} ms`);
     const forwarded = fromBinary(ForwardedCallSchema, seen!.request.call);
     assert.deepEqual(forwarded.headers.map((h) => [h.name, h.value]).sort(), [["authorization", "Bearer x"], ["x-tenant", "t1"]]);
-    assert.equal(Number(forwarded.timeoutMs) > 1_500, true);
+    // The call carries its own deadline; the batch's stream may last a little longer than its longest call.
+    assert.ok(Number(forwarded.timeoutMs) > 1_500 && Number(forwarded.timeoutMs) <= 2_000, `the call carried a deadline of ${forwarded.timeoutMs} ms`);
+    assert.ok(seen!.timeoutMs! >= Number(forwarded.timeoutMs), `the batch's stream had ${seen?.timeoutMs} ms`);
   });
 
   it("passes the peer's error on with its code, text, details and metadata, without the hop's own headers", async () => {
@@ -99,6 +108,44 @@ describe("forwarding to a peer (the hop's client)", function () {
     const error = (ours as { error: ConnectError }).error;
     assert.equal(error.code, Code.Unavailable);
     assert.match(error.rawMessage, /forwarded to node p, the entity's owner, which did not answer within 200 ms; whether the command was applied is not known/);
+  });
+
+  it("sends the calls of one turn in one batch and answers each as soon as its result is there", async () => {
+    let batches = 0;
+    const server = createHttpServer({
+      handler: createConnectHandler({
+        routes: (router) => router.service(NodeService, {
+          forward: () => Promise.reject(new ConnectError("not used", Code.Internal)),
+          forwardBatch: (batch) => {
+            batches++;
+            return streamResults(batch.calls, async (request) => {
+              const id = fromBinary(ForwardedCallSchema, request.call).entityId;
+              if (id === "slow") await sleep(600);
+              if (id === "bad") throw new ConnectError("no such thing", Code.NotFound, { "x-why": "bad" });
+              return new TextEncoder().encode(id);
+            });
+          },
+        }),
+      }),
+    });
+    servers.push(server);
+    const { url } = await server.listen(0, "127.0.0.1");
+    const started = performance.now();
+    const settledAt = new Map<string, number>();
+    const outcomes = await Promise.all(["slow", "fast", "bad"].map(async (entityId) => {
+      const outcome = await peers.forward({ name: "p", address: url }, call({ entityId }));
+      settledAt.set(entityId, performance.now() - started);
+      return outcome;
+    }));
+    assert.equal(batches, 1, "one batch for the three calls of one turn");
+    assert.deepEqual(outcomes.map((o) => o.kind), ["reply", "reply", "error"]);
+    assert.equal(new TextDecoder().decode((outcomes[1] as { reply: Uint8Array }).reply), "fast");
+    const error = (outcomes[2] as { error: ConnectError }).error;
+    assert.equal(error.code, Code.NotFound);
+    assert.equal(error.rawMessage, "no such thing");
+    assert.equal(error.metadata.get("x-why"), "bad");
+    assert.ok(settledAt.get("fast")! < 400 && settledAt.get("bad")! < 400, `the fast calls waited for the slow one: ${[...settledAt].join(", ")}`);
+    assert.ok(settledAt.get("slow")! >= 600);
   });
 
   it("a caller that goes away cancels the hop", async () => {

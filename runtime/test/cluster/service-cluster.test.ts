@@ -207,9 +207,19 @@ describe("a service in a cluster", function () {
       const reply = await node.forward(signed);
       assert.ok(reply.reply.length > 0);
       await rejected(signed, /a replay of a call peer\/1 sent before/);
+      // The batched route checks each call of a batch on its own, the same way.
+      const results = [];
+      for await (const result of node.forwardBatch({ calls: [{ call }, createCallSigner("another-secret-entirely", () => "mallory/1").sign(call), signed] })) results.push(result);
+      assert.deepEqual(results.map((r) => r.index).sort(), [0, 1, 2]);
+      for (const result of results) {
+        assert.equal(result.outcome.case, "errorJson", `call ${result.index} of the batch was run`);
+        const error = JSON.parse(new TextDecoder().decode(result.outcome.value as Uint8Array)) as { code: string; message: string };
+        assert.equal(error.code, "unauthenticated");
+        assert.match(error.message, [/not signed|names no sender/, /signature does not match/, /a replay of a call peer\/1 sent before/][result.index]!);
+      }
       const events = await sql<{ n: string }>`select count(*) as n from orrery_events where entity_id = 'forged'`.execute(db.database.db);
       assert.equal(Number(events.rows[0]!.n), 1, "only the genuine call was applied");
-      assert.equal(lines.filter((line) => line.includes("rejected an internal call")).length, 5);
+      assert.equal(lines.filter((line) => line.includes("rejected an internal call")).length, 8);
     });
 
     it("without a cluster secret a node forwards nothing: it is not ready while it has peers, and answers UNAVAILABLE naming the owner", async () => {

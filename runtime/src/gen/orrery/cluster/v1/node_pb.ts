@@ -14,7 +14,71 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/cluster/v1/node.proto.
  */
 export const file_orrery_cluster_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChxvcnJlcnkvY2x1c3Rlci92MS9ub2RlLnByb3RvEhFvcnJlcnkuY2x1c3Rlci52MSJmCg5Gb3J3YXJkUmVxdWVzdBIMCgRjYWxsGAEgASgMEg4KBnNlbmRlchgCIAEoCRIUCgxzaWduZWRfYXRfbXMYAyABKAMSDQoFbm9uY2UYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMIpgBCg1Gb3J3YXJkZWRDYWxsEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHY29tbWFuZBgEIAEoDBIqCgdoZWFkZXJzGAUgAygLMhkub3JyZXJ5LmNsdXN0ZXIudjEuSGVhZGVyEhIKCnRpbWVvdXRfbXMYBiABKAMiJQoGSGVhZGVyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiIAoPRm9yd2FyZFJlc3BvbnNlEg0KBXJlcGx5GAEgASgMMl8KC05vZGVTZXJ2aWNlElAKB0ZvcndhcmQSIS5vcnJlcnkuY2x1c3Rlci52MS5Gb3J3YXJkUmVxdWVzdBoiLm9ycmVyeS5jbHVzdGVyLnYxLkZvcndhcmRSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChxvcnJlcnkvY2x1c3Rlci92MS9ub2RlLnByb3RvEhFvcnJlcnkuY2x1c3Rlci52MSJHChNGb3J3YXJkQmF0Y2hSZXF1ZXN0EjAKBWNhbGxzGAEgAygLMiEub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlcXVlc3QigwEKDUZvcndhcmRSZXN1bHQSDQoFaW5kZXgYASABKA0SDwoFcmVwbHkYAiABKAxIABIUCgplcnJvcl9qc29uGAMgASgMSAASMQoOZXJyb3JfbWV0YWRhdGEYBCADKAsyGS5vcnJlcnkuY2x1c3Rlci52MS5IZWFkZXJCCQoHb3V0Y29tZSJmCg5Gb3J3YXJkUmVxdWVzdBIMCgRjYWxsGAEgASgMEg4KBnNlbmRlchgCIAEoCRIUCgxzaWduZWRfYXRfbXMYAyABKAMSDQoFbm9uY2UYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMIpgBCg1Gb3J3YXJkZWRDYWxsEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHY29tbWFuZBgEIAEoDBIqCgdoZWFkZXJzGAUgAygLMhkub3JyZXJ5LmNsdXN0ZXIudjEuSGVhZGVyEhIKCnRpbWVvdXRfbXMYBiABKAMiJQoGSGVhZGVyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiIAoPRm9yd2FyZFJlc3BvbnNlEg0KBXJlcGx5GAEgASgMMrsBCgtOb2RlU2VydmljZRJQCgdGb3J3YXJkEiEub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlcXVlc3QaIi5vcnJlcnkuY2x1c3Rlci52MS5Gb3J3YXJkUmVzcG9uc2USWgoMRm9yd2FyZEJhdGNoEiYub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZEJhdGNoUmVxdWVzdBogLm9ycmVyeS5jbHVzdGVyLnYxLkZvcndhcmRSZXN1bHQwAWIGcHJvdG8z");
+
+/**
+ * @generated from message orrery.cluster.v1.ForwardBatchRequest
+ */
+export type ForwardBatchRequest = Message<"orrery.cluster.v1.ForwardBatchRequest"> & {
+  /**
+   * @generated from field: repeated orrery.cluster.v1.ForwardRequest calls = 1;
+   */
+  calls: ForwardRequest[];
+};
+
+/**
+ * Describes the message orrery.cluster.v1.ForwardBatchRequest.
+ * Use `create(ForwardBatchRequestSchema)` to create a new message.
+ */
+export const ForwardBatchRequestSchema: GenMessage<ForwardBatchRequest> = /*@__PURE__*/
+  messageDesc(file_orrery_cluster_v1_node, 0);
+
+/**
+ * The result of calls[index] of a ForwardBatchRequest.
+ *
+ * @generated from message orrery.cluster.v1.ForwardResult
+ */
+export type ForwardResult = Message<"orrery.cluster.v1.ForwardResult"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from oneof orrery.cluster.v1.ForwardResult.outcome
+   */
+  outcome: {
+    /**
+     * The reply message, serialized.
+     *
+     * @generated from field: bytes reply = 2;
+     */
+    value: Uint8Array;
+    case: "reply";
+  } | {
+    /**
+     * The owner's error as the Connect protocol writes it: {code, message, details}.
+     *
+     * @generated from field: bytes error_json = 3;
+     */
+    value: Uint8Array;
+    case: "errorJson";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The error's metadata (e.g. orrery-not-served).
+   *
+   * @generated from field: repeated orrery.cluster.v1.Header error_metadata = 4;
+   */
+  errorMetadata: Header[];
+};
+
+/**
+ * Describes the message orrery.cluster.v1.ForwardResult.
+ * Use `create(ForwardResultSchema)` to create a new message.
+ */
+export const ForwardResultSchema: GenMessage<ForwardResult> = /*@__PURE__*/
+  messageDesc(file_orrery_cluster_v1_node, 1);
 
 /**
  * @generated from message orrery.cluster.v1.ForwardRequest
@@ -62,7 +126,7 @@ export type ForwardRequest = Message<"orrery.cluster.v1.ForwardRequest"> & {
  * Use `create(ForwardRequestSchema)` to create a new message.
  */
 export const ForwardRequestSchema: GenMessage<ForwardRequest> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 0);
+  messageDesc(file_orrery_cluster_v1_node, 2);
 
 /**
  * @generated from message orrery.cluster.v1.ForwardedCall
@@ -114,7 +178,7 @@ export type ForwardedCall = Message<"orrery.cluster.v1.ForwardedCall"> & {
  * Use `create(ForwardedCallSchema)` to create a new message.
  */
 export const ForwardedCallSchema: GenMessage<ForwardedCall> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 1);
+  messageDesc(file_orrery_cluster_v1_node, 3);
 
 /**
  * @generated from message orrery.cluster.v1.Header
@@ -136,7 +200,7 @@ export type Header = Message<"orrery.cluster.v1.Header"> & {
  * Use `create(HeaderSchema)` to create a new message.
  */
 export const HeaderSchema: GenMessage<Header> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 2);
+  messageDesc(file_orrery_cluster_v1_node, 4);
 
 /**
  * @generated from message orrery.cluster.v1.ForwardResponse
@@ -155,7 +219,7 @@ export type ForwardResponse = Message<"orrery.cluster.v1.ForwardResponse"> & {
  * Use `create(ForwardResponseSchema)` to create a new message.
  */
 export const ForwardResponseSchema: GenMessage<ForwardResponse> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 3);
+  messageDesc(file_orrery_cluster_v1_node, 5);
 
 /**
  * @generated from service orrery.cluster.v1.NodeService
@@ -171,6 +235,19 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof ForwardRequestSchema;
     output: typeof ForwardResponseSchema;
+  },
+  /**
+   * The calls a peer forwards to this node within one turn of its event loop,
+   * in one request: each is signed and checked on its own, they run at once,
+   * and each one's result is streamed back as soon as it is there (a slow
+   * entity holds back no other call). What nodes use to forward.
+   *
+   * @generated from rpc orrery.cluster.v1.NodeService.ForwardBatch
+   */
+  forwardBatch: {
+    methodKind: "server_streaming";
+    input: typeof ForwardBatchRequestSchema;
+    output: typeof ForwardResultSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_orrery_cluster_v1_node, 0);
