@@ -3,13 +3,15 @@ import type { DescFile, DescService, Registry } from "@bufbuild/protobuf";
 import { component, ComponentOptionsSchema } from "./gen/orrery/v1/options_pb.js";
 import type { EventSourcedEntityModel } from "./event-sourced-entity-model.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import type { KeyValueEntityModel } from "./key-value-entity-model.js";
+import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
 /**
  * Finds every service in `files` that carries `option (orrery.v1.component)`,
- * validates it, and groups the valid event-sourced entities by proto file.
+ * validates it, and groups the valid components by proto file.
  * Services without the option are ignored. Problems go to `report`, including
  * ones that span services (two components with one `type`).
  */
@@ -17,8 +19,8 @@ export function collectComponents(
   files: readonly DescFile[],
   registry: Registry,
   report: ProblemReport,
-): Map<DescFile, EventSourcedEntityModel[]> {
-  const byFile = new Map<DescFile, EventSourcedEntityModel[]>();
+): Map<DescFile, ComponentModel[]> {
+  const byFile = new Map<DescFile, ComponentModel[]>();
   const byType = new Map<string, DescService>();
   for (const file of files) {
     const baseNames = new Map<string, DescService>();
@@ -26,16 +28,16 @@ export function collectComponents(
       if (!hasOption(service, component)) continue;
       const { kind } = getOption(service, component);
       if (kind.case === undefined) {
-        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } in the option");
+        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } or key_value_entity { type, state } in the option");
         continue;
       }
       const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
       const unsupported = unsupportedOption("ComponentOptions", kindName);
-      if (unsupported !== undefined || kind.case !== "eventSourcedEntity") {
+      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity")) {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
-          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity is`,
-          unsupported?.fix ?? "declare the service as an event_sourced_entity",
+          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity and key_value_entity are`,
+          unsupported?.fix ?? "declare the service as an event_sourced_entity or a key_value_entity",
         );
         continue;
       }
@@ -43,14 +45,16 @@ export function collectComponents(
       const other = byType.get(type);
       if (type !== "" && other !== undefined) {
         report.add(
-          { service, option: "(orrery.v1.component).event_sourced_entity.type" },
+          { service, option: `(orrery.v1.component).${kindName}.type` },
           `type "${type}" is also declared by service ${other.typeName} in ${other.file.proto.name}; a component type names one component`,
           "give one of the two services another type",
         );
       } else if (type !== "") {
         byType.set(type, service);
       }
-      const entity = readEventSourcedEntity(service, kind.value, registry, report);
+      const entity = kind.case === "eventSourcedEntity"
+        ? readEventSourcedEntity(service, kind.value, registry, report)
+        : readKeyValueEntity(service, kind.value, registry, report);
       if (entity === undefined) continue;
       const sameBase = baseNames.get(entity.baseName);
       if (sameBase !== undefined) {
@@ -67,3 +71,6 @@ export function collectComponents(
   }
   return byFile;
 }
+
+/** A validated component of any kind the plugin generates. */
+export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel;

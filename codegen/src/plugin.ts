@@ -3,6 +3,7 @@ import { createEcmaScriptPlugin } from "@bufbuild/protoplugin";
 import type { Schema } from "@bufbuild/protoplugin";
 import { collectComponents } from "./collect-components.js";
 import { generateEventSourcedEntity } from "./generate-event-sourced-entity.js";
+import { generateKeyValueEntity } from "./generate-key-value-entity.js";
 import { createProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
@@ -28,14 +29,15 @@ function generateTs(schema: Schema): void {
   const report = createProblemReport();
   // Option values name messages from any file in the request, imports included.
   const registry = createRegistry(...schema.allFiles);
-  const entitiesByFile = collectComponents(schema.files, registry, report);
+  const componentsByFile = collectComponents(schema.files, registry, report);
   report.throwIfAny();
-  for (const [file, entities] of entitiesByFile) {
+  for (const [file, components] of componentsByFile) {
     const f = schema.generateFile(`${file.name}_orrery.ts`);
     f.preamble(file);
-    for (const [i, entity] of entities.entries()) {
+    for (const [i, component] of components.entries()) {
       if (i > 0) f.print();
-      generateEventSourcedEntity(f, entity);
+      if (component.kind === "event-sourced-entity") generateEventSourcedEntity(f, component);
+      else generateKeyValueEntity(f, component);
     }
   }
 }
