@@ -3,6 +3,8 @@ import type { Database } from "./database.js";
 import { openDatabase } from "./database.js";
 import { createEventJournal } from "./event-journal.js";
 import type { EventJournal } from "./event-journal.js";
+import { createKeyValueStore } from "./key-value-store.js";
+import type { KeyValueStore } from "./key-value-store.js";
 import type { JournalObserver } from "./journal-observer.js";
 import { migrateToLatest } from "./migrations/migrate-to-latest.js";
 import type { StorageLogger } from "./storage-logger.js";
@@ -13,10 +15,11 @@ export type EventStoreConfig = Pick<
   "databaseUrl" | "dataDir" | "dbPoolSize" | "dbStatementTimeoutMs" | "storageWaitMs" | "maxPendingAppends"
 >;
 
-/** An open, migrated database and the event journal over it. */
+/** An open, migrated database, the event journal and the key-value store over it (sharing one health). */
 export interface EventStore {
   readonly database: Database;
   readonly journal: EventJournal;
+  readonly keyValues: KeyValueStore;
 }
 
 /**
@@ -37,7 +40,8 @@ export async function openEventStore(config: EventStoreConfig, logger: StorageLo
     throw error;
   }
   const journal = createEventJournal(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, observer });
-  return { database, journal };
+  const keyValues = createKeyValueStore(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, health: journal.health });
+  return { database, journal, keyValues };
 }
 
 /** Where the events are kept, for the "serving" line: the URL without its credentials, or PGlite's directory. */

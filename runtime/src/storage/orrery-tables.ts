@@ -49,6 +49,25 @@ export interface OrreryTables {
   orrery_cluster: ClusterTable;
   orrery_nodes: NodesTable;
   orrery_shards: ShardsTable;
+  orrery_kv_state: KeyValueStateTable;
+}
+
+/** The state of a key-value entity; one row per entity, a deletion kept as a row without payload. */
+export interface KeyValueStateTable {
+  entity_type: string;
+  entity_id: string;
+  /** Writes so far, from 1; a write commits only over the revision before it. */
+  revision: number;
+  /** Full protobuf message name of the state; null for a deletion. */
+  state_type: string | null;
+  /** Protobuf binary; null for a deletion. */
+  payload: Uint8Array | null;
+  deleted: boolean;
+  /** From a sequence, set anew by every write: the change feed's tie-break within a transaction. */
+  change_position: Generated<number>;
+  /** `pg_current_xact_id()` of the last write, as a number. */
+  tx_id: Generated<number>;
+  written_at: Generated<Date>;
 }
 
 /** One row: the shard layout, written at the database's first start and checked at every start. */
