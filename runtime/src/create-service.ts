@@ -1,4 +1,4 @@
-import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
+import type { ComponentClient, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
@@ -7,6 +7,8 @@ import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
 import { createEntityRouter } from "./entity/entity-router.js";
+import { eventSourcedModel } from "./entity/event-sourced-model.js";
+import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
@@ -17,7 +19,7 @@ import { describeEventStore, openEventStore } from "./storage/index.js";
 import type { EventStore } from "./storage/index.js";
 
 /** A component `createService` can serve. */
-export type Component = EventSourcedEntity;
+export type Component = EventSourcedEntity | KeyValueEntity;
 
 /** What to serve and how; anything left out comes from the environment (see `loadConfig`). */
 export interface ServiceOptions extends Partial<RuntimeConfig> {
@@ -81,7 +83,7 @@ export function createService(options: ServiceOptions): OrreryService {
       activeEntities: () => new Map(hosts.map((h) => [h.entity.spec.type, h.activeCount])),
     });
     store = await openEventStore(config, logger.child({ component: "storage" }), observability.journal);
-    const { journal } = store;
+    const { journal, keyValues } = store;
     const node = (cluster = await openCluster(config, store.database, logger.child({ component: "cluster" }), async (shards) => {
       await Promise.all(hosts.map((h) => h.flushShards(shards)));
     }));
@@ -92,10 +94,10 @@ export function createService(options: ServiceOptions): OrreryService {
       storageReachable(journal.health),
       { blocker: () => node.notReadyReason(), onChange: (listener) => node.onChange(listener) },
     ]);
-    hosts = options.components.map((entity) =>
+    hosts = options.components.map((component) =>
       createEntityHost({
-        entity, journal, components: inProcess.client, logger,
-        snapshotEvery: config.snapshotEvery,
+        model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
+        components: inProcess.client, logger,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
         storageWaitMs: config.storageWaitMs,
@@ -183,6 +185,7 @@ export function createService(options: ServiceOptions): OrreryService {
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
         for (const host of hosts) host.close();
+        await store?.keyValues.close();
         await store?.journal.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans

@@ -22,8 +22,6 @@ export interface KeyValueCommandContext<State> {
   readonly entityType: string;
   /** The rpc name, e.g. "ChangeName". */
   readonly method: string;
-  /** How many writes (updates and deletions) the entity's state row has had; 0 for one never written. */
-  readonly revision: number;
   /** The request headers. */
   readonly metadata: Headers;
   /** Aborted when the caller gives up or the deadline passes. */
@@ -45,7 +43,6 @@ export interface KeyValueCommandContextInit {
   readonly entityId: string;
   readonly entityType: string;
   readonly method: string;
-  readonly revision: number;
   readonly metadata?: Headers;
   readonly signal?: AbortSignal;
   readonly components: ComponentClient;
@@ -57,7 +54,6 @@ export function createKeyValueCommandContext<State>(init: KeyValueCommandContext
     entityId: init.entityId,
     entityType: init.entityType,
     method: init.method,
-    revision: init.revision,
     metadata: init.metadata ?? new Headers(),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,

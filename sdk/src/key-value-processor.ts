@@ -27,7 +27,6 @@ export interface KeyValueCommandInput {
   readonly method: DescMethod;
   readonly command: Message;
   readonly state: Message;
-  readonly revision: number;
   readonly metadata?: Headers;
   readonly signal?: AbortSignal;
   readonly components: ComponentClient;
@@ -51,7 +50,6 @@ export async function processKeyValueCommand(input: KeyValueCommandInput): Promi
     entityId: input.entityId,
     entityType: entity.spec.type,
     method: method.name,
-    revision: input.revision,
     metadata: input.metadata,
     signal: input.signal,
     components: input.components,

@@ -82,7 +82,6 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
       method: desc,
       command: create(desc.input, command as MessageInitShape<DescMessage>),
       state: this.#state,
-      revision: this.#revision,
       metadata: new Headers(options.metadata),
       components: this.#components,
     });
