@@ -187,6 +187,7 @@ export function createService(options: ServiceOptions): OrreryService {
         for (const host of hosts) host.close();
         await store?.keyValues.close();
         await store?.journal.close();
+        await store?.feed.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");

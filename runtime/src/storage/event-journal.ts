@@ -49,6 +49,8 @@ export interface EventJournalOptions {
   logger?: StorageLogger;
   /** Told about every batch commit (metrics, traces). */
   observer?: JournalObserver;
+  /** Called after a batch committed at least one append (wakes the readers of the feed). */
+  onCommitted?: () => void;
 }
 
 /**
@@ -128,7 +130,10 @@ export function createEventJournal(database: Database, options: EventJournalOpti
         session: (error) => database.inDoubtSession(error),
         resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
       });
-      return access.commit(batch, () => (observer === undefined ? run() : observer.commit(batch, run)));
+      return access.commit(batch, () => (observer === undefined ? run() : observer.commit(batch, run))).then((outcomes) => {
+        if (options.onCommitted !== undefined && outcomes.some((outcome) => outcome === undefined)) options.onCommitted();
+        return outcomes;
+      });
     },
   });
 

@@ -63,6 +63,8 @@ export interface KeyValueStoreOptions {
   /** Shared with the event journal of the same database, so both see one outage. */
   readonly health?: StorageHealth;
   readonly logger?: StorageLogger;
+  /** Called after a batch committed at least one write (wakes the readers of the change feed). */
+  readonly onCommitted?: () => void;
 }
 
 /**
@@ -111,7 +113,10 @@ export function createKeyValueStore(database: Database, options: KeyValueStoreOp
       const until = Math.max(...batch.map((write) => write.deadline ?? performance.now() + waitMs));
       // The fence only matters where another process could write (see DatabaseCapabilities.exclusiveWriter).
       const statement = database.capabilities.exclusiveWriter ? batch.map(withoutFence) : batch;
-      return access.commit(batch, () => commitStateWrites(database, health, statement, until));
+      return access.commit(batch, () => commitStateWrites(database, health, statement, until)).then((outcomes) => {
+        if (options.onCommitted !== undefined && outcomes.some((outcome) => outcome === undefined)) options.onCommitted();
+        return outcomes;
+      });
     },
   });
 

@@ -50,6 +50,20 @@ export interface OrreryTables {
   orrery_nodes: NodesTable;
   orrery_shards: ShardsTable;
   orrery_kv_state: KeyValueStateTable;
+  orrery_projection_offsets: ProjectionOffsetsTable;
+}
+
+/** How far one projection has read one feed. */
+export interface ProjectionOffsetsTable {
+  /** The projection's stable name (a view's or consumer's component type). */
+  projection: string;
+  /** `events` (the journal) or `states` (the key-value change feed). */
+  feed: "events" | "states";
+  /** The last handled record's transaction id, as a number (0: nothing yet). */
+  tx_id: number;
+  /** Its position within that transaction's order (global_position or change_position). */
+  position: number;
+  updated_at: Generated<Date>;
 }
 
 /** The state of a key-value entity; one row per entity, a deletion kept as a row without payload. */
