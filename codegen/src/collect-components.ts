@@ -3,6 +3,8 @@ import type { DescFile, DescService, Registry } from "@bufbuild/protobuf";
 import { component, ComponentOptionsSchema } from "./gen/orrery/v1/options_pb.js";
 import type { EventSourcedEntityModel } from "./event-sourced-entity-model.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import type { ConsumerModel } from "./consumer-model.js";
+import { readConsumer } from "./consumer-model.js";
 import type { KeyValueEntityModel } from "./key-value-entity-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { unsupportedOption } from "./option-support.js";
@@ -19,11 +21,27 @@ export function collectComponents(
   files: readonly DescFile[],
   registry: Registry,
   report: ProblemReport,
+  /** Every file of the run, imports included: where a consumer's source is looked up. */
+  allFiles: readonly DescFile[] = files,
 ): Map<DescFile, ComponentModel[]> {
   const byFile = new Map<DescFile, ComponentModel[]>();
   const byType = new Map<string, DescService>();
   for (const file of files) {
     const baseNames = new Map<string, DescService>();
+    /** Reports a component whose generated names clash with an earlier one's in the same file. */
+    const clashes = (model: ComponentModel): boolean => {
+      const sameBase = baseNames.get(model.baseName);
+      if (sameBase !== undefined) {
+        report.add(
+          { service: model.service },
+          `its generated names (${model.baseName}, ${model.baseName}Handlers, ...) clash with those of service ${sameBase.typeName} in the same file`,
+          "rename one of the services, or move it to its own file",
+        );
+        return true;
+      }
+      baseNames.set(model.baseName, model.service);
+      return false;
+    };
     for (const service of file.services) {
       if (!hasOption(service, component)) continue;
       const { kind } = getOption(service, component);
@@ -33,12 +51,17 @@ export function collectComponents(
       }
       const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
       const unsupported = unsupportedOption("ComponentOptions", kindName);
-      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity")) {
+      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "consumer")) {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
-          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity and key_value_entity are`,
-          unsupported?.fix ?? "declare the service as an event_sourced_entity or a key_value_entity",
+          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`,
+          unsupported?.fix ?? "declare the service as an event_sourced_entity, a key_value_entity or a consumer",
         );
+        continue;
+      }
+      if (kind.case === "consumer") {
+        const consumer = readConsumer(service, kind.value, allFiles, registry, report);
+        if (consumer !== undefined && !clashes(consumer)) byFile.set(file, [...(byFile.get(file) ?? []), consumer]);
         continue;
       }
       const type = kind.value.type.trim();
@@ -56,21 +79,11 @@ export function collectComponents(
         ? readEventSourcedEntity(service, kind.value, registry, report)
         : readKeyValueEntity(service, kind.value, registry, report);
       if (entity === undefined) continue;
-      const sameBase = baseNames.get(entity.baseName);
-      if (sameBase !== undefined) {
-        report.add(
-          { service },
-          `its generated names (${entity.baseName}, ${entity.baseName}Handlers, ...) clash with those of service ${sameBase.typeName} in the same file`,
-          "rename one of the services, or move it to its own file",
-        );
-        continue;
-      }
-      baseNames.set(entity.baseName, service);
-      byFile.set(file, [...(byFile.get(file) ?? []), entity]);
+      if (!clashes(entity)) byFile.set(file, [...(byFile.get(file) ?? []), entity]);
     }
   }
   return byFile;
 }
 
 /** A validated component of any kind the plugin generates. */
-export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel;
+export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | ConsumerModel;

@@ -48,7 +48,7 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
 
 // Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
 // is not there (a method marked deny: ["internet"] would still answer the internet).
-function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
+export function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
   if (hasOption(method, methodSettings)) {
     const settings = getOption(method, methodSettings);
     for (const field of MethodSettingsSchema.fields) {

@@ -2,6 +2,7 @@ import { createRegistry } from "@bufbuild/protobuf";
 import { createEcmaScriptPlugin } from "@bufbuild/protoplugin";
 import type { Schema } from "@bufbuild/protoplugin";
 import { collectComponents } from "./collect-components.js";
+import { generateConsumer } from "./generate-consumer.js";
 import { generateEventSourcedEntity } from "./generate-event-sourced-entity.js";
 import { generateKeyValueEntity } from "./generate-key-value-entity.js";
 import { createProblemReport } from "./problem-report.js";
@@ -29,7 +30,7 @@ function generateTs(schema: Schema): void {
   const report = createProblemReport();
   // Option values name messages from any file in the request, imports included.
   const registry = createRegistry(...schema.allFiles);
-  const componentsByFile = collectComponents(schema.files, registry, report);
+  const componentsByFile = collectComponents(schema.files, registry, report, schema.allFiles);
   report.throwIfAny();
   for (const [file, components] of componentsByFile) {
     const f = schema.generateFile(`${file.name}_orrery.ts`);
@@ -37,7 +38,8 @@ function generateTs(schema: Schema): void {
     for (const [i, component] of components.entries()) {
       if (i > 0) f.print();
       if (component.kind === "event-sourced-entity") generateEventSourcedEntity(f, component);
-      else generateKeyValueEntity(f, component);
+      else if (component.kind === "key-value-entity") generateKeyValueEntity(f, component);
+      else generateConsumer(f, component);
     }
   }
 }

@@ -12,6 +12,8 @@ export { defineKeyValueEntity } from "./key-value-entity.js";
 export type { KeyValueEntity, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueEntitySpec } from "./key-value-entity.js";
 export type { KeyValueCommandContext } from "./key-value-context.js";
 export type { KeyValueEffect, KeyValueHandlerResult, KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
+export { defineConsumer } from "./consumer.js";
+export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";

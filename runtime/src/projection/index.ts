@@ -5,3 +5,4 @@ export { FEED_START, loadOffset, readEventFeed, readStateFeed, storeOffset } fro
 export type { EventRecord, FeedOffset, FeedRecord, StateRecord } from "./feed.js";
 export { createProjectionRunner } from "./projection-runner.js";
 export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, ProjectionSpec, ProjectionStatus } from "./projection-runner.js";
+export { consumerProjection } from "./consumer-projection.js";
