@@ -202,11 +202,12 @@ export function createService(options: ServiceOptions): OrreryService {
         readiness.set("draining");
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
-        // Hand the shards off first, while still answering: calls for them are forwarded to their new owners meanwhile.
-        await cluster?.leave();
-        await server?.close({ graceMs: config.shutdownGraceMs });
+        // Projections first: a batch they are handling finishes and stores its offset while this node still holds its shard.
         stopProjections.abort();
         await Promise.all(projections.map((p) => p.stop()));
+        // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
+        await cluster?.leave();
+        await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
         for (const host of hosts) host.close();
         await store?.keyValues.close();
