@@ -99,6 +99,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
   // Resolved by the first empty read that started after they were registered.
   const idleWaiters: Array<{ after: number; resolve: () => void }> = [];
   let reads = 0;
+  const handledAhead = new Set<string>();
   const unsubscribe: Array<() => void> = [];
 
   function wake(): void {
@@ -137,6 +138,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
         const key = fence === undefined ? "local" : `${fence.shard}@${fence.epoch}`;
         if (offsetFor !== key) {
           // Another node may have moved it on while this one did not run it.
+          handledAhead.clear();
           offset = await loadOffset(database.db, spec.name, spec.feed);
           offsetFor = key;
         }
@@ -193,15 +195,19 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
       // Commit the records before the failing one, so that only it is retried.
       if (failedAt > 0) await applyBatch(records.slice(0, failedAt), fence);
     } else {
-      let done = 0;
-      for (; done < records.length; done++) {
-        try {
-          await spec.handle(records[done]!, database.db);
-        } catch (error) {
-          failure = error;
-          failedAt = done;
-          break;
-        }
+      // Entities run side by side, each one's records in order; the offset moves up to the first failure.
+      // Records past a failure that were handled already are not handled again while this process retries.
+      const failed = await handleByEntity(records, async (record) => {
+        const key = `${record.offset.txId}:${record.offset.position}`;
+        if (handledAhead.has(key)) return;
+        await spec.handle(record, database.db);
+        handledAhead.add(key);
+      });
+      const done = failed === undefined ? records.length : failed.index;
+      for (const record of records.slice(0, done)) handledAhead.delete(`${record.offset.txId}:${record.offset.position}`);
+      if (failed !== undefined) {
+        failure = failed.error;
+        failedAt = failed.index;
       }
       if (done > 0) {
         const last = records[done - 1]!.offset;
@@ -259,6 +265,35 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
       });
     },
   };
+}
+
+/**
+ * Runs `handle` over `records` with the records of one entity in order and
+ * different entities concurrently; an entity stops at its first failure,
+ * the others go on.
+ * Returns the earliest failing record (by position in `records`), if any:
+ * records after it may have been handled too, and will be again.
+ */
+async function handleByEntity(records: readonly FeedRecord[], handle: (record: FeedRecord) => Promise<void>): Promise<{ index: number; error: unknown } | undefined> {
+  const byEntity = new Map<string, number[]>();
+  records.forEach((record, index) => {
+    const key = `${record.entityType}\u0000${record.entityId}`;
+    const list = byEntity.get(key);
+    if (list === undefined) byEntity.set(key, [index]);
+    else list.push(index);
+  });
+  let first: { index: number; error: unknown } | undefined;
+  await Promise.all([...byEntity.values()].map(async (indexes) => {
+    for (const index of indexes) {
+      try {
+        await handle(records[index]!);
+      } catch (error) {
+        if (first === undefined || index < first.index) first = { index, error };
+        return;
+      }
+    }
+  }));
+  return first;
 }
 
 /** Fails the transaction with `FencedWriteError` unless `fence`'s shard is still at its epoch (held `FOR SHARE` until commit). */

@@ -112,6 +112,32 @@ for (const setup of testDatabases()) {
       assert.equal(failing.status().failures, 0);
     });
 
+    it("delivers at least once to a consumer: entities side by side, each in order, and a failing one retried without re-handling the others", async () => {
+      const handled: string[] = [];
+      let broken = true;
+      const [stuck, free] = [newId(), newId()];
+      const runner = start({
+        name: "consumer", feed: "events", entityTypes: ["cart"], delivery: "at-least-once",
+        async handle(record) {
+          if (record.feed !== "events") return;
+          if (broken && record.entityId === stuck && record.seqNr === 2) throw new Error("downstream is down");
+          await sleep(record.entityId === free ? 1 : 5);
+          handled.push(`${record.entityId}#${record.seqNr}`);
+        },
+      });
+      for (let n = 1; n <= 4; n++) {
+        await journal.append({ entityType: "cart", entityId: stuck, events: [event(n)] });
+        await journal.append({ entityType: "cart", entityId: free, events: [event(n)] });
+      }
+      while (runner.status().failures < 3) await sleep(20);
+      assert.deepEqual(handled.filter((h) => h.startsWith(free)), [1, 2, 3, 4].map((n) => `${free}#${n}`), "the other entity goes on, each record once");
+      assert.deepEqual(handled.filter((h) => h.startsWith(stuck)), [`${stuck}#1`], "nothing of the failing entity after its failing record");
+      broken = false;
+      await runner.caughtUp();
+      assert.deepEqual(handled.filter((h) => h.startsWith(stuck)), [1, 2, 3, 4].map((n) => `${stuck}#${n}`));
+      assert.equal(handled.length, 8, "no record handled twice while the process lived");
+    });
+
     it("follows the key-value change feed: each entity's latest state and its deletion", async () => {
       const store = createKeyValueStore(database, { onCommitted: () => signal.committed() });
       try {
