@@ -108,7 +108,15 @@ service KvService {
 }
 service NoSourceConsumer { option (orrery.v1.component) = { consumer: {} }; }
 service UnknownSourceConsumer { option (orrery.v1.component) = { consumer: { source: "crat" } }; }
-service StateConsumer { option (orrery.v1.component) = { consumer: { source: "kv" } }; }
+service StateConsumer {
+  option (orrery.v1.component) = { consumer: { source: "kv" ignore: ["Added"] } };
+  rpc OnAdded(Added) returns (google.protobuf.Empty);
+}
+service GoodStateConsumer {
+  option (orrery.v1.component) = { consumer: { source: "kv" } };
+  rpc OnChange(Cart) returns (google.protobuf.Empty);
+  rpc OnDelete(google.protobuf.Empty) returns (google.protobuf.Empty);
+}
 service BadConsumer {
   option (orrery.v1.component) = { consumer: { source: "cart" ignore: ["Added", "Cart"] } };
   rpc OnAdded(Added) returns (google.protobuf.Empty);
@@ -235,7 +243,9 @@ describe("protoc-gen-orrery", () => {
       problems.splice(1, 1);
       assert.deepEqual(problems, [
         "service v.consumer_problems.NoSourceConsumer, option (orrery.v1.component).consumer.source: no source is named",
-        `service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer.source: "kv" is v.consumer_problems.KvService, a key-value entity; consumers of state changes are not supported yet by protoc-gen-orrery ${pluginVersion}`,
+        'service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer.ignore: "kv" is a key-value entity, which has no event types to ignore',
+        "service v.consumer_problems.StateConsumer, rpc OnAdded: the rpc takes v.consumer_problems.Added; a consumer of the key-value entity \"kv\" takes its state v.consumer_problems.Cart (each change) or google.protobuf.Empty (each deletion)",
+        'service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer: no rpc takes v.consumer_problems.Cart, the state of "kv"',
         "service v.consumer_problems.BadConsumer, rpc OnAddedAgain: v.consumer_problems.Added is already handled by rpc OnAdded",
         'service v.consumer_problems.BadConsumer, rpc OnCart: the rpc takes v.consumer_problems.Cart, which is not an event of "cart" (v.consumer_problems.Added, v.consumer_problems.Removed, v.consumer_problems.Paid)',
         "service v.consumer_problems.BadConsumer, rpc OnPaid: the rpc returns v.consumer_problems.Cart; a consumer's rpcs return google.protobuf.Empty",
