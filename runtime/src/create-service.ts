@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
 import type { ClusterNode, LocalComponent } from "./cluster/index.js";
+import { createConnectionBudget } from "./cluster/connection-budget.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -159,6 +160,13 @@ export function createService(options: ServiceOptions): OrreryService {
     const address = await server.listen(config.port, config.host);
     url = address.url;
     await node.join(nodeIdentity(config, address.port, types));
+    // Joins and departures move shards: check then whether the nodes' pools still fit the server's connections.
+    const budget = createConnectionBudget(store.database, config.dbPoolSize, logger.child({ component: "cluster" }));
+    const checkBudget = () => void budget.check(node.status().members.filter((m) => m.state === "up").length);
+    checkBudget();
+    node.onChange((change) => {
+      if (change.kind === "gained" || change.kind === "lost" || change.kind === "left") checkBudget();
+    });
     readiness.set("unavailable");
     updateReadiness();
     for (const projection of projections) projection.start();
