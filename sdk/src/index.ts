@@ -12,6 +12,8 @@ export { defineKeyValueEntity } from "./key-value-entity.js";
 export type { KeyValueEntity, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueEntitySpec } from "./key-value-entity.js";
 export type { KeyValueCommandContext } from "./key-value-context.js";
 export type { KeyValueEffect, KeyValueHandlerResult, KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
+export { createViewUpdateContext } from "./view.js";
+export type { AnyViewUpdateHandler, View, ViewSpec, ViewTableSpec, ViewUpdateContext, ViewUpdateEffect } from "./view.js";
 export { defineConsumer } from "./consumer.js";
 export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";

@@ -6,3 +6,4 @@ export type { EventRecord, FeedOffset, FeedRecord, StateRecord } from "./feed.js
 export { createProjectionRunner } from "./projection-runner.js";
 export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, ProjectionSpec, ProjectionStatus } from "./projection-runner.js";
 export { consumerProjection } from "./consumer-projection.js";
+export { ensureViewTables, viewTableProjection } from "./view-projection.js";
