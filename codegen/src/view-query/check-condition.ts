@@ -2,7 +2,7 @@ import type { CheckedColumn, CheckedCondition, CheckedLiteral, CheckedOperand, C
 import type { ColumnAst, ConditionAst, LiteralAst, OperandAst, ParamAst } from "./view-query-ast.js";
 import type { QueryScope } from "./query-scope.js";
 import { normalizeTimestamp } from "./timestamp-text.js";
-import { comparable, defaultLiteral, describeKind, elementType } from "./value-type.js";
+import { comparable, defaultLiteral, describeKind, describeType, elementType } from "./value-type.js";
 import type { ValueType } from "./value-type.js";
 
 /** Resolves and type-checks a WHERE condition. */
@@ -80,7 +80,7 @@ function checkAny(scope: QueryScope, ast: Extract<ConditionAst, { kind: "any" }>
     const column = scalarColumn(scope, ast.value, "= ANY(...)");
     const element = elementType(param.type);
     if (!comparable(column.type, element)) {
-      return scope.fail(`type mismatch: ${column.path} is ${describeKind(column.type)} but :${param.path} holds ${describeKind({ ...element, repeated: false })}s`, ast.array.column);
+      return scope.fail(`type mismatch: ${column.path} is ${describeKind(column.type)}, but :${param.path} is ${describeType(param.type)}`, ast.array.column);
     }
     return { kind: "any-param", value: { kind: "column", column }, param };
   }
@@ -97,9 +97,9 @@ function checkAny(scope: QueryScope, ast: Extract<ConditionAst, { kind: "any" }>
 function scalarColumn(scope: QueryScope, ast: ColumnAst, use: string): CheckedColumn {
   const column = scope.column(ast);
   if (column.repeatedAt !== undefined) {
-    const suggestion = column.repeatedAt === column.fields.length - 1 ? ` = ANY(${column.path})` : "";
-    const hint = suggestion === "" ? "only = ANY() tests the elements" : `test whether a value is among its elements with :value${suggestion}`;
-    return scope.fail(`${column.path} is repeated (through ${column.fields[column.repeatedAt]?.name}): ${use} does not apply to it; ${hint}`, ast.column);
+    const last = column.repeatedAt === column.fields.length - 1;
+    const through = last ? "" : ` (through ${column.fields[column.repeatedAt]?.name})`;
+    return scope.fail(`${column.path} is repeated${through}: ${use} does not apply to it; test whether a value is among its elements with :value = ANY(${column.path})`, ast.column);
   }
   checkComparable(scope, column, ast.column);
   return column;
@@ -147,7 +147,7 @@ function paramFor(scope: QueryScope, ast: ParamAst, type: ValueType, described: 
     return scope.fail(`:${param.path} is ${describeKind(param.type)}; compare a column with the elements of a repeated parameter using = ANY(:${param.path})`, ast.column);
   }
   if (!comparable(param.type, type)) {
-    return scope.fail(`type mismatch: ${described} needs ${describeKind(type)}, but :${param.path} is ${describeKind(param.type)} (${param.type.label})`, ast.column);
+    return scope.fail(`type mismatch: ${described} needs ${describeKind(type)}, but :${param.path} is ${describeType(param.type)}`, ast.column);
   }
   return param;
 }

@@ -155,7 +155,7 @@ function projectInto(scope: QueryScope, items: readonly SelectItemAst[], target:
     const fromCollected = entries.find((e) => e.kind === "field" && e.column.table === state.collected);
     if (fromCollected?.kind === "field") {
       const at = filled.get(fromCollected.target.name) ?? 1;
-      return scope.fail(`${fromCollected.column.path} is a column of the collected table ${state.collected.name}; only collect(${state.collected.name}) may use its rows`, at);
+      return scope.fail(`${state.collected.name}.${fromCollected.column.path} is a column of the collected table ${state.collected.name}; only collect(${state.collected.name}) may use its rows`, at);
     }
   }
   return { kind: "object", entries };
@@ -179,14 +179,18 @@ function starTable(scope: QueryScope, item: Extract<SelectItemAst, { kind: "star
  */
 function checkRowFits(scope: QueryScope, table: CheckedTable, target: DescMessage, at: number, partly = false): void {
   if (target.typeName === table.row.typeName) return;
+  const rowsField = target.fields.find((f) => f.fieldKind === "list" && f.message?.typeName === table.row.typeName);
+  if (rowsField !== undefined && !partly) {
+    return scope.fail(`the response ${target.typeName} is not the row message ${table.row.typeName}; to answer with many rows, select them into its repeated field: * AS ${rowsField.name}`, at);
+  }
   for (const field of target.fields) {
     const source = table.row.fields.find((f) => f.name === field.name);
     if (source === undefined && partly) continue;
     const want = fieldValueType(field).label;
     if (source === undefined || fieldValueType(source).label !== want) {
-      const found = source === undefined ? "has no such field" : `has it as ${fieldValueType(source).label}`;
+      const found = source === undefined ? `${table.row.typeName} has no field ${field.name}` : `${field.name} is ${want} there but ${fieldValueType(source).label} in the row`;
       return scope.fail(
-        `the rows of ${table.name} are ${table.row.typeName}, which does not fit ${target.typeName}: its field ${field.name} (${want}) ${found} in the row; use ${table.row.typeName}, or select columns by name`,
+        `the rows of ${table.name} (${table.row.typeName}) do not fit ${target.typeName}: ${found}; use ${table.row.typeName} there, or select columns by name`,
         at,
       );
     }

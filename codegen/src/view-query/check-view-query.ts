@@ -5,7 +5,7 @@ import type { CheckedColumn, CheckedCount, CheckedQuery, CheckedTable } from "./
 import { createQueryScope } from "./query-scope.js";
 import type { QueryScope } from "./query-scope.js";
 import type { ColumnAst, CountAst, QueryAst } from "./view-query-ast.js";
-import { describeKind } from "./value-type.js";
+import { describeKind, describeType } from "./value-type.js";
 
 /** What a query is checked against: the view's tables and the method that declares the query. */
 export interface ViewQueryContext {
@@ -66,7 +66,7 @@ export function checkViewQuery(ast: QueryAst, context: ViewQueryContext): Checke
     const fromCollected = orderBy.find((o) => o.column.table === collected);
     if (fromCollected) {
       const at = ast.orderBy[orderBy.indexOf(fromCollected)]?.value.column ?? 1;
-      scope.fail(`${fromCollected.column.path} is a column of the collected table ${collected.name}: ORDER BY takes columns of ${tables[0]?.name}`, at);
+      scope.fail(`${collected.name}.${fromCollected.column.path} is a column of the collected table ${collected.name}: ORDER BY takes columns of ${tables[0]?.name}`, at);
     }
   }
   if (ast.distinct) checkDistinct(scope, ast, result.kind === "many" && result.totalCount !== undefined, collected, selected, orderBy);
@@ -123,7 +123,7 @@ function checkCount(scope: QueryScope, ast: CountAst, clause: "LIMIT" | "OFFSET"
   }
   const param = scope.param(ast);
   if (!param.type.integer || param.type.repeated) {
-    return scope.fail(`${clause} needs an integer parameter; :${param.path} is ${describeKind(param.type)} (${param.type.label})`, ast.column);
+    return scope.fail(`${clause} needs an integer parameter; :${param.path} is ${describeType(param.type)}`, ast.column);
   }
   return { kind: "param", param };
 }

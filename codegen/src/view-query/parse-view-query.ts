@@ -85,7 +85,6 @@ class Parser {
     const offset = this.#acceptKeyword("OFFSET") ? this.#count(true) : undefined;
     if (this.#peek().kind !== "end") {
       const next = this.#peek();
-      if (next.text === ";") this.#fail("a query is one statement: remove the ;", next);
       if (limit === undefined && this.#isKeyword(next, "LIMIT") && offset !== undefined) this.#fail("LIMIT comes before OFFSET", next);
       this.#expected("the end of the query (or WHERE, ORDER BY, LIMIT, OFFSET in that order)");
     }
@@ -140,7 +139,8 @@ class Parser {
       this.#symbol(")", "after count(*");
       return { kind: "count", alias: this.#alias(), column: t.column };
     }
-    this.#symbol(")", `${fn}() takes no arguments`);
+    if (this.#peek().text !== ")") this.#fail(`${fn}() takes no arguments`, this.#peek());
+    this.#next();
     return { kind: "page", fn: fn as "next_page_token" | "has_more" | "total_count", alias: this.#alias(), column: t.column };
   }
 

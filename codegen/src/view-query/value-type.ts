@@ -135,3 +135,9 @@ export function defaultLiteral(type: ValueType): string {
       return "its default";
   }
 }
+
+/** {@link describeKind}, with the proto type where the category alone hides it: "a number (int32)". */
+export function describeType(type: ValueType): string {
+  const kind = describeKind(type);
+  return type.kind === "number" || type.kind === "bytes" ? `${kind} (${type.label})` : kind;
+}

@@ -66,6 +66,7 @@ export function tokenize(text: string): Token[] {
       i = j + 1;
       continue;
     }
+    if (ch === ";") throw new ViewQueryError("a query is one statement: remove the ;", column, ch);
     if (ch === '"') throw new ViewQueryError("quoted identifiers are not supported; write field and table names bare, and string literals in single quotes", column, ch);
     const symbol = symbols.find((s) => text.startsWith(s, i));
     if (symbol === undefined) throw new ViewQueryError(`unexpected character ${JSON.stringify(ch)}`, column, ch);
