@@ -104,15 +104,16 @@ class Compiler {
   #shape(limit: CountSource | undefined, offset: CountSource | undefined, fetchesOneMore: boolean): QueryResultShape {
     const { result } = this.#q;
     if (result.kind !== "many") return { kind: result.kind };
+    // Keys are left out rather than undefined: the plan is embedded as a JSON constant.
     return {
       kind: "many",
       field: responseField(result.field),
-      limit,
-      offset,
+      ...(limit && { limit }),
+      ...(offset && { offset }),
       fetchesOneMore,
-      nextPageToken: result.nextPageToken && responseField(result.nextPageToken),
-      hasMore: result.hasMore && responseField(result.hasMore),
-      totalCount: result.totalCount && responseField(result.totalCount),
+      ...(result.nextPageToken && { nextPageToken: responseField(result.nextPageToken) }),
+      ...(result.hasMore && { hasMore: responseField(result.hasMore) }),
+      ...(result.totalCount && { totalCount: responseField(result.totalCount) }),
     };
   }
 
@@ -233,7 +234,7 @@ class Compiler {
       sqlTable,
       method: ix.method,
       expression: ix.expression,
-      opclass: ix.opclass,
+      ...(ix.opclass !== undefined && { opclass: ix.opclass }),
       uses: [...ix.uses],
       sql: `CREATE INDEX IF NOT EXISTS "${name}" ON ${sqlTable} USING ${ix.method} (${key})`,
     };

@@ -1,9 +1,11 @@
 // The view query language: parsed, type-checked against protobuf descriptors
 // and compiled to a PostgreSQL plan at `buf generate` time.
 //
-//   const plan = compileViewQuery(checkViewQuery(parseViewQuery(text), context), { view });
+//   const plan = planViewQuery(text, context, { view });
+//   // = compileViewQuery(checkViewQuery(parseViewQuery(text), context), { view })
 //
 // See docs/view-queries.md for the grammar, the type rules and the limits.
+export { planViewQuery } from "./plan-view-query.js";
 export { parseViewQuery } from "./parse-view-query.js";
 export { checkViewQuery } from "./check-view-query.js";
 export type { ViewQueryContext } from "./check-view-query.js";
