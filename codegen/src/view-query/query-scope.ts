@@ -97,7 +97,7 @@ function suggest(message: DescMessage, name: string): string {
   if (byJsonName) return `; did you mean ${byJsonName.name}? (queries use proto field names)`;
   const close = message.fields
     .map((f) => ({ name: f.name, distance: editDistance(name.toLowerCase(), f.name.toLowerCase()) }))
-    .filter((c) => c.distance <= Math.max(1, Math.floor(name.length / 3)))
+    .filter((c) => c.distance <= Math.max(2, Math.floor(name.length / 3)))
     .sort((a, b) => a.distance - b.distance);
   if (close[0] !== undefined) return `; did you mean ${close[0].name}?`;
   return message.fields.length === 0 ? " (it has no fields)" : ` (its fields: ${message.fields.map((f) => f.name).join(", ")})`;
