@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import type { DescMessage } from "@bufbuild/protobuf";
-import { PGlite } from "@electric-sql/pglite";
 import { planViewQuery } from "../../src/view-query/index.js";
 import { compileProtos } from "../compile-protos.js";
 import { createTables, insertRows, runStream, runUnary } from "./run-plan.js";
+import { viewDatabases } from "./view-databases.js";
+import type { SqlDatabase } from "./view-databases.js";
 
 const proto = `syntax = "proto3";
 package customer.registry.v1;
@@ -18,10 +19,10 @@ message CustomerByEmailRequest { string email = 1; }
 message SearchCustomersRequest { string query = 1; }
 `;
 
-describe("the customer registry's view queries", function () {
+for (const database of viewDatabases()) describe(`the customer registry's view queries on ${database.name}`, function () {
   this.timeout(60_000);
   let message: (name: string) => DescMessage;
-  let db: PGlite;
+  let db: SqlDatabase;
 
   before(async () => {
     const registry = createFileRegistry(await compileProtos({ "customer/registry/v1/customer.proto": proto }));
@@ -30,7 +31,7 @@ describe("the customer registry's view queries", function () {
       assert.ok(desc, name);
       return desc;
     };
-    db = await PGlite.create();
+    db = await database.open();
   });
   after(async () => {
     await db.close();

@@ -1,11 +1,11 @@
 // A reference executor of compiled view query plans, as the runtime will run
 // them: bind every parameter as text, run the SQL, turn the `row` column back
-// into messages. The SQL tests run plans through it against a real PGlite.
+// into messages. The SQL tests run plans through it against PGlite and PostgreSQL.
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import type { DescMessage, JsonObject, JsonValue, MessageShape } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import type { PGlite } from "@electric-sql/pglite";
 import type { CompiledViewQuery, QueryParameter, ScalarCoercion } from "../../src/view-query/index.js";
+import type { SqlDatabase } from "./view-databases.js";
 
 /** A bad request value (negative LIMIT, malformed page token): INVALID_ARGUMENT on the wire. */
 export class InvalidArgument extends Error {
@@ -73,20 +73,20 @@ function decodePageToken(token: string, path: string): number {
 }
 
 /** Creates `plan`'s tables (if missing) and its suggested indexes. */
-export async function createTables(db: PGlite, plan: CompiledViewQuery): Promise<void> {
+export async function createTables(db: SqlDatabase, plan: CompiledViewQuery): Promise<void> {
   for (const t of plan.tables) await db.exec(`CREATE TABLE IF NOT EXISTS ${t.sqlName} (key text PRIMARY KEY, row jsonb NOT NULL)`);
   for (const ix of plan.indexes) await db.exec(ix.sql);
 }
 
 /** Stores `rows` (key → message) in table `sqlName` as protobuf JSON with proto field names. */
-export async function insertRows<Desc extends DescMessage>(db: PGlite, sqlName: string, schema: Desc, rows: Record<string, MessageShape<Desc>>): Promise<void> {
+export async function insertRows<Desc extends DescMessage>(db: SqlDatabase, sqlName: string, schema: Desc, rows: Record<string, MessageShape<Desc>>): Promise<void> {
   for (const [key, row] of Object.entries(rows)) {
     await db.query(`INSERT INTO ${sqlName} (key, row) VALUES ($1, $2::jsonb)`, [key, JSON.stringify(toJson(schema, row, { useProtoFieldName: true }))]);
   }
 }
 
 /** Runs a unary plan and builds its response; undefined is NOT_FOUND. */
-export async function runUnary<Desc extends DescMessage>(db: PGlite, plan: CompiledViewQuery, request: object, response: Desc): Promise<MessageShape<Desc> | undefined> {
+export async function runUnary<Desc extends DescMessage>(db: SqlDatabase, plan: CompiledViewQuery, request: object, response: Desc): Promise<MessageShape<Desc> | undefined> {
   const { rows } = await db.query<{ row: JsonObject; total_count?: number | bigint }>(plan.sql, bindParameters(plan, request));
   const read = (json: JsonValue): MessageShape<Desc> => fromJson(response, json, { ignoreUnknownFields: true });
   const { result } = plan;
@@ -114,7 +114,7 @@ export async function runUnary<Desc extends DescMessage>(db: PGlite, plan: Compi
 }
 
 /** Runs a streaming plan: one response per row. */
-export async function runStream<Desc extends DescMessage>(db: PGlite, plan: CompiledViewQuery, request: object, response: Desc): Promise<MessageShape<Desc>[]> {
+export async function runStream<Desc extends DescMessage>(db: SqlDatabase, plan: CompiledViewQuery, request: object, response: Desc): Promise<MessageShape<Desc>[]> {
   if (plan.result.kind !== "stream") throw new Error(`a ${plan.result.kind} plan: use runUnary`);
   const { rows } = await db.query<{ row: JsonObject }>(plan.sql, bindParameters(plan, request));
   return rows.map((r) => fromJson(response, r.row, { ignoreUnknownFields: true }));

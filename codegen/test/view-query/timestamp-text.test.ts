@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { create, toJson } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { PGlite } from "@electric-sql/pglite";
 import { normalizeTimestamp, timestampSql } from "../../src/view-query/timestamp-text.js";
 import { compile } from "./view-query-fixtures.js";
 import { bindParameters } from "./run-plan.js";
+import { viewDatabases } from "./view-databases.js";
 import { QueryRequestSchema } from "../gen/viewtest/v1/viewtest_pb.js";
 
 describe("timestamps in view queries", function () {
@@ -21,7 +21,7 @@ describe("timestamps in view queries", function () {
     }
   });
 
-  it("reads every fraction width protobuf JSON writes as the form parameters bind, in time order", async () => {
+  for (const database of viewDatabases()) it(`reads every fraction width protobuf JSON writes as the form parameters bind, in time order, on ${database.name}`, async () => {
     const times = [
       { seconds: 1_714_564_800n, nanos: 0 },
       { seconds: 1_714_564_800n, nanos: 1 },
@@ -35,7 +35,7 @@ describe("timestamps in view queries", function () {
       { seconds: 253_402_300_799n, nanos: 999_999_999 },
     ].map((t) => create(TimestampSchema, t));
     const plan = compile("SELECT * AS customers FROM customers WHERE created_at = :at");
-    const db = await PGlite.create();
+    const db = await database.open();
     try {
       const stored: string[] = [];
       for (const t of times) {

@@ -1,11 +1,10 @@
-// Compiled view queries run for real: PGlite in memory, rows stored as the
-// protobuf JSON of real messages (proto3 omits defaults), parameters bound
-// by the reference executor.
+// Compiled view queries run for real, on PGlite and (with DATABASE_URL) on
+// PostgreSQL: rows stored as the protobuf JSON of real messages (proto3
+// omits defaults), parameters bound by the reference executor.
 import assert from "node:assert/strict";
 import { create, toJson } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { PGlite } from "@electric-sql/pglite";
 import {
   CountSchema,
   CustomerPageSchema,
@@ -24,6 +23,8 @@ import type { CompiledViewQuery } from "../../src/view-query/index.js";
 import { compile } from "./view-query-fixtures.js";
 import type { MethodShape } from "./view-query-fixtures.js";
 import { bindParameters, createTables, encodePageToken, insertRows, InvalidArgument, runStream, runUnary } from "./run-plan.js";
+import { viewDatabases } from "./view-databases.js";
+import type { SqlDatabase } from "./view-databases.js";
 
 type Init = MessageInitShape<typeof CustomerSchema>;
 const customers: Record<string, Init> = {
@@ -52,13 +53,13 @@ const orders: Record<string, MessageInitShape<typeof OrderSchema>> = {
 
 type Request = MessageInitShape<typeof QueryRequestSchema>;
 
-describe("view queries run on PGlite", function () {
+for (const database of viewDatabases()) describe(`view queries run on ${database.name}`, function () {
   this.timeout(60_000);
-  let db: PGlite;
+  let db: SqlDatabase;
   const created = new Set<string>();
 
   before(async () => {
-    db = await PGlite.create();
+    db = await database.open();
   });
   after(async () => {
     await db.close();
