@@ -42,7 +42,7 @@ export function checkViewQuery(ast: QueryAst, context: ViewQueryContext): Checke
     }
     tables.push(table(ast, context, ast.join.table.name, ast.join.table.column, 1));
   }
-  const scope = createQueryScope(ast.text, tables, context.request);
+  const scope = createQueryScope(ast.text, tables, context.request, [...context.tables.keys()]);
   const join = ast.join === undefined ? undefined : { type: ast.join.type, ...checkJoin(scope, ast.join.left, ast.join.right) };
   const where = ast.where === undefined ? undefined : checkCondition(scope, ast.where);
   const { result, collected, selected } = checkSelection(scope, ast.select, context);

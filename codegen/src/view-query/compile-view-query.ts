@@ -38,6 +38,7 @@ type Use = IndexSuggestion["uses"][number];
 
 class Compiler {
   readonly #q: CheckedQuery;
+  readonly #options: CompileOptions;
   readonly #sqlNames: string[];
   readonly #parameters: QueryParameter[] = [];
   readonly #placeholders = new Map<string, number>();
@@ -46,6 +47,7 @@ class Compiler {
 
   constructor(checked: CheckedQuery, options: CompileOptions) {
     this.#q = checked;
+    this.#options = options;
     this.#sqlNames = checked.tables.map((t) => viewTableName(options.view, t.name));
   }
 
@@ -101,8 +103,24 @@ class Compiler {
     };
   }
 
+  /** The query restricted to the FROM table's row with one key, without ORDER BY, LIMIT and OFFSET. */
+  #forKey(): { sql: string; parameters: QueryParameter[] } {
+    const q = this.#q;
+    if (q.result.kind === "count") throw new Error("a count has no rows by key");
+    const sql = [`SELECT ${q.distinct ? "DISTINCT " : ""}${this.#projection(q.result.projection)} AS row`, `FROM ${this.#sqlNames[0]} AS t0`];
+    if (q.join !== undefined) {
+      sql.push(`${q.join.type === "left" ? "LEFT JOIN" : "JOIN"} ${this.#sqlNames[1]} AS t1 ON ${this.#column(q.join.left, undefined)} = ${this.#column(q.join.right, undefined)}`);
+    }
+    const where = q.where === undefined ? undefined : this.#condition(q.where);
+    const key = `${this.#bind("row-key", { kind: "row-key" })}::text`;
+    sql.push(`WHERE ${where === undefined ? "" : `${where} AND `}t0.key = ${key}`);
+    if (q.collected !== undefined) sql.push("GROUP BY t0.key");
+    return { sql: sql.join(" "), parameters: this.#parameters };
+  }
+
   #shape(limit: CountSource | undefined, offset: CountSource | undefined, fetchesOneMore: boolean): QueryResultShape {
     const { result } = this.#q;
+    if (result.kind === "stream") return { kind: "stream", byKey: new Compiler(this.#q, this.#options).#forKey() };
     if (result.kind !== "many") return { kind: result.kind };
     // Keys are left out rather than undefined: the plan is embedded as a JSON constant.
     return {

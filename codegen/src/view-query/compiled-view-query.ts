@@ -44,7 +44,9 @@ export type QueryParameter =
       readonly nullable: boolean;
     }
   /** A string literal of the query, bound rather than spliced into the SQL. */
-  | { readonly kind: "literal"; readonly value: string };
+  | { readonly kind: "literal"; readonly value: string }
+  /** The key of one row of the FROM table (only in `byKey` of a stream). */
+  | { readonly kind: "row-key" };
 
 /** Where a LIMIT or OFFSET comes from, so the runtime knows the page it served. */
 export type CountSource =
@@ -68,8 +70,13 @@ export type QueryResultShape =
   | { readonly kind: "single" }
   /** Unary, always one row (count(*)): the row is the response. */
   | { readonly kind: "count" }
-  /** Server streaming: every row is one response, in order. */
-  | { readonly kind: "stream" }
+  /**
+   * Server streaming: every row is one response, in order. `byKey` is the same query for the
+   * FROM table's row with one key, to learn after a change whether (and as what) that row
+   * matches now, for streaming updates. With a JOIN, a change in the joined table needs a
+   * re-run for the FROM rows it joins.
+   */
+  | { readonly kind: "stream"; readonly byKey: { readonly sql: string; readonly parameters: readonly QueryParameter[] } }
   /** Unary: the rows go into the repeated field `field` of one response. */
   | {
       readonly kind: "many";

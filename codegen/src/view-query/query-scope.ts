@@ -18,7 +18,7 @@ export interface QueryScope {
 }
 
 /** A scope over `tables` (FROM first, then the joined table) and the request message. */
-export function createQueryScope(text: string, tables: readonly CheckedTable[], request: DescMessage): QueryScope {
+export function createQueryScope(text: string, tables: readonly CheckedTable[], request: DescMessage, viewTables: readonly string[] = []): QueryScope {
   const fail = (reason: string, column: number): never => {
     throw new ViewQueryError(reason, column, tokenAt(text, column));
   };
@@ -30,6 +30,9 @@ export function createQueryScope(text: string, tables: readonly CheckedTable[], 
       const [first, ...rest] = ast.path;
       if (first === undefined) return fail("expected a column", ast.column);
       const qualifier = rest.length > 0 ? tables.find((t) => t.name === first.name) : undefined;
+      if (qualifier === undefined && rest.length > 0 && viewTables.includes(first.name) && !tables[0]?.row.fields.some((f) => f.name === first.name)) {
+        return fail(`${first.name} is a table of the view but not of this query; JOIN it to use its columns`, first.column);
+      }
       const path = qualifier === undefined ? ast.path : rest;
       const table = qualifier ?? pickTable(tables, path[0] as Name, fail);
       return walkColumn(table, path, fail);

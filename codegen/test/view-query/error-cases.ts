@@ -279,4 +279,6 @@ export const errorCases: readonly ErrorCase[] = [
     "at column 8 (\"*\"): the rows of customers (viewtest.v1.Customer) do not fit viewtest.v1.NameAndCity: viewtest.v1.Customer has no field city; use viewtest.v1.Customer there, or select columns by name", "names"],
   ["SELECT name, (email) AS customers FROM customers",
     "at column 8 (\"name\"): beside the rows' repeated field, the select list may only hold next_page_token(), has_more() and total_count()"],
+  ["SELECT * AS customers FROM customers WHERE orders.product = 'x'",
+    "at column 44 (\"orders.product\"): orders is a table of the view but not of this query; JOIN it to use its columns"],
 ];

@@ -17,8 +17,12 @@ export function bindParameters(plan: CompiledViewQuery, request: object): (strin
   return plan.parameters.map((p) => bindParameter(p, request));
 }
 
-function bindParameter(p: QueryParameter, request: object): string | null {
+function bindParameter(p: QueryParameter, request: object, key?: string): string | null {
   if (p.kind === "literal") return p.value;
+  if (p.kind === "row-key") {
+    if (key === undefined) throw new Error("a row key parameter needs the key");
+    return key;
+  }
   let value: unknown = request;
   for (const name of p.field.localNames) value = value === undefined ? undefined : (value as Record<string, unknown>)[name];
   const path = p.field.names.join(".");
@@ -111,6 +115,14 @@ export async function runUnary<Desc extends DescMessage>(db: SqlDatabase, plan: 
       return read(json);
     }
   }
+}
+
+/** Runs a streaming plan's `byKey` query: the response for row `key` as it is now, or undefined when it does not match. */
+export async function runByKey<Desc extends DescMessage>(db: SqlDatabase, plan: CompiledViewQuery, request: object, key: string, response: Desc): Promise<MessageShape<Desc> | undefined> {
+  if (plan.result.kind !== "stream") throw new Error(`a ${plan.result.kind} plan has no byKey query`);
+  const { sql, parameters } = plan.result.byKey;
+  const { rows } = await db.query<{ row: JsonObject }>(sql, parameters.map((p) => bindParameter(p, request, key)));
+  return rows[0] === undefined ? undefined : fromJson(response, rows[0].row, { ignoreUnknownFields: true });
 }
 
 /** Runs a streaming plan: one response per row. */

@@ -22,7 +22,7 @@ import {
 import type { CompiledViewQuery } from "../../src/view-query/index.js";
 import { compile } from "./view-query-fixtures.js";
 import type { MethodShape } from "./view-query-fixtures.js";
-import { bindParameters, createTables, encodePageToken, insertRows, InvalidArgument, runStream, runUnary } from "./run-plan.js";
+import { bindParameters, createTables, encodePageToken, insertRows, InvalidArgument, runByKey, runStream, runUnary } from "./run-plan.js";
 import { viewDatabases } from "./view-databases.js";
 import type { SqlDatabase } from "./view-databases.js";
 
@@ -265,6 +265,16 @@ for (const database of viewDatabases()) describe(`view queries run on ${database
     const plan = await prepare("SELECT name, address.city AS city FROM customers WHERE age >= 30 ORDER BY age", { response: NameAndCitySchema, streaming: true });
     const rows = await runStream(db, plan, create(QueryRequestSchema), NameAndCitySchema);
     assert.deepEqual(rows.map((r) => [r.name, r.city]), [["Alice Smith", "Berlin"], ["Gina Adams", "Berlin"], ["Carol White", "Paris"], ["Frank Smith", "Berlin"]]);
+  });
+
+  it("looks up one row of a stream by key, for streaming updates", async () => {
+    const plan = await prepare("SELECT name, address.city AS city FROM customers WHERE address.city = :filter.city ORDER BY name LIMIT :limit", { response: NameAndCitySchema, streaming: true });
+    const request = create(QueryRequestSchema, { filter: { city: "Berlin" }, limit: 1 });
+    assert.deepEqual((await runByKey(db, plan, request, "c6", NameAndCitySchema))?.name, "Frank Smith");
+    assert.equal(await runByKey(db, plan, request, "c3", NameAndCitySchema), undefined, "c3 lives in Paris");
+    assert.equal(await runByKey(db, plan, request, "' OR 1=1 --", NameAndCitySchema), undefined);
+    const joined = await prepare("SELECT customers.*, collect(orders) AS orders FROM customers LEFT JOIN orders ON orders.customer_id = customers.customer_id", { response: CustomerWithOrdersSchema, streaming: true });
+    assert.deepEqual((await runByKey(db, joined, create(QueryRequestSchema), "c1", CustomerWithOrdersSchema))?.orders.map((o) => o.orderId), ["o1", "o2"]);
   });
 
   it("pages a projection into a repeated field", async () => {
