@@ -176,19 +176,15 @@ class Parser {
   }
 
   #condition(): ConditionAst {
-    let left = this.#conjunction();
-    while (this.#isKeyword(this.#peek(), "OR")) {
-      const op = this.#next();
-      left = { kind: "or", left, right: this.#conjunction(), column: op.column };
-    }
-    return left;
+    return this.#chain("or", () => this.#chain("and", () => this.#negation()));
   }
 
-  #conjunction(): ConditionAst {
-    let left = this.#negation();
-    while (this.#isKeyword(this.#peek(), "AND")) {
+  /** `operand {OR operand}` (or AND), left-associative. */
+  #chain(kind: "and" | "or", operand: () => ConditionAst): ConditionAst {
+    let left = operand();
+    while (this.#isKeyword(this.#peek(), kind.toUpperCase())) {
       const op = this.#next();
-      left = { kind: "and", left, right: this.#negation(), column: op.column };
+      left = { kind, left, right: operand(), column: op.column };
     }
     return left;
   }
