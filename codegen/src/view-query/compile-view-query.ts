@@ -107,15 +107,28 @@ class Compiler {
   #forKey(): { sql: string; parameters: QueryParameter[] } {
     const q = this.#q;
     if (q.result.kind === "count") throw new Error("a count has no rows by key");
-    const sql = [`SELECT ${q.distinct ? "DISTINCT " : ""}${this.#projection(q.result.projection)} AS row`, `FROM ${this.#sqlNames[0]} AS t0`];
+    const select = `SELECT ${q.distinct ? "DISTINCT " : ""}${this.#projection(q.result.projection)} AS row`;
+    const sql = [select, ...this.#filtered(() => `t0.key = ${this.#bind("row-key", { kind: "row-key" })}::text`)];
+    if (q.collected !== undefined) sql.push("GROUP BY t0.key");
+    return { sql: sql.join(" "), parameters: this.#parameters };
+  }
+
+  /** The number of result rows of the query without LIMIT and OFFSET. */
+  #forCount(): { sql: string; parameters: QueryParameter[] } {
+    const counted = this.#q.collected !== undefined ? "count(DISTINCT t0.key)" : "count(*)";
+    return { sql: [`SELECT ${counted} AS total_count`, ...this.#filtered()].join(" "), parameters: this.#parameters };
+  }
+
+  /** FROM, JOIN and WHERE of the query, with `extra` ANDed to the condition (bound after it). */
+  #filtered(extra?: () => string): string[] {
+    const q = this.#q;
+    const sql = [`FROM ${this.#sqlNames[0]} AS t0`];
     if (q.join !== undefined) {
       sql.push(`${q.join.type === "left" ? "LEFT JOIN" : "JOIN"} ${this.#sqlNames[1]} AS t1 ON ${this.#column(q.join.left, undefined)} = ${this.#column(q.join.right, undefined)}`);
     }
-    const where = q.where === undefined ? undefined : this.#condition(q.where);
-    const key = `${this.#bind("row-key", { kind: "row-key" })}::text`;
-    sql.push(`WHERE ${where === undefined ? "" : `${where} AND `}t0.key = ${key}`);
-    if (q.collected !== undefined) sql.push("GROUP BY t0.key");
-    return { sql: sql.join(" "), parameters: this.#parameters };
+    const conditions = [...(q.where === undefined ? [] : [this.#condition(q.where)]), ...(extra === undefined ? [] : [extra()])];
+    if (conditions.length > 0) sql.push(`WHERE ${conditions.join(" AND ")}`);
+    return sql;
   }
 
   #shape(limit: CountSource | undefined, offset: CountSource | undefined, fetchesOneMore: boolean): QueryResultShape {
@@ -131,7 +144,7 @@ class Compiler {
       fetchesOneMore,
       ...(result.nextPageToken && { nextPageToken: responseField(result.nextPageToken) }),
       ...(result.hasMore && { hasMore: responseField(result.hasMore) }),
-      ...(result.totalCount && { totalCount: responseField(result.totalCount) }),
+      ...(result.totalCount && { totalCount: responseField(result.totalCount), countQuery: new Compiler(this.#q, this.#options).#forCount() }),
     };
   }
 

@@ -90,8 +90,12 @@ export type QueryResultShape =
       readonly fetchesOneMore: boolean;
       readonly nextPageToken?: ResponseField | undefined;
       readonly hasMore?: ResponseField | undefined;
-      /** Filled from the `total_count` column of the first row (0 when the page is empty). */
+      /**
+       * Filled from the `total_count` column of the first row; when the page is empty (an offset
+       * past the end), from `countQuery`, which counts the matching rows with its own parameters.
+       */
       readonly totalCount?: ResponseField | undefined;
+      readonly countQuery?: { readonly sql: string; readonly parameters: readonly QueryParameter[] } | undefined;
     };
 
 /** A table of the view that the SQL reads: `CREATE TABLE <sqlName> (key text primary key, row jsonb not null)`. */

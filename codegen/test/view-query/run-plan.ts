@@ -111,7 +111,14 @@ export async function runUnary<Desc extends DescMessage>(db: SqlDatabase, plan: 
       const json: JsonObject = { [result.field.name]: page.map((r) => r.row) };
       if (result.hasMore) json[result.hasMore.name] = hasMore;
       if (result.nextPageToken) json[result.nextPageToken.name] = hasMore && limit !== null ? encodePageToken(offset + limit) : "";
-      if (result.totalCount) json[result.totalCount.name] = Number(rows[0]?.total_count ?? 0);
+      if (result.totalCount) {
+        let total = rows[0]?.total_count;
+        if (total === undefined && result.countQuery !== undefined) {
+          const counted = await db.query<{ total_count: number | bigint | string }>(result.countQuery.sql, result.countQuery.parameters.map((p) => bindParameter(p, request)));
+          total = Number(counted.rows[0]?.total_count ?? 0);
+        }
+        json[result.totalCount.name] = Number(total ?? 0);
+      }
       return read(json);
     }
   }

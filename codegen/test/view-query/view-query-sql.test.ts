@@ -10,6 +10,7 @@ import {
   CustomerPageSchema,
   CustomerSchema,
   CustomersWithOrdersSchema,
+  CustomersWithOrdersTotalSchema,
   CustomerSummarySchema,
   CustomerWithOrdersSchema,
   NameAndCitySchema,
@@ -219,6 +220,18 @@ for (const database of viewDatabases()) describe(`view queries run on ${database
         { ids: ["c5", "c6"], hasMore: true, total: 5n, token: encodePageToken(4) },
         { ids: ["c7"], hasMore: false, total: 5n, token: "" },
       ]);
+    });
+
+    it("counts the total on a page past the end too", async () => {
+      const plan = await prepare(paged);
+      const page = await runUnary(db, plan, create(QueryRequestSchema, { filter: { city: "Berlin" }, limit: 2, pageToken: encodePageToken(10) }), CustomerPageSchema);
+      assert.deepEqual([page?.customers.length, page?.totalCount, page?.hasMore], [0, 5n, false]);
+      const collected = await prepare(
+        "SELECT (customers.*, collect(orders) AS orders) AS results, total_count() AS total FROM customers JOIN orders ON orders.customer_id = customers.customer_id LIMIT 1 OFFSET 9",
+        { response: CustomersWithOrdersTotalSchema },
+      );
+      const groups = await runUnary(db, collected, create(QueryRequestSchema), CustomersWithOrdersTotalSchema);
+      assert.deepEqual([groups?.results.length, groups?.total], [0, 2n]);
     });
 
     it("gives has_more false when the last page is exactly full", async () => {
