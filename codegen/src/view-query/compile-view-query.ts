@@ -70,7 +70,7 @@ class Compiler {
     const offset = q.offset === undefined ? undefined : this.#count(q.offset, "offset");
     const fetchesOneMore = result.kind === "many" && limit !== undefined && (result.hasMore !== undefined || result.nextPageToken !== undefined);
 
-    const order = q.orderBy.map(({ column, descending }) => `${this.#column(column, "sort")}${descending ? " DESC" : ""}`);
+    const order = q.orderBy.map(({ column, descending }) => `${this.#sortKey(column)}${descending ? " DESC" : ""}`);
     const paged = q.orderBy.length > 0 || limit !== undefined || offset !== undefined;
     let orderSql: string[] = [];
     if (q.distinct) {
@@ -217,6 +217,14 @@ class Compiler {
     return `${this.#bind(`literal:${String(literal.value)}`, { kind: "literal", value: String(literal.value) })}::text`;
   }
 
+  /** A column to order by: enums by their numbers, as protobuf declares them, not by name. */
+  #sortKey(column: CheckedColumn): string {
+    if (column.type.kind !== "enum") return this.#column(column, "sort");
+    const key = (base: string): string => enumNumber(columnValue(column, base), column.type.enum?.values ?? []);
+    this.#index(column.table, "btree", key("row"), "sort");
+    return key(`t${column.table.index}.row`);
+  }
+
   #column(column: CheckedColumn, use: Use | undefined): string {
     if (use !== undefined) {
       const opclass = use === "like" ? "text_pattern_ops" : undefined;
@@ -270,6 +278,13 @@ class Compiler {
       sql: `CREATE INDEX IF NOT EXISTS "${name}" ON ${sqlTable} USING ${ix.method} (${key})`,
     };
   }
+}
+
+/** The number of the enum value named by `name` (SQL); a value stored as a number (unknown to the schema) casts. */
+function enumNumber(name: string, values: readonly { readonly name: string; readonly number: number }[]): string {
+  // Value names are proto identifiers, safe to write as SQL string literals.
+  const cases = values.map((v) => `WHEN '${v.name}' THEN ${v.number}`).join(" ");
+  return `(CASE ${name} ${cases} ELSE CASE WHEN ${name} ~ '^-?[0-9]+$' THEN (${name})::integer END END)`;
 }
 
 function responseField(field: DescField): ResponseField {

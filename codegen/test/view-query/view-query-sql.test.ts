@@ -184,6 +184,12 @@ for (const database of viewDatabases()) describe(`view queries run on ${database
     assert.deepEqual(await ids(`${all} WHERE :text = ANY(previous_addresses.city)`, { text: "Oslo" }), ["c3"]);
   });
 
+  it("orders enums by their numbers, not their names", async () => {
+    // By name, TIER_GOLD < TIER_SILVER < TIER_UNSPECIFIED; by number, UNSPECIFIED (0) < SILVER (1) < GOLD (2).
+    assert.deepEqual(await ids(`${all} WHERE customer_id IN ('c1', 'c2', 'c3') ORDER BY tier`), ["c2", "c3", "c1"]);
+    assert.deepEqual(await ids(`${all} WHERE customer_id IN ('c1', 'c2', 'c3') ORDER BY tier DESC`), ["c1", "c3", "c2"]);
+  });
+
   it("combines AND, OR, NOT and parentheses", async () => {
     assert.deepEqual(
       await ids(`${all} WHERE NOT (address.city = 'Berlin') AND (age > 40 OR tier = 'TIER_GOLD') ORDER BY customer_id`),
