@@ -47,7 +47,10 @@ export function checkSelection(scope: QueryScope, items: readonly SelectItemAst[
     const projection =
       manyItem.kind === "star" ? rowProjection(scope, manyItem, field.message, state) : projectInto(scope, manyItem.items, field.message, state);
     const paging: Partial<Record<PageFunction, DescField>> = {};
-    for (const page of pages) paging[page.fn] = pageField(scope, response, page);
+    for (const page of pages) {
+      if (paging[page.fn] !== undefined) return scope.fail(`${page.fn}() is selected twice`, page.column);
+      paging[page.fn] = pageField(scope, response, page);
+    }
     return {
       result: { kind: "many", field, projection, nextPageToken: paging.next_page_token, hasMore: paging.has_more, totalCount: paging.total_count },
       collected: state.collected,

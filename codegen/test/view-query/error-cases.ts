@@ -281,4 +281,6 @@ export const errorCases: readonly ErrorCase[] = [
     "at column 8 (\"name\"): beside the rows' repeated field, the select list may only hold next_page_token(), has_more() and total_count()"],
   ["SELECT * AS customers FROM customers WHERE orders.product = 'x'",
     "at column 44 (\"orders.product\"): orders is a table of the view but not of this query; JOIN it to use its columns"],
+  ["SELECT * AS customers, has_more(), has_more() FROM customers LIMIT 1",
+    "at column 36 (\"has_more\"): has_more() is selected twice"],
 ];
