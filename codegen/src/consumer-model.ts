@@ -171,7 +171,7 @@ function readStateConsumer(
 }
 
 /** The service declaring the component of type `type`, in any file of the run. */
-function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
+export function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
   for (const file of files) {
     for (const service of file.services) {
       if (!hasOption(service, component)) continue;
@@ -182,7 +182,7 @@ function findComponent(files: readonly DescFile[], type: string): DescService | 
   return undefined;
 }
 
-function allComponentTypes(files: readonly DescFile[]): string[] {
+export function allComponentTypes(files: readonly DescFile[]): string[] {
   return files.flatMap((file) => file.services.flatMap((service) => {
     if (!hasOption(service, component)) return [];
     const { kind } = getOption(service, component);

@@ -24,8 +24,8 @@ export type {
   ResponseField,
   ScalarCoercion,
 } from "./view-query-plan.js";
-export { createViewUpdateContext } from "./view.js";
-export type { AnyViewUpdateHandler, View, ViewSpec, ViewTableSpec, ViewUpdateContext, ViewUpdateEffect } from "./view.js";
+export { createViewUpdateContext, defineView } from "./view.js";
+export type { AnyViewUpdateHandler, View, ViewDefinition, ViewSpec, ViewTableSpec, ViewUpdateContext, ViewUpdateEffect } from "./view.js";
 export { defineConsumer } from "./consumer.js";
 export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";

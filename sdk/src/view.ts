@@ -1,4 +1,6 @@
 import type { DescMessage, DescService, Message } from "@bufbuild/protobuf";
+import { bindHandlers } from "./bind-handlers.js";
+import type { CompiledViewQuery } from "./view-query-plan.js";
 
 /** One table of a view: its rows, the component that feeds it, and the handler of each kind of update. */
 export interface ViewTableSpec {
@@ -28,6 +30,27 @@ export interface ViewSpec<Svc extends DescService = DescService> {
   readonly name: string;
   readonly service: Svc;
   readonly tables: readonly ViewTableSpec[];
+  /** The plan of each query method, by its localName, checked and compiled by `buf generate`. */
+  readonly queries: { readonly [method: string]: CompiledViewQuery };
+}
+
+/** A generated view definition; call `implement` with the update handlers. */
+export interface ViewDefinition<Svc extends DescService, Handlers> extends ViewSpec<Svc> {
+  readonly kind: "view";
+  implement(handlers: Handlers): View<Svc>;
+}
+
+/** Creates a view definition; called by generated code, not by hand. */
+export function defineView<Svc extends DescService, Handlers>(spec: ViewSpec<Svc>): ViewDefinition<Svc, Handlers> {
+  return {
+    ...spec,
+    kind: "view",
+    implement(handlers) {
+      const methods = Object.fromEntries(spec.tables.flatMap((t) => Object.values(t.updates).map((m) => [m, true])));
+      const byMethod = bindHandlers<AnyViewUpdateHandler>(spec.service, spec.name, methods, handlers as object, "row, update, ctx");
+      return { kind: "view", spec, handler: (name) => byMethod.get(name) };
+    },
+  };
 }
 
 /**

@@ -7,13 +7,19 @@ import { ENTITY_DELETED } from "../entity/event-codec.js";
 import type { OrreryTables } from "../storage/index.js";
 import type { ProjectionSpec } from "./projection-runner.js";
 
-/** Creates the tables of a view and their indexes, if they are not there yet. */
+/**
+ * Creates the tables of a view and their indexes, if they are not there yet,
+ * under a lock: nodes starting together would otherwise race on the catalog.
+ */
 export async function ensureViewTables(db: Kysely<OrreryTables>, view: View): Promise<void> {
-  for (const table of view.spec.tables) {
-    assertQuoted(table.sqlName);
-    await sql.raw(`create table if not exists ${table.sqlName} (key text primary key, row jsonb not null)`).execute(db);
-    for (const index of table.indexes) await sql.raw(index).execute(db);
-  }
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('orrery view tables'))`.execute(trx);
+    for (const table of view.spec.tables) {
+      assertQuoted(table.sqlName);
+      await sql.raw(`create table if not exists ${table.sqlName} (key text primary key, row jsonb not null)`).execute(trx);
+      for (const index of table.indexes) await sql.raw(index).execute(trx);
+    }
+  });
 }
 
 /**

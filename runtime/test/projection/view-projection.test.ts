@@ -14,6 +14,7 @@ function countersView(handlers: Record<string, AnyViewUpdateHandler>): View {
     kind: "view",
     spec: {
       name: "counters_view",
+      queries: {},
       service: CounterService,
       tables: [
         { name: "totals", sqlName: '"view_counters_view__totals"', row: CounterSchema, source: "counter", feed: "events",
