@@ -129,6 +129,25 @@ message Added {}
 message Removed {}
 message Paid {}
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/view_problems.proto", `syntax = "proto3";
+package v.view_problems;
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added", "Removed"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service CartsView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnAdded(Added) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" table: "carts" }; }
+  rpc OnCart(Cart) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" table: "carts" }; }
+  rpc NoTable(Added) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" }; }
+  rpc Unmarked(AddRequest) returns (Cart);
+  rpc ByOwner(AddRequest) returns (Cart) { option (orrery.v1.method).view_query = { query: "SELECT * FROM carts WHERE owner = :cart_id" }; }
+}
+message Cart { string cart_id = 1; }
+message Added {}
+message Removed {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/same_base.proto", `syntax = "proto3";
 package v.same_base;
 import "orrery/v1/options.proto";
@@ -256,16 +275,27 @@ describe("protoc-gen-orrery", () => {
       assert.match(problemsOf("consumer_problems").at(-1)!, /Fix: add rpc OnRemoved\(v\.consumer_problems\.Removed\) returns \(google\.protobuf\.Empty\), or list it in ignore/);
     });
 
+    it("the mistakes of a view: update methods against their source, and each query at its column", () => {
+      const problems = problemsOf("view_problems").map((p) => p.replace(/^v\/view_problems\.proto:\d+:\d+: /, "").replace(/\.? Fix: .*/, ""));
+      assert.deepEqual(problems, [
+        'service v.view_problems.CartsView, rpc OnCart, option (orrery.v1.method).view_update: the rpc takes v.view_problems.Cart, which is not an event of "cart" (v.view_problems.Added, v.view_problems.Removed)',
+        "service v.view_problems.CartsView, rpc NoTable, option (orrery.v1.method).view_update.table: no table is named",
+        "service v.view_problems.CartsView, rpc Unmarked: the rpc has neither view_update nor view_query",
+        'service v.view_problems.CartsView, option (orrery.v1.component).view: table carts: event v.view_problems.Removed of "cart" is neither handled nor ignored',
+        'service v.view_problems.CartsView, rpc ByOwner, option (orrery.v1.method).view_query.query: at column 27 ("owner"): unknown column owner: table carts (v.view_problems.Cart) has no field owner (its fields: cart_id)',
+      ]);
+    });
+
     it("two entities in one file whose generated names would clash", () => {
       assertProblem("same_base", /service v\.same_base\.CartService: its generated names \(Cart, CartHandlers, \.\.\.\) clash with those of service v\.same_base\.Cart in the same file/);
     });
 
-    it("the component kinds that are not supported yet, honestly, and an option without a kind", () => {
+    it("the component kinds that are not supported yet, honestly, an empty view, and an option without a kind", () => {
       const problems = problemsOf("other_kinds");
-      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`;
+      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`;
       assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
         `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
-        `service v.other_kinds.ViewService, option (orrery.v1.component).view: view ${unsupported}`,
+        "service v.other_kinds.ViewService: the view has no update method, so its tables would stay empty",
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
       ]);
     });
