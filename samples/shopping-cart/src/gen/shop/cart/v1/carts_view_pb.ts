@@ -16,7 +16,26 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/cart/v1/carts_view.proto.
  */
 export const file_shop_cart_v1_carts_view: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL2NhcnQvdjEvY2FydHNfdmlldy5wcm90bxIMc2hvcC5jYXJ0LnYxIisKFUNhcnRzQnlQcm9kdWN0UmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJIlYKGENhcnRzQnlDaGVja2VkT3V0UmVxdWVzdBITCgtjaGVja2VkX291dBgBIAEoCBIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZCglDYXJ0c1BhZ2USIQoFY2FydHMYASADKAsyEi5zaG9wLmNhcnQudjEuQ2FydBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEAoIaGFzX21vcmUYAyABKAgy6AUKCUNhcnRzVmlldxJYCgtPbkl0ZW1BZGRlZBIXLnNob3AuY2FydC52MS5JdGVtQWRkZWQaEi5zaG9wLmNhcnQudjEuQ2FydCIcqp8ZGBIWCg1zaG9wcGluZy1jYXJ0EgVjYXJ0cxJcCg1Pbkl0ZW1SZW1vdmVkEhkuc2hvcC5jYXJ0LnYxLkl0ZW1SZW1vdmVkGhIuc2hvcC5jYXJ0LnYxLkNhcnQiHKqfGRgSFgoNc2hvcHBpbmctY2FydBIFY2FydHMSWgoMT25DaGVja2VkT3V0Ehguc2hvcC5jYXJ0LnYxLkNoZWNrZWRPdXQaEi5zaG9wLmNhcnQudjEuQ2FydCIcqp8ZGBIWCg1zaG9wcGluZy1jYXJ0EgVjYXJ0cxKyAQoRR2V0Q2FydHNCeVByb2R1Y3QSIy5zaG9wLmNhcnQudjEuQ2FydHNCeVByb2R1Y3RSZXF1ZXN0Ghcuc2hvcC5jYXJ0LnYxLkNhcnRzUGFnZSJfqp8ZWxpZCldTRUxFQ1QgKiBBUyBjYXJ0cyBGUk9NIGNhcnRzIFdIRVJFIDpwcm9kdWN0X2lkID0gQU5ZKGl0ZW1zLnByb2R1Y3RfaWQpIE9SREVSIEJZIGNhcnRfaWQSiQIKFEdldENhcnRzQnlDaGVja2VkT3V0EiYuc2hvcC5jYXJ0LnYxLkNhcnRzQnlDaGVja2VkT3V0UmVxdWVzdBoXLnNob3AuY2FydC52MS5DYXJ0c1BhZ2UirwGqnxmqARqnAQqkAVNFTEVDVCAqIEFTIGNhcnRzLCBuZXh0X3BhZ2VfdG9rZW4oKSwgaGFzX21vcmUoKSBGUk9NIGNhcnRzIFdIRVJFIGNoZWNrZWRfb3V0ID0gOmNoZWNrZWRfb3V0IE9SREVSIEJZIGNhcnRfaWQgTElNSVQgOnBhZ2Vfc2l6ZSBPRkZTRVQgcGFnZV90b2tlbl9vZmZzZXQoOnBhZ2VfdG9rZW4pGgainxkCIgBiBnByb3RvMw", [file_orrery_v1_options, file_shop_cart_v1_cart]);
+  fileDesc("Ch1zaG9wL2NhcnQvdjEvY2FydHNfdmlldy5wcm90bxIMc2hvcC5jYXJ0LnYxIiEKDkNhcnRSb3dSZXF1ZXN0Eg8KB2NhcnRfaWQYASABKAkiKwoVQ2FydHNCeVByb2R1Y3RSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkiVgoYQ2FydHNCeUNoZWNrZWRPdXRSZXF1ZXN0EhMKC2NoZWNrZWRfb3V0GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlkKCUNhcnRzUGFnZRIhCgVjYXJ0cxgBIAMoCzISLnNob3AuY2FydC52MS5DYXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIQCghoYXNfbW9yZRgDIAEoCDLeBgoJQ2FydHNWaWV3ElgKC09uSXRlbUFkZGVkEhcuc2hvcC5jYXJ0LnYxLkl0ZW1BZGRlZBoSLnNob3AuY2FydC52MS5DYXJ0IhyqnxkYEhYKDXNob3BwaW5nLWNhcnQSBWNhcnRzElwKDU9uSXRlbVJlbW92ZWQSGS5zaG9wLmNhcnQudjEuSXRlbVJlbW92ZWQaEi5zaG9wLmNhcnQudjEuQ2FydCIcqp8ZGBIWCg1zaG9wcGluZy1jYXJ0EgVjYXJ0cxJaCgxPbkNoZWNrZWRPdXQSGC5zaG9wLmNhcnQudjEuQ2hlY2tlZE91dBoSLnNob3AuY2FydC52MS5DYXJ0IhyqnxkYEhYKDXNob3BwaW5nLWNhcnQSBWNhcnRzEnQKCkdldENhcnRSb3cSHC5zaG9wLmNhcnQudjEuQ2FydFJvd1JlcXVlc3QaEi5zaG9wLmNhcnQudjEuQ2FydCI0qp8ZMBouCixTRUxFQ1QgKiBGUk9NIGNhcnRzIFdIRVJFIGNhcnRfaWQgPSA6Y2FydF9pZBKyAQoRR2V0Q2FydHNCeVByb2R1Y3QSIy5zaG9wLmNhcnQudjEuQ2FydHNCeVByb2R1Y3RSZXF1ZXN0Ghcuc2hvcC5jYXJ0LnYxLkNhcnRzUGFnZSJfqp8ZWxpZCldTRUxFQ1QgKiBBUyBjYXJ0cyBGUk9NIGNhcnRzIFdIRVJFIDpwcm9kdWN0X2lkID0gQU5ZKGl0ZW1zLnByb2R1Y3RfaWQpIE9SREVSIEJZIGNhcnRfaWQSiQIKFEdldENhcnRzQnlDaGVja2VkT3V0EiYuc2hvcC5jYXJ0LnYxLkNhcnRzQnlDaGVja2VkT3V0UmVxdWVzdBoXLnNob3AuY2FydC52MS5DYXJ0c1BhZ2UirwGqnxmqARqnAQqkAVNFTEVDVCAqIEFTIGNhcnRzLCBuZXh0X3BhZ2VfdG9rZW4oKSwgaGFzX21vcmUoKSBGUk9NIGNhcnRzIFdIRVJFIGNoZWNrZWRfb3V0ID0gOmNoZWNrZWRfb3V0IE9SREVSIEJZIGNhcnRfaWQgTElNSVQgOnBhZ2Vfc2l6ZSBPRkZTRVQgcGFnZV90b2tlbl9vZmZzZXQoOnBhZ2VfdG9rZW4pGgainxkCIgBiBnByb3RvMw", [file_orrery_v1_options, file_shop_cart_v1_cart]);
+
+/**
+ * Asks for one cart's row.
+ *
+ * @generated from message shop.cart.v1.CartRowRequest
+ */
+export type CartRowRequest = Message<"shop.cart.v1.CartRowRequest"> & {
+  /**
+   * @generated from field: string cart_id = 1;
+   */
+  cartId: string;
+};
+
+/**
+ * Describes the message shop.cart.v1.CartRowRequest.
+ * Use `create(CartRowRequestSchema)` to create a new message.
+ */
+export const CartRowRequestSchema: GenMessage<CartRowRequest> = /*@__PURE__*/
+  messageDesc(file_shop_cart_v1_carts_view, 0);
 
 /**
  * Asks for the carts holding a product.
@@ -35,7 +54,7 @@ export type CartsByProductRequest = Message<"shop.cart.v1.CartsByProductRequest"
  * Use `create(CartsByProductRequestSchema)` to create a new message.
  */
 export const CartsByProductRequestSchema: GenMessage<CartsByProductRequest> = /*@__PURE__*/
-  messageDesc(file_shop_cart_v1_carts_view, 0);
+  messageDesc(file_shop_cart_v1_carts_view, 1);
 
 /**
  * Asks for the checked-out (or open) carts, `page_size` at a time (0: all).
@@ -64,7 +83,7 @@ export type CartsByCheckedOutRequest = Message<"shop.cart.v1.CartsByCheckedOutRe
  * Use `create(CartsByCheckedOutRequestSchema)` to create a new message.
  */
 export const CartsByCheckedOutRequestSchema: GenMessage<CartsByCheckedOutRequest> = /*@__PURE__*/
-  messageDesc(file_shop_cart_v1_carts_view, 1);
+  messageDesc(file_shop_cart_v1_carts_view, 2);
 
 /**
  * Carts, one page.
@@ -93,7 +112,7 @@ export type CartsPage = Message<"shop.cart.v1.CartsPage"> & {
  * Use `create(CartsPageSchema)` to create a new message.
  */
 export const CartsPageSchema: GenMessage<CartsPage> = /*@__PURE__*/
-  messageDesc(file_shop_cart_v1_carts_view, 2);
+  messageDesc(file_shop_cart_v1_carts_view, 3);
 
 /**
  * Queries over every cart.
@@ -125,6 +144,16 @@ export const CartsView: GenService<{
   onCheckedOut: {
     methodKind: "unary";
     input: typeof CheckedOutSchema;
+    output: typeof CartSchema;
+  },
+  /**
+   * One cart's row, by its id; NOT_FOUND for a cart with no events.
+   *
+   * @generated from rpc shop.cart.v1.CartsView.GetCartRow
+   */
+  getCartRow: {
+    methodKind: "unary";
+    input: typeof CartRowRequestSchema;
     output: typeof CartSchema;
   },
   /**

@@ -29,6 +29,11 @@ export const protobufFileName = "shop/cart/v1/carts_view.proto";
  * view kept from the shopping carts' events.
  */
 
+/** Asks for one cart's row. */
+export interface CartRowRequest {
+  cartId: string;
+}
+
 /** Asks for the carts holding a product. */
 export interface CartsByProductRequest {
   productId: string;
@@ -47,6 +52,79 @@ export interface CartsPage {
   nextPageToken: string;
   hasMore: boolean;
 }
+
+function createBaseCartRowRequest(): CartRowRequest {
+  return { cartId: "" };
+}
+
+export const CartRowRequest: MessageFns<CartRowRequest> = {
+  encode(message: CartRowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cartId !== "") {
+      writer.uint32(10).string(message.cartId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CartRowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCartRowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cartId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CartRowRequest {
+    return {
+      cartId: isSet(object.cartId)
+        ? globalThis.String(object.cartId)
+        : isSet(object.cart_id)
+        ? globalThis.String(object.cart_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CartRowRequest): unknown {
+    const obj: any = {};
+    if (message.cartId !== "") {
+      obj.cartId = message.cartId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CartRowRequest>, I>>(base?: I): CartRowRequest {
+    return CartRowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CartRowRequest>, I>>(object: I): CartRowRequest {
+    const message = createBaseCartRowRequest();
+    message.cartId = object.cartId ?? "";
+    return message;
+  },
+};
 
 function createBaseCartsByProductRequest(): CartsByProductRequest {
   return { productId: "" };
@@ -374,6 +452,16 @@ export const CartsViewService = {
     responseSerialize: (value: Cart): Buffer => Buffer.from(Cart.encode(value).finish()),
     responseDeserialize: (value: Buffer): Cart => Cart.decode(value),
   },
+  /** One cart's row, by its id; NOT_FOUND for a cart with no events. */
+  getCartRow: {
+    path: "/shop.cart.v1.CartsView/GetCartRow" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CartRowRequest): Buffer => Buffer.from(CartRowRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CartRowRequest => CartRowRequest.decode(value),
+    responseSerialize: (value: Cart): Buffer => Buffer.from(Cart.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Cart => Cart.decode(value),
+  },
   /** The carts holding a product, by cart id. */
   getCartsByProduct: {
     path: "/shop.cart.v1.CartsView/GetCartsByProduct" as const,
@@ -403,6 +491,8 @@ export interface CartsViewServer extends UntypedServiceImplementation {
   onItemAdded: handleUnaryCall<ItemAdded, Cart>;
   onItemRemoved: handleUnaryCall<ItemRemoved, Cart>;
   onCheckedOut: handleUnaryCall<CheckedOut, Cart>;
+  /** One cart's row, by its id; NOT_FOUND for a cart with no events. */
+  getCartRow: handleUnaryCall<CartRowRequest, Cart>;
   /** The carts holding a product, by cart id. */
   getCartsByProduct: handleUnaryCall<CartsByProductRequest, CartsPage>;
   /** The carts that are (or are not) checked out, by cart id, a page at a time. */
@@ -443,6 +533,19 @@ export interface CartsViewClient extends Client {
   ): ClientUnaryCall;
   onCheckedOut(
     request: CheckedOut,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Cart) => void,
+  ): ClientUnaryCall;
+  /** One cart's row, by its id; NOT_FOUND for a cart with no events. */
+  getCartRow(request: CartRowRequest, callback: (error: ServiceError | null, response: Cart) => void): ClientUnaryCall;
+  getCartRow(
+    request: CartRowRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Cart) => void,
+  ): ClientUnaryCall;
+  getCartRow(
+    request: CartRowRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Cart) => void,
