@@ -147,6 +147,8 @@ export function createService(options: ServiceOptions): OrreryService {
       // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
       const shard = node.shardOf("orrery.projection", spec.name);
       return createProjectionRunner(spec, {
+        // A view table's batch is a few set-based statements whatever its size: big batches keep up with the writes.
+        batchSize: spec.delivery === "in-transaction" ? 1_000 : 100,
         database: store!.database, signal: store!.feed, logger: logger.child({ component: "projection" }),
         placement: {
           current: () => {
