@@ -9,7 +9,7 @@ import type {
   CheckedQuery,
   CheckedTable,
 } from "./checked-query.js";
-import type { CompiledViewQuery, CountSource, IndexSuggestion, QueryParameter, QueryResultShape, ResponseField } from "./compiled-view-query.js";
+import type { CompiledViewQuery, CountSource, IndexSuggestion, QueryParameter, QueryResultShape, ResponseField } from "@orrery/sdk";
 import { coercionFor } from "./parameter-coercion.js";
 import { castFor, columnValue, jsonPath, textPath, typedValue } from "./sql-expressions.js";
 import { viewTableName } from "./view-table-name.js";

@@ -15,15 +15,5 @@ export { viewTableName } from "./view-table-name.js";
 export { ViewQueryError } from "./view-query-error.js";
 export type { QueryAst } from "./view-query-ast.js";
 export type { CheckedQuery } from "./checked-query.js";
-export type {
-  CompiledViewQuery,
-  Coercion,
-  CountSource,
-  FieldPath,
-  IndexSuggestion,
-  QueryParameter,
-  QueryResultShape,
-  QueryTable,
-  ResponseField,
-  ScalarCoercion,
-} from "./compiled-view-query.js";
+// The plan's types (CompiledViewQuery and the rest) are the sdk's: generated code embeds plans and depends only on the sdk.
+export type { CompiledViewQuery } from "@orrery/sdk";

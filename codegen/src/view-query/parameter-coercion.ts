@@ -1,4 +1,4 @@
-import type { Coercion, ScalarCoercion } from "./compiled-view-query.js";
+import type { Coercion, ScalarCoercion } from "@orrery/sdk";
 import type { ValueType } from "./value-type.js";
 
 /** The coercion of a request field of `type`, used as a value, an ANY() list, a LIMIT, an OFFSET or a page token. */

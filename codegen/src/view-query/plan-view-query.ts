@@ -2,7 +2,7 @@ import { checkViewQuery } from "./check-view-query.js";
 import type { ViewQueryContext } from "./check-view-query.js";
 import { compileViewQuery } from "./compile-view-query.js";
 import type { CompileOptions } from "./compile-view-query.js";
-import type { CompiledViewQuery } from "./compiled-view-query.js";
+import type { CompiledViewQuery } from "@orrery/sdk";
 import { parseViewQuery } from "./parse-view-query.js";
 
 /**
