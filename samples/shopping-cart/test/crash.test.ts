@@ -1,12 +1,16 @@
 // SIGKILL the server while clients send commands; after a restart every
 // acknowledged command's effect must be there, with no sequence number
-// duplicated or skipped.
+// duplicated or skipped, and the carts view (also killed mid-batch) must hold
+// every cart exactly as it is; the popular-products consumer must have
+// counted every acknowledged addition at least once.
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
+import { CartsView } from "../src/gen/shop/cart/v1/carts_view_pb.js";
+import { ProductPopularityService } from "../src/gen/shop/cart/v1/popularity_pb.js";
 import { startServerProcess } from "./support/server-process.js";
 import { freshStorageOn } from "./support/storage.js";
 
@@ -61,6 +65,30 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
           }
           assert.ok(cart.items.every((i) => i.quantity === 1), `${cartId}: an AddItem was applied twice`);
           itemsPerCart.set(cartId, cart.items.length);
+        }
+        // The carts view, killed mid-batch too, ends up with each cart exactly as the cart is: nothing lost, nothing applied twice.
+        const view = createClient(CartsView, createConnectTransport({ baseUrl: second.url, httpVersion: "2" }));
+        for (let c = 0; c < CARTS; c++) {
+          const cartId = `crash-${c}`;
+          const expected = await after.getCart({ cartId });
+          for (let i = 0; ; i++) {
+            const row = await view.getCartRow({ cartId }).catch(() => undefined);
+            if (row !== undefined && row.items.length === expected.items.length) {
+              assert.deepEqual(row, expected, `${cartId}: the view's row differs from the cart`);
+              break;
+            }
+            if (i > 500) assert.fail(`${cartId}: the view has ${row?.items.length ?? "no"} items after 10 s, the cart ${expected.items.length}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+        // The popular-products consumer, killed too, has counted every acknowledged addition at least once.
+        const popularity = createClient(ProductPopularityService, createConnectTransport({ baseUrl: second.url, httpVersion: "2" }));
+        const ackedProducts = [...acked.values()].flatMap((set) => [...set]);
+        for (let i = 0; ; i++) {
+          const counts = await Promise.all(ackedProducts.map(async (productId) => (await popularity.getPopularity({ productId })).timesAdded));
+          if (counts.every((n) => n >= 1n)) break;
+          if (i > 250) assert.fail(`${counts.filter((n) => n === 0n).length} acknowledged additions were never counted`);
+          await new Promise((r) => setTimeout(r, 40));
         }
         second.child.kill("SIGTERM");
         assert.equal(await second.exited, 0, `graceful shutdown failed:\n${second.output()}`);
