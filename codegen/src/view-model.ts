@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { CompiledViewQuery } from "@orrery/sdk";
@@ -30,7 +31,10 @@ export interface ViewTableModel {
 export interface ViewModel {
   readonly kind: "view";
   readonly service: DescService;
-  /** The stable name its tables derive from: the service name in snake case. */
+  /**
+   * The name its tables and progress are stored under: the service name in
+   * snake case and a hash of the definition, so a changed view is rebuilt into new tables.
+   */
   readonly name: string;
   readonly baseName: string;
   readonly tables: readonly ViewTableModel[];
@@ -58,7 +62,7 @@ export function readView(
     report.add({ service, ...site }, problem, fix);
     ok = false;
   };
-  const name = kebab(service.name).replace(/-/g, "_");
+  const baseName = kebab(service.name).replace(/-/g, "_");
   const ignore: DescMessage[] = [];
   for (const entry of options.ignore) {
     const message = lookupMessage(service, registry, "(orrery.v1.component).view.ignore", entry, fail);
@@ -135,6 +139,7 @@ export function readView(
       existing.updates.push({ method, message: method.input });
     }
   }
+  const name = `${baseName}_${definitionHash(options.version, tables)}`;
   const tableModels: ViewTableModel[] = [];
   for (const [table, t] of tables) {
     const ignored = t.feed === "events" ? t.messages.filter((m) => ignore.includes(m)) : [];
@@ -176,4 +181,13 @@ export function readView(
     tables: tableModels.map((t) => ({ ...t, indexes: [...(indexes.get(t.name) ?? [])].sort() })),
     queries,
   };
+}
+
+/** 8 hex digits of a hash of what decides a view's rows: its version, and per table the row and source messages' fields and the handlers. */
+function definitionHash(version: number, tables: ReadonlyMap<string, { row: DescMessage; source: string; feed: string; messages: readonly DescMessage[]; updates: ReadonlyArray<{ method: DescMethod; message: DescMessage }> }>): string {
+  const shape = (m: DescMessage): unknown => [m.typeName, m.fields.map((f) => [f.number, f.name, f.fieldKind, f.fieldKind === "scalar" ? f.scalar : f.fieldKind === "message" ? f.message.typeName : f.fieldKind === "enum" ? f.enum.typeName : "", f.fieldKind === "list" ? f.listKind : ""])];
+  const definition = [version, [...tables].sort(([a], [b]) => a.localeCompare(b)).map(([table, t]) => [
+    table, shape(t.row), t.source, t.feed, t.messages.map(shape), t.updates.map((u) => [u.method.name, u.message.typeName]),
+  ])];
+  return createHash("sha256").update(JSON.stringify(definition)).digest("hex").slice(0, 8);
 }

@@ -107,3 +107,13 @@ export async function storeOffset(db: Kysely<OrreryTables>, projection: string, 
     .onConflict((c) => c.columns(["projection", "feed"]).doUpdateSet({ tx_id: offset.txId, position: offset.position, updated_at: sql<Date>`now()` }))
     .execute();
 }
+
+/** How many records of `feed` for these entity types lie after `after` and are readable now. */
+export async function countFeed(db: Kysely<OrreryTables>, feed: "events" | "states", entityTypes: readonly string[], after: FeedOffset): Promise<number> {
+  const { rows } = feed === "events"
+    ? await sql<{ n: string | number }>`select count(*) as n from orrery_events where entity_type = any(${entityTypes}::text[])
+        and (tx_id, global_position) > (${String(after.txId)}::xid8, ${after.position}::int8) and tx_id < pg_snapshot_xmin(pg_current_snapshot())`.execute(db)
+    : await sql<{ n: string | number }>`select count(*) as n from orrery_kv_state where entity_type = any(${entityTypes}::text[])
+        and (tx_id, change_position) > (${String(after.txId)}::xid8, ${after.position}::int8) and tx_id < pg_snapshot_xmin(pg_current_snapshot())`.execute(db);
+  return Number(rows[0]?.n ?? 0);
+}

@@ -2,7 +2,7 @@ import { type Kysely, sql } from "kysely";
 import type { Database, FeedSignal, OrreryTables, ShardFence, StorageLogger } from "../storage/index.js";
 import { FencedWriteError } from "../storage/index.js";
 import type { FeedOffset, FeedRecord } from "./feed.js";
-import { FEED_START, loadOffset, readEventFeed, readStateFeed, storeOffset } from "./feed.js";
+import { countFeed, FEED_START, loadOffset, readEventFeed, readStateFeed, storeOffset } from "./feed.js";
 
 /** What a projection reads and what it does with each record. */
 export interface ProjectionSpec {
@@ -113,6 +113,8 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
   // Resolved by the first empty read that started after they were registered.
   const idleWaiters: Array<{ after: number; resolve: () => void }> = [];
   let reads = 0;
+  // A long catch-up (a new or rebuilt view, a consumer far behind) logs its progress.
+  let catchUp: { total: number; done: number; started: number; lastLog: number } | undefined;
   const handledAhead = new Set<string>();
   const unsubscribe: Array<() => void> = [];
 
@@ -158,6 +160,17 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
         }
         const thisRead = ++reads;
         const records = await read(database.db, spec.entityTypes, offset, batchSize);
+        if (records.length < batchSize && catchUp !== undefined) {
+          const seconds = (performance.now() - catchUp.started) / 1000;
+          logger.info({ projection: spec.name, records: catchUp.done + records.length, seconds }, `${spec.name}: caught up, ${catchUp.done + records.length} records in ${seconds.toFixed(1)} s`);
+          catchUp = undefined;
+        } else if (records.length === batchSize && catchUp === undefined) {
+          const total = await countFeed(database.db, spec.feed, spec.entityTypes, offset);
+          if (total > 5 * batchSize) {
+            catchUp = { total, done: 0, started: performance.now(), lastLog: performance.now() };
+            logger.info({ projection: spec.name, records: total }, `${spec.name}: catching up on ${total} records of ${spec.entityTypes.join(", ")}`);
+          }
+        }
         if (records.length === 0) {
           for (const waiter of idleWaiters.filter((w) => w.after < thisRead)) {
             idleWaiters.splice(idleWaiters.indexOf(waiter), 1);
@@ -255,6 +268,17 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
 
   function advance(count: number, to: FeedOffset): void {
     handled += count;
+    if (catchUp !== undefined) {
+      catchUp.done += count;
+      const now = performance.now();
+      if (now - catchUp.lastLog >= 5_000) {
+        catchUp.lastLog = now;
+        const rate = catchUp.done / ((now - catchUp.started) / 1000);
+        const left = Math.max(0, catchUp.total - catchUp.done);
+        logger.info({ projection: spec.name, done: catchUp.done, total: catchUp.total, rate: Math.round(rate) },
+          `${spec.name}: ${catchUp.done} of ${catchUp.total} records (${Math.round(rate)}/s, about ${Math.ceil(left / Math.max(rate, 1))} s to go)`);
+      }
+    }
     offset = to;
     if (failures > 0) logger.info({ projection: spec.name, failures }, `${spec.name}: handled the record that failed ${failures} times; going on`);
     failures = 0;

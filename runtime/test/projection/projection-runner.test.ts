@@ -138,6 +138,16 @@ for (const setup of testDatabases()) {
       assert.equal(handled.length, 8, "no record handled twice while the process lived");
     });
 
+    it("logs the progress of a long catch-up (a new or rebuilt view): how many records, then that it caught up", async () => {
+      const ids = Array.from({ length: 20 }, newId);
+      await Promise.all(ids.map((id) => journal.append({ entityType: "cart", entityId: id, events: Array.from({ length: 10 }, (_, i) => event(i + 1)) })));
+      const runner = start(recording("rebuilt", ["cart"]), { batchSize: 10 });
+      await runner.caughtUp();
+      const lines = log.at("info").filter((l) => l.fields["projection"] === "rebuilt").map((l) => l.message);
+      assert.equal(lines[0], "rebuilt: catching up on 200 records of cart");
+      assert.match(lines.at(-1)!, /^rebuilt: caught up, 200 records in \d+\.\d s$/);
+    });
+
     it("follows the key-value change feed: each entity's latest state and its deletion", async () => {
       const store = createKeyValueStore(database, { onCommitted: () => signal.committed() });
       try {

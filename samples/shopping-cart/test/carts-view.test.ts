@@ -52,7 +52,7 @@ async function runHistory(dialect: "PGlite" | "PostgreSQL") {
 }
 
 async function tableRows(databaseUrl: string | undefined, dataDir: string, service: { stop(): Promise<void> }): Promise<unknown[]> {
-  const text = `select key, row from "view_carts_view__carts" order by key`;
+  const text = `select key, row from ${cartsView.spec.tables[0]!.sqlName} order by key`;
   if (databaseUrl !== undefined) {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();

@@ -88,6 +88,13 @@ export interface ViewOptions {
    * Every event of such a source must be handled or listed here.
    */
   ignore: string[];
+  /**
+   * The view's tables are named after its definition (tables, rows, sources,
+   * update methods) and this number: change either and the view is rebuilt
+   * from the journal into new tables. Bump it when the update handlers' code
+   * changes what they write.
+   */
+  version: number;
 }
 
 /**
@@ -627,13 +634,16 @@ export const WorkflowOptions: MessageFns<WorkflowOptions> = {
 };
 
 function createBaseViewOptions(): ViewOptions {
-  return { ignore: [] };
+  return { ignore: [], version: 0 };
 }
 
 export const ViewOptions: MessageFns<ViewOptions> = {
   encode(message: ViewOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.ignore) {
       writer.uint32(10).string(v!);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
     }
     return writer;
   },
@@ -659,6 +669,14 @@ export const ViewOptions: MessageFns<ViewOptions> = {
             message.ignore.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -674,6 +692,7 @@ export const ViewOptions: MessageFns<ViewOptions> = {
   fromJSON(object: any): ViewOptions {
     return {
       ignore: globalThis.Array.isArray(object?.ignore) ? object.ignore.map((e: any) => globalThis.String(e)) : [],
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
     };
   },
 
@@ -681,6 +700,9 @@ export const ViewOptions: MessageFns<ViewOptions> = {
     const obj: any = {};
     if (message.ignore?.length) {
       obj.ignore = message.ignore;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
     }
     return obj;
   },
@@ -691,6 +713,7 @@ export const ViewOptions: MessageFns<ViewOptions> = {
   fromPartial<I extends Exact<DeepPartial<ViewOptions>, I>>(object: I): ViewOptions {
     const message = createBaseViewOptions();
     message.ignore = object.ignore?.map((e) => e) || [];
+    message.version = object.version ?? 0;
     return message;
   },
 };
