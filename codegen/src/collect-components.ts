@@ -3,6 +3,8 @@ import type { DescFile, DescService, Registry } from "@bufbuild/protobuf";
 import { component, ComponentOptionsSchema } from "./gen/orrery/v1/options_pb.js";
 import type { EventSourcedEntityModel } from "./event-sourced-entity-model.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import { checkRouteConflicts } from "./http-rule-check.js";
+import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
@@ -20,6 +22,7 @@ export function collectComponents(
 ): Map<DescFile, EventSourcedEntityModel[]> {
   const byFile = new Map<DescFile, EventSourcedEntityModel[]>();
   const byType = new Map<string, DescService>();
+  const routes: HttpRoute[] = [];
   for (const file of files) {
     const baseNames = new Map<string, DescService>();
     for (const service of file.services) {
@@ -62,8 +65,11 @@ export function collectComponents(
         continue;
       }
       baseNames.set(entity.baseName, service);
+      routes.push(...entity.routes);
       byFile.set(file, [...(byFile.get(file) ?? []), entity]);
     }
   }
+  // One server may serve every component generated here: their REST routes must not clash.
+  checkRouteConflicts(routes, ({ method, option }, problem, fix) => report.add({ service: method.parent, method, option }, problem, fix));
   return byFile;
 }

@@ -3,6 +3,8 @@ import type { DescField, DescMessage, DescMethod, DescService, Registry } from "
 import { getDeclarationString } from "@bufbuild/protoplugin";
 import type { EventSourcedEntityOptions } from "./gen/orrery/v1/options_pb.js";
 import { field as fieldSettings, method as methodSettings, MethodSettingsSchema } from "./gen/orrery/v1/options_pb.js";
+import { checkHttpRule } from "./http-rule-check.js";
+import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { resolveMessage } from "./resolve-message.js";
@@ -19,6 +21,8 @@ export interface EventSourcedEntityModel {
   readonly events: readonly DescMessage[];
   readonly snapshotEvery: number;
   readonly methods: readonly EntityMethodModel[];
+  /** The REST routes of its rpcs (google.api.http), checked. */
+  readonly routes: readonly HttpRoute[];
 }
 
 /** One rpc of an entity: its command handler's key field and whether it is read-only. */
@@ -77,6 +81,7 @@ export function readEventSourcedEntity(
     }
   }
   const methods: EntityMethodModel[] = [];
+  const routes: HttpRoute[] = [];
   for (const method of service.methods) {
     if (method.methodKind !== "unary") {
       fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but an event-sourced entity's rpcs are unary`, "drop `stream` from the rpc, or move it to a view or another service");
@@ -85,17 +90,18 @@ export function readEventSourcedEntity(
       fail({ method }, `the handler name ${method.localName} is taken by the entity's ${method.localName}() behaviour`, "rename the rpc");
     }
     const entityKey = readEntityKey(method, fail);
-    rejectUnsupportedMethodOptions(method, registry, fail);
+    rejectUnsupportedMethodOptions(method, fail);
+    routes.push(...checkHttpRule(method, fail));
     const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
     if (entityKey) methods.push({ method, entityKey, readOnly });
   }
   if (!ok || state === undefined) return undefined;
-  return { service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods };
+  return { service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods, routes };
 }
 
 // Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
 // is not there (a method marked deny: ["internet"] would still answer the internet).
-function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
+function rejectUnsupportedMethodOptions(method: DescMethod, fail: Fail): void {
   if (hasOption(method, methodSettings)) {
     const settings = getOption(method, methodSettings);
     for (const field of MethodSettingsSchema.fields) {
@@ -104,11 +110,6 @@ function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, 
         fail({ method, option: `(orrery.v1.method).${field.name}` }, `${field.name} is not supported yet by ${pluginName} ${pluginVersion}`, unsupported.fix);
       }
     }
-  }
-  // REST transcoding is not served yet; a route that is declared but answers 404 would be a silent lie.
-  const http = registry.getExtension("google.api.http");
-  if (http !== undefined && hasOption(method, http)) {
-    fail({ method, option: "(google.api.http)" }, `REST routes (google.api.http) are not supported yet by ${pluginName} ${pluginVersion}`, "remove the option; call the method over Connect (curl with JSON works) or gRPC until REST lands");
   }
 }
 
