@@ -50,7 +50,7 @@ generatedDirs.push("runtime/src/gen");
 
 // Test protos of the runtime: the subset of OTLP that the trace tests decode the exporter's requests
 // with, and the messages of the REST transcoding tests.
-const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }] };
+const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }, { path: "proto" }] };
 run("buf", ["generate", "runtime/test/proto", "--config", JSON.stringify(otlpWorkspace), "--template", "runtime/test/buf.gen.yaml", "-o", "runtime/test"]);
 generatedDirs.push("runtime/test/gen");
 

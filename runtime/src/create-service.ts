@@ -10,6 +10,7 @@ import { createEntityRouter } from "./entity/entity-router.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
+import { createRestHandler, createRestRoutes } from "./rest/index.js";
 import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
 import type { HttpServer } from "./server/index.js";
 import { exitOnStartupFailure, loadConfigOrExit } from "./startup-failure.js";
@@ -74,6 +75,8 @@ export function createService(options: ServiceOptions): OrreryService {
 
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
+    // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
+    const restRoutes = createRestRoutes(options.components.map((c) => c.spec.service));
     const types = options.components.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
@@ -133,6 +136,7 @@ export function createService(options: ServiceOptions): OrreryService {
         registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
       },
       otherRoutes: (req, res) => statusRoute(req, res) || (metricsRoute?.(req, res) ?? false),
+      methodRoutes: restRoutes.size === 0 ? undefined : (dispatch) => createRestHandler({ routes: restRoutes, dispatch, maxBodyBytes: config.maxMessageBytes }),
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;
