@@ -3,7 +3,8 @@
 // a conflict or a rule the server cannot serve fails the start with one line
 // naming the rpc.
 import { getOption, hasOption } from "@bufbuild/protobuf";
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
+import { parsePathTemplate, PathTemplateError } from "@orrery/sdk/path-template";
 import { http } from "../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../gen/google/api/http_pb.js";
 import { RestRouteError, RestRoutes } from "./rest-routes.js";
@@ -49,5 +50,27 @@ function binding(method: DescMethod, rpc: string, rule: HttpRule): RestBinding<D
   if (rule.responseBody !== "" && !method.output.fields.some((f) => f.name === rule.responseBody)) {
     throw new RestRouteError(`${rpc}: response_body names ${JSON.stringify(rule.responseBody)}, which is not a field of ${method.output.typeName}`);
   }
+  checkVariables(method.input, rpc, pattern.value);
   return { httpMethod, pattern: pattern.value, body: rule.body, responseBody: rule.responseBody, rpc, target: method };
+}
+
+/** Every path variable must bind a singular scalar or enum field; otherwise every request would fail. */
+function checkVariables(input: DescMessage, rpc: string, pattern: string): void {
+  let variables;
+  try {
+    variables = parsePathTemplate(pattern).variables;
+  } catch (error) {
+    if (error instanceof PathTemplateError) throw new RestRouteError(`${rpc}: ${error.message}`);
+    throw error;
+  }
+  for (const { fieldPath } of variables) {
+    let message: DescMessage | undefined = input;
+    fieldPath.forEach((name, i) => {
+      const field = message?.fields.find((f) => f.name === name);
+      const last = i === fieldPath.length - 1;
+      const usable = field !== undefined && (last ? field.fieldKind === "scalar" || field.fieldKind === "enum" : field.fieldKind === "message");
+      if (!usable) throw new RestRouteError(`${rpc}: path variable {${fieldPath.join(".")}} of ${pattern} does not name a singular scalar or enum field of ${input.typeName}`);
+      message = field.fieldKind === "message" ? field.message : undefined;
+    });
+  }
 }

@@ -1,9 +1,26 @@
 import assert from "node:assert/strict";
+import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
+import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
+import { http } from "../../src/gen/google/api/annotations_pb.js";
+import { HttpRuleSchema } from "../../src/gen/google/api/http_pb.js";
 import { createService } from "../../src/index.js";
 import { createRestRoutes, restBindings, RestRouteError } from "../../src/rest/index.js";
 import { ClashingService, LibraryService } from "../gen/resttest/v1/resttest_pb.js";
 import { ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
 import { cart } from "../../../samples/shopping-cart/src/cart.js";
+
+/** `bad.v1.BadService/Get(bad.v1.Req)` with `rule` as its google.api.http option. */
+function serviceWith(rule: MessageInitShape<typeof HttpRuleSchema>): DescService {
+  const options = create(MethodOptionsSchema);
+  setExtension(options, http, create(HttpRuleSchema, rule));
+  const file = create(FileDescriptorProtoSchema, {
+    name: "bad/v1/bad.proto", package: "bad.v1", syntax: "proto3",
+    messageType: [{ name: "Req", field: [{ name: "id", number: 1, type: 9, label: 1, jsonName: "id" }, { name: "tags", number: 2, type: 9, label: 3, jsonName: "tags" }] }],
+    service: [{ name: "BadService", method: [{ name: "Get", inputType: ".bad.v1.Req", outputType: ".bad.v1.Req", options }] }],
+  });
+  return createFileRegistry(file, () => undefined).getService("bad.v1.BadService")!;
+}
 
 describe("REST bindings", () => {
   it("reads every google.api.http rule, its additional bindings, body and response_body", () => {
@@ -33,6 +50,21 @@ describe("REST bindings", () => {
       return true;
     });
   });
+
+  const unservable: [string, MessageInitShape<typeof HttpRuleSchema>, RegExp][] = [
+    ["a path variable naming no field", { pattern: { case: "get", value: "/v1/{nope}" } }, /^bad\.v1\.BadService\.Get: path variable \{nope\} of \/v1\/\{nope\} does not name a singular scalar or enum field of bad\.v1\.Req$/],
+    ["a path variable naming a repeated field", { pattern: { case: "get", value: "/v1/{tags}" } }, /path variable \{tags\}/],
+    ["a template that does not parse", { pattern: { case: "get", value: "/v1/{id" } }, /^bad\.v1\.BadService\.Get: path template "\/v1\/\{id", at character 5: the variable has no closing "\}"$/],
+    ["a GET with a body", { pattern: { case: "get", value: "/v1/{id}" }, body: "*" }, /GET \/v1\/\{id\} has body "\*", but a GET request has no body/],
+    ["an unknown response_body", { pattern: { case: "get", value: "/v1/{id}" }, responseBody: "nope" }, /response_body names "nope", which is not a field of bad\.v1\.Req/],
+    ["a custom method", { pattern: { case: "custom", value: { $typeName: "google.api.CustomHttpPattern", kind: "HEAD", path: "/v1/{id}" } } }, /custom HTTP methods .* are not supported yet/],
+    ["no pattern", {}, /names no HTTP method and path/],
+  ];
+  for (const [what, rule, message] of unservable) {
+    it(`rejects ${what} at start`, () => {
+      assert.throws(() => createRestRoutes([serviceWith(rule)]), (error: unknown) => error instanceof RestRouteError && message.test(error.message));
+    });
+  }
 
   it("fails a service's start on a route conflict, before it opens anything", async () => {
     // Stand-ins: only their services matter, since the routes are checked before anything runs.
