@@ -3,6 +3,10 @@ import type { DescFile, DescService, Registry } from "@bufbuild/protobuf";
 import { component, ComponentOptionsSchema } from "./gen/orrery/v1/options_pb.js";
 import type { EventSourcedEntityModel } from "./event-sourced-entity-model.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import type { ConsumerModel } from "./consumer-model.js";
+import { readConsumer } from "./consumer-model.js";
+import type { KeyValueEntityModel } from "./key-value-entity-model.js";
+import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { checkRouteConflicts } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
@@ -11,7 +15,7 @@ import { pluginName, pluginVersion } from "./version.js";
 
 /**
  * Finds every service in `files` that carries `option (orrery.v1.component)`,
- * validates it, and groups the valid event-sourced entities by proto file.
+ * validates it, and groups the valid components by proto file.
  * Services without the option are ignored. Problems go to `report`, including
  * ones that span services (two components with one `type`).
  */
@@ -19,57 +23,74 @@ export function collectComponents(
   files: readonly DescFile[],
   registry: Registry,
   report: ProblemReport,
-): Map<DescFile, EventSourcedEntityModel[]> {
-  const byFile = new Map<DescFile, EventSourcedEntityModel[]>();
+  /** Every file of the run, imports included: where a consumer's source is looked up. */
+  allFiles: readonly DescFile[] = files,
+): Map<DescFile, ComponentModel[]> {
+  const byFile = new Map<DescFile, ComponentModel[]>();
   const byType = new Map<string, DescService>();
   const routes: HttpRoute[] = [];
   for (const file of files) {
     const baseNames = new Map<string, DescService>();
+    /** Reports a component whose generated names clash with an earlier one's in the same file. */
+    const clashes = (model: ComponentModel): boolean => {
+      const sameBase = baseNames.get(model.baseName);
+      if (sameBase !== undefined) {
+        report.add(
+          { service: model.service },
+          `its generated names (${model.baseName}, ${model.baseName}Handlers, ...) clash with those of service ${sameBase.typeName} in the same file`,
+          "rename one of the services, or move it to its own file",
+        );
+        return true;
+      }
+      baseNames.set(model.baseName, model.service);
+      return false;
+    };
     for (const service of file.services) {
       if (!hasOption(service, component)) continue;
       const { kind } = getOption(service, component);
       if (kind.case === undefined) {
-        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } in the option");
+        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } or key_value_entity { type, state } in the option");
         continue;
       }
       const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
       const unsupported = unsupportedOption("ComponentOptions", kindName);
-      if (unsupported !== undefined || kind.case !== "eventSourcedEntity") {
+      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "consumer")) {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
-          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity is`,
-          unsupported?.fix ?? "declare the service as an event_sourced_entity",
+          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`,
+          unsupported?.fix ?? "declare the service as an event_sourced_entity, a key_value_entity or a consumer",
         );
+        continue;
+      }
+      if (kind.case === "consumer") {
+        const consumer = readConsumer(service, kind.value, allFiles, registry, report);
+        if (consumer !== undefined && !clashes(consumer)) byFile.set(file, [...(byFile.get(file) ?? []), consumer]);
         continue;
       }
       const type = kind.value.type.trim();
       const other = byType.get(type);
       if (type !== "" && other !== undefined) {
         report.add(
-          { service, option: "(orrery.v1.component).event_sourced_entity.type" },
+          { service, option: `(orrery.v1.component).${kindName}.type` },
           `type "${type}" is also declared by service ${other.typeName} in ${other.file.proto.name}; a component type names one component`,
           "give one of the two services another type",
         );
       } else if (type !== "") {
         byType.set(type, service);
       }
-      const entity = readEventSourcedEntity(service, kind.value, registry, report);
+      const entity = kind.case === "eventSourcedEntity"
+        ? readEventSourcedEntity(service, kind.value, registry, report)
+        : readKeyValueEntity(service, kind.value, registry, report);
       if (entity === undefined) continue;
-      const sameBase = baseNames.get(entity.baseName);
-      if (sameBase !== undefined) {
-        report.add(
-          { service },
-          `its generated names (${entity.baseName}, ${entity.baseName}Handlers, ...) clash with those of service ${sameBase.typeName} in the same file`,
-          "rename one of the services, or move it to its own file",
-        );
-        continue;
-      }
-      baseNames.set(entity.baseName, service);
-      routes.push(...entity.routes);
+      if (clashes(entity)) continue;
       byFile.set(file, [...(byFile.get(file) ?? []), entity]);
+      routes.push(...entity.methods.flatMap((m) => m.routes));
     }
   }
   // One server may serve every component generated here: their REST routes must not clash.
   checkRouteConflicts(routes, ({ method, option }, problem, fix) => report.add({ service: method.parent, method, option }, problem, fix));
   return byFile;
 }
+
+/** A validated component of any kind the plugin generates. */
+export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | ConsumerModel;

@@ -1,17 +1,15 @@
-import { getOption, hasOption, isFieldSet, ScalarType } from "@bufbuild/protobuf";
-import type { DescField, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
-import { getDeclarationString } from "@bufbuild/protoplugin";
+import type { DescMessage, DescService, Registry } from "@bufbuild/protobuf";
+import type { EntityMethodModel, Fail } from "./entity-methods.js";
+import { entityBaseName, kebab, lookupMessage, readEntityMethods } from "./entity-methods.js";
 import type { EventSourcedEntityOptions } from "./gen/orrery/v1/options_pb.js";
-import { field as fieldSettings, method as methodSettings, MethodSettingsSchema } from "./gen/orrery/v1/options_pb.js";
-import { checkHttpRule } from "./http-rule-check.js";
-import type { HttpRoute } from "./http-rule-check.js";
-import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
-import { resolveMessage } from "./resolve-message.js";
-import { pluginName, pluginVersion } from "./version.js";
+
+export type { EntityMethodModel } from "./entity-methods.js";
+export { entityBaseName } from "./entity-methods.js";
 
 /** Everything the generator needs about one event-sourced entity service, validated. */
 export interface EventSourcedEntityModel {
+  readonly kind: "event-sourced-entity";
   readonly service: DescService;
   /** The stable, persisted entity type, e.g. "shopping-cart". */
   readonly type: string;
@@ -21,26 +19,11 @@ export interface EventSourcedEntityModel {
   readonly events: readonly DescMessage[];
   readonly snapshotEvery: number;
   readonly methods: readonly EntityMethodModel[];
-  /** The REST routes of its rpcs (google.api.http), checked. */
-  readonly routes: readonly HttpRoute[];
-}
-
-/** One rpc of an entity: its command handler's key field and whether it is read-only. */
-export interface EntityMethodModel {
-  readonly method: DescMethod;
-  readonly entityKey: DescField;
-  readonly readOnly: boolean;
 }
 
 const optionPath = "(orrery.v1.component).event_sourced_entity";
 // Members of EventSourcedEntityBehavior in @orrery/sdk; an rpc may not take their names.
 const behaviorMembers = new Set(["applyEvent", "initialState"]);
-
-/** The prefix of generated names: "ShoppingCartService" gives "ShoppingCart". */
-export function entityBaseName(service: DescService): string {
-  const base = service.name.replace(/Service$/, "");
-  return base === "" ? service.name : base;
-}
 
 /**
  * Validates an `event_sourced_entity` option and the service's rpcs, recording
@@ -80,83 +63,8 @@ export function readEventSourcedEntity(
       events.push(event);
     }
   }
-  const methods: EntityMethodModel[] = [];
-  const routes: HttpRoute[] = [];
-  for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but an event-sourced entity's rpcs are unary`, "drop `stream` from the rpc, or move it to a view or another service");
-    }
-    if (behaviorMembers.has(method.localName)) {
-      fail({ method }, `the handler name ${method.localName} is taken by the entity's ${method.localName}() behaviour`, "rename the rpc");
-    }
-    const entityKey = readEntityKey(method, fail);
-    rejectUnsupportedMethodOptions(method, fail);
-    routes.push(...checkHttpRule(method, fail));
-    const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
-    if (entityKey) methods.push({ method, entityKey, readOnly });
-  }
+  const methods = readEntityMethods(service, "an event-sourced entity", behaviorMembers, registry, fail);
   if (!ok || state === undefined) return undefined;
-  return { service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods, routes };
+  return { kind: "event-sourced-entity", service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods };
 }
 
-// Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
-// is not there (a method marked deny: ["internet"] would still answer the internet).
-function rejectUnsupportedMethodOptions(method: DescMethod, fail: Fail): void {
-  if (hasOption(method, methodSettings)) {
-    const settings = getOption(method, methodSettings);
-    for (const field of MethodSettingsSchema.fields) {
-      const unsupported = unsupportedOption("MethodSettings", field.name);
-      if (unsupported !== undefined && isFieldSet(settings, field)) {
-        fail({ method, option: `(orrery.v1.method).${field.name}` }, `${field.name} is not supported yet by ${pluginName} ${pluginVersion}`, unsupported.fix);
-      }
-    }
-  }
-}
-
-type Fail = (site: { option?: string; method?: DescMethod; field?: DescField }, problem: string, fix: string) => void;
-
-/** Resolves a message named in an option, reporting an unknown name or a non-message. */
-function lookupMessage(service: DescService, registry: Registry, option: string, name: string, fail: Fail): DescMessage | undefined {
-  const pkg = service.file.proto.package;
-  const found = resolveMessage(registry, pkg, name);
-  if (found.kind === "message") return found.message;
-  const how = pkg === "" ? "fully-qualified" : `fully-qualified or relative to package ${pkg}`;
-  if (found.kind === "not-a-message") {
-    const article = found.actualKind === "service" ? "a" : "an";
-    fail({ option }, `"${name}" names ${found.typeName}, which is ${article} ${found.actualKind}, not a message`, `name a message (${how})`);
-  } else {
-    const hint = found.suggestions.length > 0 ? `; did you mean ${found.suggestions.map((s) => `"${s}"`).join(" or ")}?` : "";
-    fail({ option }, `message "${name}" not found (looked up ${found.tried.join(", ")})${hint}`, `name a message declared in this file or one it imports (${how})`);
-  }
-  return undefined;
-}
-
-/** The request field marked `entity_key`, which must be exactly one singular string. */
-function readEntityKey(method: DescMethod, fail: Fail): DescField | undefined {
-  const request = method.input;
-  const keys = request.fields.filter((f) => hasOption(f, fieldSettings) && getOption(f, fieldSettings).entityKey);
-  const [key, ...more] = keys;
-  if (key === undefined) {
-    const candidate = request.fields.find((f) => isSingularString(f) && /(^|_)id$/.test(f.name));
-    const example = candidate ? getDeclarationString(candidate) : "string id = 1";
-    fail({ method }, `request message ${request.typeName} has no field marked [(orrery.v1.field).entity_key = true]`, `mark the field that holds the entity id, e.g. ${example} [(orrery.v1.field).entity_key = true];`);
-    return undefined;
-  }
-  if (more.length > 0) {
-    fail({ method }, `request message ${request.typeName} marks ${keys.length} fields as entity_key (${keys.map((f) => f.name).join(", ")})`, "keep entity_key on exactly one field");
-    return undefined;
-  }
-  if (!isSingularString(key)) {
-    fail({ method, field: key }, `the entity key is declared "${getDeclarationString(key)}", but an entity key must be a singular string`, `declare it as string ${key.name} = ${key.number}`);
-    return undefined;
-  }
-  return key;
-}
-
-function isSingularString(field: DescField): boolean {
-  return field.fieldKind === "scalar" && field.scalar === ScalarType.STRING;
-}
-
-function kebab(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
-}

@@ -2,7 +2,9 @@ import { createRegistry } from "@bufbuild/protobuf";
 import { createEcmaScriptPlugin } from "@bufbuild/protoplugin";
 import type { Schema } from "@bufbuild/protoplugin";
 import { collectComponents } from "./collect-components.js";
+import { generateConsumer } from "./generate-consumer.js";
 import { generateEventSourcedEntity } from "./generate-event-sourced-entity.js";
+import { generateKeyValueEntity } from "./generate-key-value-entity.js";
 import { createProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
@@ -28,14 +30,16 @@ function generateTs(schema: Schema): void {
   const report = createProblemReport();
   // Option values name messages from any file in the request, imports included.
   const registry = createRegistry(...schema.allFiles);
-  const entitiesByFile = collectComponents(schema.files, registry, report);
+  const componentsByFile = collectComponents(schema.files, registry, report, schema.allFiles);
   report.throwIfAny();
-  for (const [file, entities] of entitiesByFile) {
+  for (const [file, components] of componentsByFile) {
     const f = schema.generateFile(`${file.name}_orrery.ts`);
     f.preamble(file);
-    for (const [i, entity] of entities.entries()) {
+    for (const [i, component] of components.entries()) {
       if (i > 0) f.print();
-      generateEventSourcedEntity(f, entity);
+      if (component.kind === "event-sourced-entity") generateEventSourcedEntity(f, component);
+      else if (component.kind === "key-value-entity") generateKeyValueEntity(f, component);
+      else generateConsumer(f, component);
     }
   }
 }

@@ -55,10 +55,33 @@ const cases: Record<string, string> = {
   body_bound_by_path: rpc('post: "/v1/books/{book_id}/{shelf.name}" body: "shelf"'),
 };
 
+const otherKinds: Record<string, string> = {
+  "h/key_value.proto": `syntax = "proto3";
+package h.key_value;
+import "orrery/v1/options.proto";
+import "google/api/annotations.proto";
+service ShelfService {
+  option (orrery.v1.component) = { key_value_entity: { type: "shelf" state: "Shelf" } };
+  rpc GetShelf(ShelfRequest) returns (Shelf) { option (google.api.http) = { get: "/v1/shelves/{shelf_id}" }; }
+}
+message ShelfRequest { string shelf_id = 1 [(orrery.v1.field).entity_key = true]; }
+message Shelf { string name = 1; }`,
+  "h/consumer.proto": `syntax = "proto3";
+package h.consumer;
+import "orrery/v1/options.proto";
+import "google/api/annotations.proto";
+import "google/protobuf/empty.proto";
+import "h/every_rule.proto";
+service BookCounter {
+  option (orrery.v1.component) = { consumer: { source: "every-rule" } };
+  rpc OnBook(h.every_rule.Book) returns (google.protobuf.Empty) { option (google.api.http) = { post: "/v1/on-book" body: "*" }; }
+}`,
+};
+
 describe("google.api.http checks", () => {
   let set: FileDescriptorSet;
   before(async () => {
-    set = await compileProtos(Object.fromEntries(Object.entries(cases).map(([name, rpcs]) => restFile(name, rpcs))));
+    set = await compileProtos({ ...Object.fromEntries(Object.entries(cases).map(([name, rpcs]) => restFile(name, rpcs))), ...otherKinds });
   });
 
   function problemsOf(name: string): string[] {
@@ -98,6 +121,16 @@ describe("google.api.http checks", () => {
       assert.match(problems[0]!, pattern);
     });
   }
+
+  it("accepts REST routes on a key-value entity", () => {
+    assert.ok(generate(set, ["h/key_value.proto"]).has("h/key_value_orrery.ts"));
+  });
+
+  it("rejects REST routes on a consumer, whose rpcs only its source's events call", () => {
+    const problems = problemsOf("consumer");
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0]!, /service h\.consumer\.BookCounter, rpc OnBook, option \(google\.api\.http\): a consumer's rpcs are called by its source's events, not by clients, so they have no REST routes/);
+  });
 
   it("rejects REST on a server-streaming rpc as not supported yet, and on a client-streaming one", () => {
     assert.ok(problemsOf("server_streaming").some((p) => /rpc Watch, option \(google\.api\.http\): REST routes for server-streaming rpcs are not supported yet/.test(p)));

@@ -60,12 +60,51 @@ const files = Object.fromEntries([
   ["v/other_kinds.proto", `syntax = "proto3";
 package v.other_kinds;
 import "orrery/v1/options.proto";
-service KvService { option (orrery.v1.component) = { key_value_entity: { type: "kv" state: "Empty" } }; }
 service FlowService { option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } }; }
 service ViewService { option (orrery.v1.component) = { view: {} }; }
-service ConsumerService { option (orrery.v1.component) = { consumer: { source: "kv" } }; }
 service NoKindService { option (orrery.v1.component) = {}; }
 message Empty {}`],
+  ["v/kv_problems.proto", `syntax = "proto3";
+package v.kv_problems;
+import "orrery/v1/options.proto";
+service BlankService { option (orrery.v1.component) = { key_value_entity: { type: " " state: "Customr" } }; }
+service NoStateService { option (orrery.v1.component) = { key_value_entity: { type: "no-state" } }; }
+service CustomerService {
+  option (orrery.v1.component) = { key_value_entity: { type: "customer" state: "Customer" } };
+  rpc Watch(GetRequest) returns (stream Customer);
+  rpc InitialState(GetRequest) returns (Customer);
+  rpc Get(NoKeyRequest) returns (Customer);
+}
+message Customer { string customer_id = 1; }
+message GetRequest { string customer_id = 1 [(orrery.v1.field).entity_key = true]; }
+message NoKeyRequest { string customer_id = 1; }`],
+  ["v/consumer_problems.proto", `syntax = "proto3";
+package v.consumer_problems;
+import "google/protobuf/empty.proto";
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added", "Removed", "Paid"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service KvService {
+  option (orrery.v1.component) = { key_value_entity: { type: "kv" state: "Cart" } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service NoSourceConsumer { option (orrery.v1.component) = { consumer: {} }; }
+service UnknownSourceConsumer { option (orrery.v1.component) = { consumer: { source: "crat" } }; }
+service StateConsumer { option (orrery.v1.component) = { consumer: { source: "kv" } }; }
+service BadConsumer {
+  option (orrery.v1.component) = { consumer: { source: "cart" ignore: ["Added", "Cart"] } };
+  rpc OnAdded(Added) returns (google.protobuf.Empty);
+  rpc OnAddedAgain(Added) returns (google.protobuf.Empty);
+  rpc OnCart(Cart) returns (google.protobuf.Empty);
+  rpc OnPaid(Paid) returns (Cart);
+}
+message Cart {}
+message Added {}
+message Removed {}
+message Paid {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/same_base.proto", `syntax = "proto3";
 package v.same_base;
 import "orrery/v1/options.proto";
@@ -161,18 +200,46 @@ describe("protoc-gen-orrery", () => {
         /^v\/same_type_b\.proto:4:1: service v\.same_type_b\.CartService, option \(orrery\.v1\.component\)\.event_sourced_entity\.type: type "cart" is also declared by service v\.same_type_a\.CartService in v\/same_type_a\.proto/);
     });
 
+    it("the mistakes of a key-value entity, each naming its service and site", () => {
+      const problems = problemsOf("kv_problems").map((p) => p.replace(/^v\/kv_problems\.proto:\d+:\d+: /, ""));
+      assert.deepEqual(problems.map((p) => p.replace(/\.? Fix: .*/, "")), [
+        "service v.kv_problems.BlankService, option (orrery.v1.component).key_value_entity.type: the entity type is empty",
+        'service v.kv_problems.BlankService, option (orrery.v1.component).key_value_entity.state: message "Customr" not found (looked up v.kv_problems.Customr, Customr); did you mean "Customer"?',
+        "service v.kv_problems.NoStateService, option (orrery.v1.component).key_value_entity.state: no state message is named",
+        "service v.kv_problems.CustomerService, rpc Watch: the rpc is server-streaming, but a key-value entity's rpcs are unary",
+        "service v.kv_problems.CustomerService, rpc InitialState: the handler name initialState is taken by the entity's initialState() behaviour",
+        "service v.kv_problems.CustomerService, rpc Get: request message v.kv_problems.NoKeyRequest has no field marked [(orrery.v1.field).entity_key = true]",
+      ]);
+      assert.match(problems[0]!, /Fix: set type to the stable name stored with the entity's state, e\.g\. type: "blank"/);
+    });
+
+    it("the mistakes of a consumer, checked against its source's events", () => {
+      const problems = problemsOf("consumer_problems").map((p) => p.replace(/^v\/consumer_problems\.proto:\d+:\d+: /, "").replace(/\.? Fix: .*/, ""));
+      assert.match(problems[1]!, /UnknownSourceConsumer, option \(orrery\.v1\.component\)\.consumer\.source: no component has the type "crat" \(known: "cart", .*"kv"/);
+      problems.splice(1, 1);
+      assert.deepEqual(problems, [
+        "service v.consumer_problems.NoSourceConsumer, option (orrery.v1.component).consumer.source: no source is named",
+        `service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer.source: "kv" is v.consumer_problems.KvService, a key-value entity; consumers of state changes are not supported yet by protoc-gen-orrery ${pluginVersion}`,
+        "service v.consumer_problems.BadConsumer, rpc OnAddedAgain: v.consumer_problems.Added is already handled by rpc OnAdded",
+        'service v.consumer_problems.BadConsumer, rpc OnCart: the rpc takes v.consumer_problems.Cart, which is not an event of "cart" (v.consumer_problems.Added, v.consumer_problems.Removed, v.consumer_problems.Paid)',
+        "service v.consumer_problems.BadConsumer, rpc OnPaid: the rpc returns v.consumer_problems.Cart; a consumer's rpcs return google.protobuf.Empty",
+        "service v.consumer_problems.BadConsumer, option (orrery.v1.component).consumer.ignore: v.consumer_problems.Added is both ignored and handled by rpc OnAdded",
+        'service v.consumer_problems.BadConsumer, option (orrery.v1.component).consumer.ignore: v.consumer_problems.Cart is not an event of "cart"',
+        'service v.consumer_problems.BadConsumer, option (orrery.v1.component).consumer: event v.consumer_problems.Removed of "cart" is neither handled nor ignored',
+      ]);
+      assert.match(problemsOf("consumer_problems").at(-1)!, /Fix: add rpc OnRemoved\(v\.consumer_problems\.Removed\) returns \(google\.protobuf\.Empty\), or list it in ignore/);
+    });
+
     it("two entities in one file whose generated names would clash", () => {
       assertProblem("same_base", /service v\.same_base\.CartService: its generated names \(Cart, CartHandlers, \.\.\.\) clash with those of service v\.same_base\.Cart in the same file/);
     });
 
     it("the component kinds that are not supported yet, honestly, and an option without a kind", () => {
       const problems = problemsOf("other_kinds");
-      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity is`;
+      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`;
       assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
-        `service v.other_kinds.KvService, option (orrery.v1.component).key_value_entity: key_value_entity ${unsupported}`,
         `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
         `service v.other_kinds.ViewService, option (orrery.v1.component).view: view ${unsupported}`,
-        `service v.other_kinds.ConsumerService, option (orrery.v1.component).consumer: consumer ${unsupported}`,
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
       ]);
     });
@@ -187,11 +254,11 @@ describe("protoc-gen-orrery", () => {
 
   it("reports every problem of a run together, one line each", () => {
     const problems = problemsOf("many_problems", "no_key", "other_kinds");
-    assert.equal(problems.length, 3 + 1 + 5, problems.join("\n"));
+    assert.equal(problems.length, 3 + 1 + 3, problems.join("\n"));
     assert.match(problems[0] ?? "", /^v\/many_problems\.proto:4:1: .*: the entity type is empty/);
     assert.match(problems[1] ?? "", /^v\/many_problems\.proto:4:1: .*: message "Gone" not found/);
     assert.match(problems[2] ?? "", /^v\/many_problems\.proto:6:39: .*rpc Watch: the rpc is server-streaming/);
     assert.match(problems[3] ?? "", /^v\/no_key\.proto:6:3: .*rpc Add: request message v\.no_key\.AddRequest has no field marked/);
-    assert.match(problems[8] ?? "", /^v\/other_kinds\.proto:8:1: .*the option declares no component kind/);
+    assert.match(problems[6] ?? "", /^v\/other_kinds\.proto:6:1: .*the option declares no component kind/);
   });
 });

@@ -1,4 +1,4 @@
-import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
+import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
@@ -7,9 +7,13 @@ import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
 import { createEntityRouter } from "./entity/entity-router.js";
+import { eventSourcedModel } from "./entity/event-sourced-model.js";
+import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
+import { consumerProjection, createProjectionRunner } from "./projection/index.js";
+import type { ProjectionRunner } from "./projection/index.js";
 import { createRestHandler, createRestRoutes } from "./rest/index.js";
 import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
 import type { HttpServer } from "./server/index.js";
@@ -18,7 +22,7 @@ import { describeEventStore, openEventStore } from "./storage/index.js";
 import type { EventStore } from "./storage/index.js";
 
 /** A component `createService` can serve. */
-export type Component = EventSourcedEntity;
+export type Component = EventSourcedEntity | KeyValueEntity | Consumer;
 
 /** What to serve and how; anything left out comes from the environment (see `loadConfig`). */
 export interface ServiceOptions extends Partial<RuntimeConfig> {
@@ -56,12 +60,16 @@ export function createService(options: ServiceOptions): OrreryService {
   const config: RuntimeConfig = { ...loadConfigOrExit(ownsProcess), ...settingsIn(options) };
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   checkComponents(options.components);
-  const inProcess = createInProcessComponents(options.components);
+  const entities = options.components.filter((c): c is EventSourcedEntity | KeyValueEntity => c.kind !== "consumer");
+  const consumers = options.components.filter((c): c is Consumer => c.kind === "consumer");
+  const inProcess = createInProcessComponents(entities);
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
   let cluster: ClusterNode | undefined;
   let observability: Observability | undefined;
   let hosts: EntityHost[] = [];
+  let projections: ProjectionRunner[] = [];
+  const stopProjections = new AbortController();
   let server: HttpServer | undefined;
   let url = "";
   let stopping: Promise<void> | undefined;
@@ -76,15 +84,15 @@ export function createService(options: ServiceOptions): OrreryService {
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
-    const restRoutes = createRestRoutes(options.components.map((c) => c.spec.service));
-    const types = options.components.map((c) => c.spec.type);
+    const restRoutes = createRestRoutes(entities.map((c) => c.spec.service));
+    const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
       serviceName: config.serviceName ?? types.join(","),
       activeEntities: () => new Map(hosts.map((h) => [h.entity.spec.type, h.activeCount])),
     });
     store = await openEventStore(config, logger.child({ component: "storage" }), observability.journal);
-    const { journal } = store;
+    const { journal, keyValues } = store;
     const node = (cluster = await openCluster(config, store.database, logger.child({ component: "cluster" }), async (shards) => {
       await Promise.all(hosts.map((h) => h.flushShards(shards)));
     }));
@@ -95,10 +103,10 @@ export function createService(options: ServiceOptions): OrreryService {
       storageReachable(journal.health),
       { blocker: () => node.notReadyReason(), onChange: (listener) => node.onChange(listener) },
     ]);
-    hosts = options.components.map((entity) =>
+    hosts = entities.map((component) =>
       createEntityHost({
-        entity, journal, components: inProcess.client, logger,
-        snapshotEvery: config.snapshotEvery,
+        model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
+        components: inProcess.client, logger,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
         storageWaitMs: config.storageWaitMs,
@@ -127,6 +135,20 @@ export function createService(options: ServiceOptions): OrreryService {
         return host.invoke(method, entityId, command, call);
       },
     }]));
+    projections = consumers.map((consumer) => {
+      // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
+      const shard = node.shardOf("orrery.projection", consumer.spec.name);
+      return createProjectionRunner(consumerProjection(consumer, inProcess.client, stopProjections.signal), {
+        database: store!.database, signal: store!.feed, logger: logger.child({ component: "projection" }),
+        placement: {
+          current: () => {
+            const epoch = node.epochOf(shard);
+            return epoch === undefined ? undefined : { shard, epoch };
+          },
+          onChange: (listener) => node.onChange(() => listener()),
+        },
+      });
+    });
     const statusRoute = clusterStatusRoute(() => cluster);
     const metricsRoute = observability.routes;
     server = createServiceServer({
@@ -143,6 +165,7 @@ export function createService(options: ServiceOptions): OrreryService {
     await node.join(nodeIdentity(config, address.port, types));
     readiness.set("unavailable");
     updateReadiness();
+    for (const projection of projections) projection.start();
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
@@ -170,6 +193,7 @@ export function createService(options: ServiceOptions): OrreryService {
       } catch (error) {
         // The server never listened: release what was opened before the failure.
         for (const host of hosts) host.close();
+        await Promise.all(projections.map((p) => p.stop()));
         await cluster?.leave().catch(() => undefined);
         await store?.database.close().catch(() => undefined);
         await observability?.shutdown().catch(() => undefined);
@@ -182,12 +206,17 @@ export function createService(options: ServiceOptions): OrreryService {
         readiness.set("draining");
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
-        // Hand the shards off first, while still answering: calls for them are forwarded to their new owners meanwhile.
+        // Projections first: a batch they are handling finishes and stores its offset while this node still holds its shard.
+        stopProjections.abort();
+        await Promise.all(projections.map((p) => p.stop()));
+        // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
         await cluster?.leave();
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
         for (const host of hosts) host.close();
+        await store?.keyValues.close();
         await store?.journal.close();
+        await store?.feed.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");
@@ -201,6 +230,7 @@ export function createService(options: ServiceOptions): OrreryService {
 function checkComponents(components: readonly Component[]): void {
   const seen = new Map<string, string>();
   for (const c of components) {
+    if (c.kind === "consumer") continue;
     const other = seen.get(c.spec.type);
     if (other !== undefined) {
       throw new Error(`two components have the type "${c.spec.type}": ${other} and ${c.spec.service.typeName}; component types must be unique`);

@@ -20,7 +20,7 @@ export type CommandOutcome =
     };
 
 /** Where user code broke a rule; the command fails and the entity must be reloaded. */
-export type HandlerFailurePhase = "handler" | "event" | "applyEvent" | "reply";
+export type HandlerFailurePhase = "handler" | "event" | "applyEvent" | "state" | "reply";
 
 /** User code threw or broke the entity contract while handling a command. */
 export class HandlerFailure extends Error {
@@ -78,15 +78,7 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
     signal: input.signal,
     components: input.components,
   });
-  let effect;
-  try {
-    effect = await handler(input.state, input.command, ctx);
-  } catch (cause) {
-    throw new HandlerFailure("handler", `the ${method.name} handler threw: ${describe(cause)}`, { cause, summary: `the ${method.name} handler threw ${kindOf(cause)}` });
-  }
-  if (effect === null || typeof effect !== "object" || !("kind" in effect)) {
-    throw new HandlerFailure("handler", `the ${method.name} handler returned ${describe(effect)} instead of an effect; return ctx.reply(...), ctx.persist(...).thenReply(...) or ctx.error(...)`);
-  }
+  const effect = await callHandler(method, "ctx.reply(...), ctx.persist(...).thenReply(...)", () => handler(input.state, input.command, ctx));
   if (effect.kind === "error") {
     return { kind: "rejected", code: effect.code, message: effect.message };
   }
@@ -108,23 +100,43 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
       throw new HandlerFailure("applyEvent", `applyEvent threw on ${event.$typeName}: ${describe(cause)}`, { cause, summary: `applyEvent threw ${kindOf(cause)} on ${event.$typeName}` });
     }
   }
+  const reply = computeReply(method, () => effect.reply(state));
+  return {
+    kind: "accepted",
+    events: effect.events,
+    state: effect.deleteEntity ? initialState(entity, input.entityId) : state,
+    deleted: effect.deleteEntity,
+    reply,
+  };
+}
+
+/** Runs a handler, turning a throw or a non-effect result into a `HandlerFailure`. */
+/** `builders` names the effect builders a handler of this kind returns, for the error message. */
+export async function callHandler<E extends { kind: string }>(method: DescMethod, builders: string, run: () => E | Promise<E>): Promise<E> {
+  let effect: unknown;
+  try {
+    effect = await run();
+  } catch (cause) {
+    throw new HandlerFailure("handler", `the ${method.name} handler threw: ${describe(cause)}`, { cause, summary: `the ${method.name} handler threw ${kindOf(cause)}` });
+  }
+  if (effect === null || typeof effect !== "object" || !("kind" in effect)) {
+    throw new HandlerFailure("handler", `the ${method.name} handler returned ${describe(effect)} instead of an effect; return ${builders} or ctx.error(...)`);
+  }
+  return effect as E;
+}
+
+/** Computes the reply and checks its type; the reply is detached from the state, which later commands keep changing. */
+export function computeReply(method: DescMethod, run: () => unknown): Message {
   let reply: unknown;
   try {
-    reply = effect.reply(state);
+    reply = run();
   } catch (cause) {
     throw new HandlerFailure("reply", `the ${method.name} reply function threw: ${describe(cause)}`, { cause, summary: `the ${method.name} reply function threw ${kindOf(cause)}` });
   }
   if (!isMessage(reply, method.output)) {
     throw new HandlerFailure("reply", `the ${method.name} handler replied with ${describeMessage(reply)}; it must reply with ${method.output.typeName}`);
   }
-  return {
-    kind: "accepted",
-    events: effect.events,
-    state: effect.deleteEntity ? initialState(entity, input.entityId) : state,
-    deleted: effect.deleteEntity,
-    // Detach the reply: the state object keeps changing with later commands.
-    reply: clone(method.output, reply),
-  };
+  return clone(method.output, reply);
 }
 
 function checkEvent(entity: EventSourcedEntity, method: DescMethod, event: unknown): asserts event is Message {
@@ -137,7 +149,7 @@ function checkEvent(entity: EventSourcedEntity, method: DescMethod, event: unkno
   );
 }
 
-function describeMessage(value: unknown): string {
+export function describeMessage(value: unknown): string {
   if (value !== null && typeof value === "object" && "$typeName" in value) return String(value.$typeName);
   return describe(value);
 }

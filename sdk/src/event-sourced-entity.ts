@@ -1,6 +1,7 @@
 import type { DescMessage, DescService, Message } from "@bufbuild/protobuf";
 import type { CommandContext } from "./command-context.js";
 import type { HandlerResult } from "./effect.js";
+import { bindHandlers } from "./bind-handlers.js";
 
 /** Per-method facts the code generator reads from the proto. */
 export interface MethodSpec {
@@ -92,17 +93,7 @@ export function defineEventSourcedEntity<
     ...spec,
     kind: "event-sourced-entity",
     implement(handlers, options) {
-      const byMethod = new Map<string, AnyCommandHandler>();
-      for (const name of Object.keys(spec.methods)) {
-        const fn = (handlers as unknown as Record<string, unknown>)[name];
-        if (typeof fn !== "function") {
-          throw new Error(
-            `${spec.service.typeName}: the handlers passed to implement() have no function "${name}"; ` +
-              `add ${name}(state, command, ctx) to the "${spec.type}" implementation`,
-          );
-        }
-        byMethod.set(name, fn.bind(handlers) as AnyCommandHandler);
-      }
+      const byMethod = bindHandlers<AnyCommandHandler>(spec.service, spec.type, spec.methods, handlers, "state, command, ctx");
       return {
         kind: "event-sourced-entity",
         spec,

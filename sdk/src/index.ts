@@ -8,6 +8,12 @@ export type {
   EventSourcedEntitySpec,
   MethodSpec,
 } from "./event-sourced-entity.js";
+export { defineKeyValueEntity } from "./key-value-entity.js";
+export type { KeyValueEntity, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueEntitySpec } from "./key-value-entity.js";
+export type { KeyValueCommandContext } from "./key-value-context.js";
+export type { KeyValueEffect, KeyValueHandlerResult, KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
+export { defineConsumer } from "./consumer.js";
+export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";
@@ -20,3 +26,8 @@ export { errorEffect, persistEffect } from "./effect.js";
 export { HandlerFailure, initialState, processCommand } from "./command-processor.js";
 export type { CommandInput, CommandOutcome, HandlerFailurePhase } from "./command-processor.js";
 export type { AnyCommandHandler } from "./event-sourced-entity.js";
+export { createKeyValueCommandContext } from "./key-value-context.js";
+export type { KeyValueCommandContextInit } from "./key-value-context.js";
+export { initialKeyValueState, processKeyValueCommand } from "./key-value-processor.js";
+export type { KeyValueCommandInput, KeyValueOutcome } from "./key-value-processor.js";
+export type { AnyKeyValueHandler } from "./key-value-entity.js";

@@ -3,8 +3,8 @@
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import type { DescMessage, DescService, Message } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
-import { defineEventSourcedEntity } from "../src/index.js";
-import type { CommandContext, EventSourcedEntityBehavior, HandlerResult } from "../src/index.js";
+import { defineEventSourcedEntity, defineKeyValueEntity } from "../src/index.js";
+import type { CommandContext, EventSourcedEntityBehavior, HandlerResult, KeyValueCommandContext, KeyValueEntityBehavior, KeyValueHandlerResult } from "../src/index.js";
 
 const registry = createFileRegistry(
   create(FileDescriptorProtoSchema, {
@@ -73,6 +73,31 @@ export const counterHandlers: CounterHandlers = {
     const amount = field(command, "amount") as number;
     if (amount === 0) return ctx.error(3, "amount must not be 0");
     return ctx.persist(create(AddedSchema, { amount } as never)).thenReply((s) => s);
+  },
+  get: (state, _command, ctx) => ctx.reply(state),
+};
+
+type KvCtx = KeyValueCommandContext<Message>;
+export interface KvCounterHandlers extends KeyValueEntityBehavior<Message> {
+  add(state: Message, command: Message, ctx: KvCtx): KeyValueHandlerResult<Message, Message>;
+  get(state: Message, command: Message, ctx: KvCtx): KeyValueHandlerResult<Message, Message>;
+}
+
+/** The counter as a key-value entity: each command stores the whole new state. */
+export const KvCounter = defineKeyValueEntity<DescService, Message, KvCounterHandlers>({
+  type: "kv-counter",
+  service: CounterService,
+  state: CounterSchema,
+  methods: { add: { entityKey: "counterId", readOnly: false }, get: { entityKey: "counterId", readOnly: true } },
+});
+
+/** A well-behaved key-value counter: amount -1 deletes it. */
+export const kvCounterHandlers: KvCounterHandlers = {
+  add(state, command, ctx) {
+    const amount = field(command, "amount") as number;
+    if (amount === 0) return ctx.error(3, "amount must not be 0");
+    if (amount === -1) return ctx.deleteEntity().thenReply((s) => s);
+    return ctx.updateState(create(CounterSchema, { value: (field(state, "value") as number) + amount } as never)).thenReply((s) => s);
   },
   get: (state, _command, ctx) => ctx.reply(state),
 };

@@ -1,15 +1,13 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { HandlerFailure, processCommand } from "@orrery/sdk";
-import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
+import { HandlerFailure } from "@orrery/sdk";
+import type { ComponentClient } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
-import type { EventJournal, JournalEvent } from "../storage/index.js";
-import { CommitOutcomeUnknownError, FencedWriteError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
+import { CommitOutcomeUnknownError, FencedWriteError, RevisionConflictError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
-import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
-import { recoverEntity } from "./entity-recovery.js";
+import type { EntityModel, HostedComponent } from "./entity-model.js";
 import type { CommandTrace, EntityObserver } from "./entity-observer.js";
 
 /** Per-call facts from the transport. */
@@ -20,9 +18,9 @@ export interface CallInfo {
   readonly deadline?: number | undefined;
 }
 
-/** Hosts the active entities of one event-sourced component in this process. */
+/** Hosts the active entities of one entity component (event-sourced or key-value) in this process. */
 export interface EntityHost {
-  readonly entity: EventSourcedEntity;
+  readonly entity: HostedComponent;
   /** The shard of an entity (0 outside a cluster). */
   shardOfEntity(entityId: string): number;
   /** Runs a command on an entity: in arrival order per entity, concurrently across entities. */
@@ -45,19 +43,17 @@ export interface EntityHost {
 
 /** Settings of an entity host. */
 export interface EntityHostOptions {
-  readonly entity: EventSourcedEntity;
-  readonly journal: EventJournal;
+  /** How the component's entities are loaded and written (`eventSourcedModel`, `keyValueModel`). */
+  readonly model: EntityModel;
   readonly components: ComponentClient;
   readonly logger: Logger;
-  /** Snapshot every this many events, when the entity does not say. */
-  readonly snapshotEvery: number;
   /** Passivate entities idle this long. */
   readonly passivateAfterMs: number;
   /** Keep at most this many entities in memory; the least recently used idle ones go first. */
   readonly maxActive: number;
   /** Commands of one entity handled before one commit, at most (default 256). */
   readonly maxCommandsPerCommit?: number;
-  /** How long a command waits for an unreachable event store, from its arrival (default 2,000 ms). */
+  /** How long a command waits for an unreachable store, from its arrival (default 2,000 ms). */
   readonly storageWaitMs?: number;
   /** Commands queued for one entity at most; more are refused with RESOURCE_EXHAUSTED (default 1,000). */
   readonly maxQueuedPerEntity?: number;
@@ -98,6 +94,7 @@ interface Slot {
   epoch: number;
   loaded: boolean;
   state: Message | undefined;
+  /** The last sequence number (event-sourced) or the state's revision (key-value). */
   seqNr: number;
   readonly queue: Command[];
   running: Promise<void> | undefined;
@@ -105,17 +102,18 @@ interface Slot {
 }
 
 /**
- * Creates the host of one event-sourced component. Each entity has a mailbox;
+ * Creates the host of one entity component. Each entity has a mailbox;
  * whatever queued up while the previous commit was in flight is handled in
- * arrival order against the in-memory state and committed as one append, and
- * every reply (rejections included) is released only after that commit.
+ * arrival order against the in-memory state and committed as one write (an
+ * append of events, or the new state), and every reply (rejections
+ * included) is released only after that commit.
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
-  const { entity, journal, logger, observer, shards } = options;
+  const { model, logger, observer, shards } = options;
+  const entity = model.component;
   const traceCommand = observer?.command?.bind(observer);
   const type = entity.spec.type;
-  const codec = createEventCodec(entity);
-  const snapshotEvery = entity.snapshotEvery > 0 ? entity.snapshotEvery : options.snapshotEvery;
+  const storeName = entity.kind === "key-value-entity" ? "key-value store" : "event store";
   const maxBatch = options.maxCommandsPerCommit ?? 256;
   const storageWaitMs = options.storageWaitMs ?? 2_000;
   const maxQueued = options.maxQueuedPerEntity ?? 1_000;
@@ -156,7 +154,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         slot.epoch = epoch; // read before the load: if the shard moves on meanwhile, the append is fenced
       }
       try {
-        const recovered = await recoverEntity(entity, codec, journal, slot.id);
+        const recovered = await model.load(slot.id);
         slot.state = recovered.state;
         slot.seqNr = recovered.seqNr;
         slot.loaded = true;
@@ -164,7 +162,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       } catch (cause) {
         const where = describeCall(batch[0]!.method, type, slot.id);
         const error = cause instanceof StorageError || cause instanceof ConnectError
-          ? storageError(where, cause, "could not be loaded")
+          ? storageError(where, cause, "could not be loaded", storeName)
           : internalError(where, slot.id, recoveryFailure(cause), false);
         for (const command of batch) command.reject(error);
         return;
@@ -172,7 +170,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     let state = slot.state!;
     let seqNr = slot.seqNr;
-    const events: JournalEvent[] = [];
+    const write = model.batch(slot.id, seqNr);
     const settled: Array<() => void> = [];
     let failed = false;
     for (let i = 0; i < batch.length; i++) {
@@ -183,8 +181,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         continue;
       }
       try {
-        const run = () => processCommand({
-          entity, entityId: slot.id, method: command.method, command: command.message, state, sequenceNumber: seqNr,
+        const run = () => model.handle({
+          entityId: slot.id, method: command.method, command: command.message, state, seqNr,
           metadata: command.call.headers, signal: command.call.signal, components: options.components,
         });
         const outcome = await (command.trace === undefined ? run() : command.trace.run(run));
@@ -193,9 +191,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           settled.push(() => command.reject(error));
           continue;
         }
-        const encoded = outcome.events.map((event) => encodeEvent(event));
-        for (const e of encoded) events.push({ seqNr: ++seqNr, eventType: e.type, payload: e.payload });
-        if (outcome.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
+        seqNr = write.add(outcome);
         state = outcome.state;
         settled.push(() => command.resolve(outcome.reply));
       } catch (cause) {
@@ -208,14 +204,12 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         break;
       }
     }
-    if (events.length > 0) {
-      const snapshotDue = !failed && snapshotEvery > 0 && Math.floor(seqNr / snapshotEvery) > Math.floor(slot.seqNr / snapshotEvery);
-      const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(state).payload } : undefined;
+    if (!write.empty) {
       try {
         // The oldest command of the batch decides how long it may wait for an unreachable store.
         const spans = traceCommand === undefined ? undefined : batch.flatMap((command) => (command.trace === undefined ? [] : [command.trace.span]));
         const fence = shards === undefined ? undefined : { shard: slot.shard, epoch: slot.epoch };
-        await journal.append({ entityType: type, entityId: slot.id, events, snapshot, deadline: batch[0]!.arrivedAt + storageWaitMs, spans, fence });
+        seqNr = await write.commit({ state, failed, deadline: batch[0]!.arrivedAt + storageWaitMs, spans, fence });
       } catch (cause) {
         slot.loaded = false;
         slot.state = undefined;
@@ -224,7 +218,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           shards?.fenced(cause.shard, cause.epoch);
         }
         // Nothing of this batch is committed (or it is not known), so no reply may stand, rejections included.
-        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause, "was not applied");
+        const error = storageError(describeCall(batch[0]!.method, type, slot.id), cause, "was not applied", storeName);
         for (const command of batch) command.reject(error);
         return;
       }
@@ -237,17 +231,6 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     slot.seqNr = seqNr;
     for (const settle of settled) settle();
-  }
-
-  function encodeEvent(event: Message): { type: string; payload: Uint8Array } {
-    try {
-      return codec.encode(event);
-    } catch (cause) {
-      throw new HandlerFailure("event", `an event (${event.$typeName}) could not be encoded: ${String(cause)}`, {
-        cause,
-        summary: `an event (${event.$typeName}) could not be encoded as protobuf binary`,
-      });
-    }
   }
 
   function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {
@@ -338,7 +321,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
  * whether retrying is safe, with the error id under which the details
  * (driver message, database address) are logged — never those details.
  */
-function storageError(where: string, cause: unknown, outcome: "was not applied" | "could not be loaded"): ConnectError {
+function storageError(where: string, cause: unknown, outcome: "was not applied" | "could not be loaded", store: string): ConnectError {
   if (cause instanceof ConnectError) return cause;
   if (cause instanceof FencedWriteError) {
     return new ConnectError(
@@ -350,19 +333,22 @@ function storageError(where: string, cause: unknown, outcome: "was not applied" 
   if (cause instanceof SequenceConflictError) {
     return new ConnectError(`${where}: another writer appended to this entity; it was reloaded, retry the command`, Code.Aborted, undefined, undefined, cause);
   }
+  if (cause instanceof RevisionConflictError) {
+    return new ConnectError(`${where}: another writer changed this entity's state; it was reloaded, retry the command`, Code.Aborted, undefined, undefined, cause);
+  }
   const id = cause instanceof StorageError && cause.errorId !== undefined ? ` (error id ${cause.errorId})` : "";
   if (cause instanceof CommitOutcomeUnknownError) {
     return new ConnectError(
-      `${where}: the event store became unreachable while the command was being committed, and whether it was applied ` +
+      `${where}: the ${store} became unreachable while the command was being committed, and whether it was applied ` +
         `is not known${id}; read the entity before retrying`,
       Code.Unavailable, undefined, undefined, cause,
     );
   }
   const what = outcome === "was not applied" ? "the command was not applied" : "the entity could not be loaded";
   if (cause instanceof StorageUnavailableError) {
-    return new ConnectError(`${where}: the event store is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
+    return new ConnectError(`${where}: the ${store} is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
   }
-  return new ConnectError(`${where}: the event store failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
+  return new ConnectError(`${where}: the ${store} failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
 }
 
 function recoveryFailure(cause: unknown): HandlerFailure {

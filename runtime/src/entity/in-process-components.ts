@@ -1,7 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import type { Client, ConnectRouter } from "@connectrpc/connect";
-import type { ComponentClient, EventSourcedEntity } from "@orrery/sdk";
+import type { ComponentClient } from "@orrery/sdk";
+import type { HostedComponent } from "./entity-model.js";
 import type { EntityRouter } from "./entity-router.js";
 import { registerEntity } from "./register-entity.js";
 
@@ -21,7 +22,7 @@ export interface InProcessComponents {
  * Entity hosts need the client before the routing point over them exists,
  * so the routes reach it late: a call made before {@link InProcessComponents.route} fails.
  */
-export function createInProcessComponents(components: readonly EventSourcedEntity[]): InProcessComponents {
+export function createInProcessComponents(components: readonly HostedComponent[]): InProcessComponents {
   let entityRouter: EntityRouter | undefined;
   const lazyRouter: EntityRouter = {
     invoke: (...args) => {

@@ -1,7 +1,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { EventSourcedEntity } from "@orrery/sdk";
+import type { HostedComponent } from "./entity-model.js";
 import { describeCall } from "./call-description.js";
 import { callTargetKey } from "./call-target.js";
 import type { EntityRouter } from "./entity-router.js";
@@ -10,10 +10,10 @@ import type { EntityRouter } from "./entity-router.js";
 export const MAX_ENTITY_ID_LENGTH = 512;
 
 /**
- * Serves an event-sourced entity's Connect service: each rpc reads the entity
+ * Serves an entity's Connect service (event-sourced or key-value): each rpc reads the entity
  * key from the request and hands the command to the routing point.
  */
-export function registerEntity(router: ConnectRouter, entity: EventSourcedEntity, entities: EntityRouter): void {
+export function registerEntity(router: ConnectRouter, entity: HostedComponent, entities: EntityRouter): void {
   const { spec } = entity;
   const impl: Record<string, (req: Message, ctx: HandlerContext) => Promise<Message>> = {};
   for (const method of spec.service.methods) {

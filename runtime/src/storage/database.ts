@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { OrreryTables } from "./orrery-tables.js";
+import type { PostgresListener } from "./postgres-listener.js";
 import { openPGliteDatabase } from "./pglite-database.js";
 import { openPostgresDatabase } from "./postgres-database.js";
 import type { StorageLogger } from "./storage-logger.js";
@@ -52,6 +53,11 @@ export interface Database {
   endSession(session: string, until?: number): Promise<boolean>;
   /** One cheap round trip; rejects when the database cannot be reached. */
   probe(): Promise<void>;
+  /**
+   * LISTENs on `channel` on a dedicated connection (reopened when lost), where
+   * the dialect can hear other processes (`capabilities.listenNotify`).
+   */
+  listen?(channel: string, onMessage: (payload: string) => void): PostgresListener;
   /** Closes the pool or the PGlite instance. Idempotent. */
   close(): Promise<void>;
 }

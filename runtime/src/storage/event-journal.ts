@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { commitAppendBatch } from "./append-batch.js";
 import type { Database } from "./database.js";
 import { createFailureLog } from "./failure-log.js";
@@ -9,16 +8,9 @@ import { resolveInDoubtAppends } from "./resolve-in-doubt.js";
 import { createStorageHealth } from "./storage-health.js";
 import type { StorageHealth } from "./storage-health.js";
 import type { StorageLogger } from "./storage-logger.js";
+import { StorageUnavailableError } from "./storage-errors.js";
+import { createStoreAccess } from "./store-access.js";
 import { validateAppend } from "./validate-append.js";
-import {
-  CommitOutcomeUnknownError,
-  FencedWriteError,
-  SequenceConflictError,
-  StorageError,
-  StorageUnavailableError,
-  isConnectionFailure,
-  toStorageError,
-} from "./storage-errors.js";
 
 /** Counters for observing group commit. */
 export interface EventJournalStats {
@@ -57,6 +49,8 @@ export interface EventJournalOptions {
   logger?: StorageLogger;
   /** Told about every batch commit (metrics, traces). */
   observer?: JournalObserver;
+  /** Called after a batch committed at least one append (wakes the readers of the feed). */
+  onCommitted?: () => void;
 }
 
 /**
@@ -106,110 +100,45 @@ export interface EventJournal {
 export function createEventJournal(database: Database, options: EventJournalOptions = {}): EventJournal {
   const { db } = database;
   const waitMs = options.waitMs ?? 2_000;
-  const maxPending = options.maxPending ?? 10_000;
-  const stallMs = options.stallMs ?? 2_000;
   const ownHealth = options.health === undefined;
   const health = options.health ?? createStorageHealth({ probe: () => database.probe(), target: database.target, logger: options.logger });
-  const failures = createFailureLog(options.logger);
+  const access = createStoreAccess({
+    health,
+    failures: createFailureLog(options.logger),
+    waitMs,
+    maxPending: options.maxPending ?? 10_000,
+    stallMs: options.stallMs ?? 2_000,
+    storeName: "the event store",
+    writeNoun: "appends",
+    describeBatch: (size) => `appending ${size} appends`,
+    describeWrite: (append) => `appending to ${append.entityType} "${append.entityId}"`,
+  });
   const observer = options.observer;
   let closed = false;
   let events = 0;
-  let conflicts = 0;
-  let pending = 0;
 
   const group = createGroupCommit<AppendRequest>({
     maxBatchWeight: options.maxBatchEvents ?? 1000,
     maxInFlight: database.capabilities.concurrentTransactions ? (options.maxInFlight ?? 1) : 1,
     weigh: (append) => Math.max(1, append.events.length),
-    async commit(batch) {
+    commit(batch) {
       for (const append of batch) events += append.events.length;
       const until = Math.max(...batch.map((append) => append.deadline ?? performance.now() + waitMs));
-      const stall = setTimeout(() => health.stalled(`appending ${batch.length} appends`, stallMs), stallMs);
       // The fence only matters where another process could write (see DatabaseCapabilities.exclusiveWriter).
       const statement = database.capabilities.exclusiveWriter ? batch.map(withoutFence) : batch;
       const run = () => commitAppendBatch(db, statement, {
         session: (error) => database.inDoubtSession(error),
         resolve: (appends, session) => resolveInDoubtAppends(database, health, appends, session, until),
       });
-      let outcomes: ReadonlyArray<Error | undefined>;
-      try {
-        outcomes = await (observer === undefined ? run() : observer.commit(batch, run));
-      } finally {
-        clearTimeout(stall);
-      }
-      noteOutcomes(batch, outcomes);
-      return outcomes;
+      return access.commit(batch, () => (observer === undefined ? run() : observer.commit(batch, run))).then((outcomes) => {
+        if (options.onCommitted !== undefined && outcomes.some((outcome) => outcome === undefined)) options.onCommitted();
+        return outcomes;
+      });
     },
   });
 
-  /** Feeds the health, gives each failure of the batch its error id, and logs the ones no outage explains. */
-  function noteOutcomes(batch: readonly AppendRequest[], outcomes: ReadonlyArray<Error | undefined>): void {
-    let committed = false;
-    const seen = new Set<Error>();
-    outcomes.forEach((outcome, index) => {
-      if (outcome === undefined) {
-        committed = true;
-        return;
-      }
-      if (outcome instanceof SequenceConflictError) {
-        conflicts++;
-        return;
-      }
-      if (outcome instanceof FencedWriteError) {
-        committed = true; // the statement ran: the database is up; the shard's new owner is the caller's business
-        return;
-      }
-      if (seen.has(outcome) || !(outcome instanceof StorageError)) return;
-      seen.add(outcome); // one statement's failure is shared by its appends, and logged once
-      const append = batch[index]!;
-      if (outcome instanceof StorageUnavailableError && isConnectionFailure(outcome)) {
-        outcome.errorId = health.connectionFailed(outcome.cause, `appending to ${append.entityType} "${append.entityId}" and others`);
-        if (outcome instanceof CommitOutcomeUnknownError) {
-          failures.failed({ err: outcome, errorId: outcome.errorId, appends: batch.length }, outcome.message);
-        }
-        return;
-      }
-      outcome.errorId = newErrorId();
-      failures.failed({ err: outcome, errorId: outcome.errorId, entityType: append.entityType, entityId: append.entityId }, outcome.message);
-    });
-    if (committed) health.succeeded();
-  }
-
-  /** The error of a call that waited for an unreachable store until its deadline. */
-  function unreachable(what: string): StorageUnavailableError {
-    const outage = health.outage;
-    const error = new StorageUnavailableError(`${what}: the event store is unreachable${outage ? ` since ${outage.since.toISOString()}` : ""}`);
-    error.errorId = outage?.errorId ?? newErrorId();
-    health.countFailedCall();
-    return error;
-  }
-
-  /** Runs a read, waiting out (within `waitMs`) and retrying connection failures; reads are always safe to repeat. */
-  async function read<T>(what: string, run: () => Promise<T>): Promise<T> {
-    const deadline = performance.now() + waitMs;
-    for (;;) {
-      if (health.state === "down" && !(await health.whenUp(deadline))) throw unreachable(what);
-      try {
-        const result = await run();
-        health.succeeded();
-        return result;
-      } catch (cause) {
-        const error = toStorageError(cause, what);
-        if (error instanceof StorageUnavailableError && isConnectionFailure(cause)) {
-          error.errorId = health.connectionFailed(cause, what);
-          if (performance.now() < deadline) continue;
-          health.countFailedCall();
-          throw error;
-        }
-        error.errorId = newErrorId();
-        failures.failed({ err: error, errorId: error.errorId }, error.message);
-        throw error;
-      }
-    }
-  }
-
   function readEvents(entityType: string, entityId: string, fromSeqNr = 1): Promise<StoredEvent[]> {
-    return read(`reading the events of ${entityType} "${entityId}"`, async () => {
+    return access.read(`reading the events of ${entityType} "${entityId}"`, async () => {
       const rows = await db
         .selectFrom("orrery_events")
         .select(["seq_nr", "event_type", "payload", "metadata", "global_position", "written_at"])
@@ -240,39 +169,16 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       }
       validateAppend(request);
       if (request.events.length === 0 && request.snapshot === undefined) return;
-      const what = `appending to ${request.entityType} "${request.entityId}"`;
-      if (pending >= maxPending) {
-        const error = new StorageUnavailableError(`${what}: ${pending} appends are already waiting for the event store; try again shortly`);
-        error.errorId = health.outage?.errorId ?? newErrorId();
-        throw error;
-      }
       const submitted = performance.now();
-      const deadline = request.deadline ?? submitted + waitMs;
-      pending++;
       try {
-        for (;;) {
-          if (health.state === "down" && !(await health.whenUp(deadline))) throw unreachable(what);
-          try {
-            await group.submit(request);
-            return;
-          } catch (error) {
-            // Certainly not committed, the store was unreachable: once it is back, the same append is as good as new.
-            const again = error instanceof StorageUnavailableError && !(error instanceof CommitOutcomeUnknownError) &&
-              isConnectionFailure(error) && performance.now() < deadline && !closed;
-            if (!again) {
-              if (error instanceof StorageUnavailableError) health.countFailedCall();
-              throw error;
-            }
-          }
-        }
+        await access.write(`appending to ${request.entityType} "${request.entityId}"`, request.deadline, () => group.submit(request), () => closed);
       } finally {
-        pending--;
         observer?.appended?.((performance.now() - submitted) / 1000);
       }
     },
 
     async load(entityType, entityId) {
-      const row = await read(`reading the snapshot of ${entityType} "${entityId}"`, () =>
+      const row = await access.read(`reading the snapshot of ${entityType} "${entityId}"`, () =>
         db
           .selectFrom("orrery_snapshots")
           .select(["seq_nr", "state_type", "payload"])
@@ -290,7 +196,7 @@ export function createEventJournal(database: Database, options: EventJournalOpti
 
     stats() {
       const { flushes, items, largestBatch } = group.stats();
-      return { flushes, appends: items, events, conflicts, largestBatch, pending };
+      return { flushes, appends: items, events, conflicts: access.conflicts, largestBatch, pending: access.pending };
     },
 
     async close() {
@@ -299,10 +205,6 @@ export function createEventJournal(database: Database, options: EventJournalOpti
       if (ownHealth) health.close();
     },
   };
-}
-
-function newErrorId(): string {
-  return randomUUID().slice(0, 8);
 }
 
 function withoutFence(append: AppendRequest): AppendRequest {

@@ -7,6 +7,10 @@ export type { StorageLogger } from "./storage-logger.js";
 export { migrateToLatest } from "./migrations/migrate-to-latest.js";
 export type { MigrationSummary } from "./migrations/migrate-to-latest.js";
 export { createEventJournal } from "./event-journal.js";
+export { createFeedSignal, FEED_CHANNEL } from "./feed-signal.js";
+export type { FeedSignal } from "./feed-signal.js";
+export { createKeyValueStore } from "./key-value-store.js";
+export type { KeyValueStore, KeyValueStoreOptions, KeyValueStoreStats, StateWrite, StoredState } from "./key-value-store.js";
 export { describeEventStore, openEventStore } from "./open-event-store.js";
 export type { EventStore, EventStoreConfig } from "./open-event-store.js";
 export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
@@ -15,6 +19,7 @@ export type { AppendRequest, JournalEvent, LoadedEntity, ShardFence, Snapshot, S
 export {
   CommitOutcomeUnknownError,
   FencedWriteError,
+  RevisionConflictError,
   SequenceConflictError,
   StorageError,
   StorageUnavailableError,
@@ -25,4 +30,4 @@ export { createStorageHealth } from "./storage-health.js";
 export type { StorageHealth, StorageHealthOptions, StorageOutage } from "./storage-health.js";
 
 // For runtime code that queries Orrery's tables directly (views, projections).
-export type { ClusterTable, EventsTable, NodesTable, OrreryTables, ShardsTable, SnapshotsTable } from "./orrery-tables.js";
+export type { ClusterTable, EventsTable, KeyValueStateTable, NodesTable, ProjectionOffsetsTable, OrreryTables, ShardsTable, SnapshotsTable } from "./orrery-tables.js";

@@ -2,7 +2,11 @@ import type { RuntimeConfig } from "../config.js";
 import type { Database } from "./database.js";
 import { openDatabase } from "./database.js";
 import { createEventJournal } from "./event-journal.js";
+import { createFeedSignal } from "./feed-signal.js";
+import type { FeedSignal } from "./feed-signal.js";
 import type { EventJournal } from "./event-journal.js";
+import { createKeyValueStore } from "./key-value-store.js";
+import type { KeyValueStore } from "./key-value-store.js";
 import type { JournalObserver } from "./journal-observer.js";
 import { migrateToLatest } from "./migrations/migrate-to-latest.js";
 import type { StorageLogger } from "./storage-logger.js";
@@ -13,10 +17,12 @@ export type EventStoreConfig = Pick<
   "databaseUrl" | "dataDir" | "dbPoolSize" | "dbStatementTimeoutMs" | "storageWaitMs" | "maxPendingAppends"
 >;
 
-/** An open, migrated database and the event journal over it. */
+/** An open, migrated database, the event journal and the key-value store over it (sharing one health), and the signal their commits give the feeds' readers. */
 export interface EventStore {
   readonly database: Database;
   readonly journal: EventJournal;
+  readonly keyValues: KeyValueStore;
+  readonly feed: FeedSignal;
 }
 
 /**
@@ -36,8 +42,11 @@ export async function openEventStore(config: EventStoreConfig, logger: StorageLo
     await database.close().catch(() => undefined);
     throw error;
   }
-  const journal = createEventJournal(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, observer });
-  return { database, journal };
+  const feed = createFeedSignal(database, { logger });
+  const onCommitted = () => feed.committed();
+  const journal = createEventJournal(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, observer, onCommitted });
+  const keyValues = createKeyValueStore(database, { logger, waitMs: config.storageWaitMs, maxPending: config.maxPendingAppends, health: journal.health, onCommitted });
+  return { database, journal, keyValues, feed };
 }
 
 /** Where the events are kept, for the "serving" line: the URL without its credentials, or PGlite's directory. */

@@ -49,6 +49,39 @@ export interface OrreryTables {
   orrery_cluster: ClusterTable;
   orrery_nodes: NodesTable;
   orrery_shards: ShardsTable;
+  orrery_kv_state: KeyValueStateTable;
+  orrery_projection_offsets: ProjectionOffsetsTable;
+}
+
+/** How far one projection has read one feed. */
+export interface ProjectionOffsetsTable {
+  /** The projection's stable name (a view's or consumer's component type). */
+  projection: string;
+  /** `events` (the journal) or `states` (the key-value change feed). */
+  feed: "events" | "states";
+  /** The last handled record's transaction id, as a number (0: nothing yet). */
+  tx_id: number;
+  /** Its position within that transaction's order (global_position or change_position). */
+  position: number;
+  updated_at: Generated<Date>;
+}
+
+/** The state of a key-value entity; one row per entity, a deletion kept as a row without payload. */
+export interface KeyValueStateTable {
+  entity_type: string;
+  entity_id: string;
+  /** Writes so far, from 1; a write commits only over the revision before it. */
+  revision: number;
+  /** Full protobuf message name of the state; null for a deletion. */
+  state_type: string | null;
+  /** Protobuf binary; null for a deletion. */
+  payload: Uint8Array | null;
+  deleted: boolean;
+  /** From a sequence, set anew by every write: the change feed's tie-break within a transaction. */
+  change_position: Generated<number>;
+  /** `pg_current_xact_id()` of the last write, as a number. */
+  tx_id: Generated<number>;
+  written_at: Generated<Date>;
 }
 
 /** One row: the shard layout, written at the database's first start and checked at every start. */

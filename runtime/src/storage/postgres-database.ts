@@ -3,6 +3,7 @@ import pg from "pg";
 import { randomBytes } from "node:crypto";
 import type { Database, DatabaseOptions } from "./database.js";
 import type { OrreryTables } from "./orrery-tables.js";
+import { listenOnPostgres } from "./postgres-listener.js";
 import { createPostgresSessions } from "./postgres-sessions.js";
 import { queryLog } from "./storage-logger.js";
 import { StorageError, StorageUnavailableError, describeError, isRetryable } from "./storage-errors.js";
@@ -77,6 +78,7 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     async probe() {
       await sql`select 1`.execute(db);
     },
+    listen: (channel, onMessage) => listenOnPostgres(options.url, channel, onMessage, options.logger),
     close: () => (closing ??= db.destroy()),
   };
 }

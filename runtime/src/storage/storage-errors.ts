@@ -56,9 +56,9 @@ export class FencedWriteError extends StorageError {
   /** The shard's epoch in the database, or undefined when the shard does not exist. */
   readonly currentEpoch: number | undefined;
 
-  constructor(entityType: string, entityId: string, shard: number, epoch: number, currentEpoch: number | undefined) {
+  constructor(entityType: string, entityId: string, shard: number, epoch: number, currentEpoch: number | undefined, what = "append") {
     super(
-      `append to ${entityType} "${entityId}" was fenced: it carried epoch ${epoch} of shard ${shard}, ` +
+      `${what} to ${entityType} "${entityId}" was fenced: it carried epoch ${epoch} of shard ${shard}, ` +
         (currentEpoch === undefined ? "which does not exist" : `which is at epoch ${currentEpoch} now`) +
         "; another node owns the shard, so this node must stop serving it",
     );
@@ -92,6 +92,31 @@ export class SequenceConflictError extends StorageError {
     this.entityType = entityType;
     this.entityId = entityId;
     this.seqNr = seqNr;
+  }
+}
+
+/**
+ * Another writer changed the key-value entity's state row since this writer
+ * read it: the row is at a later revision than the write was made over.
+ * Nothing was written. The writer's in-memory state is stale; drop it and
+ * reload the entity. Not retryable as is.
+ */
+export class RevisionConflictError extends StorageError {
+  override name = "RevisionConflictError";
+  readonly entityType: string;
+  readonly entityId: string;
+  /** The revision the write would have created. */
+  readonly revision: number;
+
+  constructor(entityType: string, entityId: string, revision: number) {
+    super(
+      `cannot write revision ${revision} of ${entityType} "${entityId}": another writer changed its state since revision ` +
+        `${revision - 1}; the entity will be reloaded`,
+      { retryable: false },
+    );
+    this.entityType = entityType;
+    this.entityId = entityId;
+    this.revision = revision;
   }
 }
 

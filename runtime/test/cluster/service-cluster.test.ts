@@ -20,6 +20,8 @@ import "../support/postgres.js"; // its root hook stops the embedded server afte
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { cart } from "../../../samples/shopping-cart/src/cart.js";
 import { AddItemRequestSchema, ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
+import { ProductPopularityService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/popularity_pb.js";
+import { popularity, popularProducts } from "../../../samples/shopping-cart/src/popularity.js";
 
 const silent = pino({ level: "silent" });
 /** 50 ms heartbeats, fenced after 200 ms, dead after 300 ms, shards move after 200 ms of a stable view; one secret. */
@@ -173,6 +175,35 @@ describe("a service in a cluster", function () {
       const moved = await clientA.getCart({ cartId: cartOfB! });
       assert.equal(moved.items[0]?.quantity, 2, "a serves b's cart, recovered from the journal");
       assert.equal(a.cluster!.ownedShards().find((l) => l.shard === shardOf("shopping-cart", cartOfB!, 1024))?.epoch, 3, "b handed the shard straight to a (epoch 3)");
+    });
+
+    it("runs a consumer on exactly one node, the owner of its shard, and moves it with the shard when that node stops", async () => {
+      const components = [cart, popularity, popularProducts];
+      const a = await startNode({ databaseUrl: db.url, components });
+      services.push(a);
+      const b = await startNode({ databaseUrl: db.url, components });
+      services.push(b);
+      await eventually("both are ready with their share", async () =>
+        (await readyz(a)).status === 200 && (await readyz(b)).status === 200 && b.cluster!.ownedShards().length > 0 &&
+          a.cluster!.ownedShards().length + b.cluster!.ownedShards().length === 1024);
+      const shard = a.cluster!.shardOf("orrery.projection", popularProducts.spec.name);
+      const [owner, other] = a.cluster!.epochOf(shard) !== undefined ? [a, b] : [b, a];
+      const counts = async (via: OrreryService) => {
+        const reply = await createClient(ProductPopularityService, createConnectTransport({ baseUrl: via.url, httpVersion: "2" })).getPopularity({ productId: "pen" });
+        return Number(reply.quantityAdded);
+      };
+      // Carts of both nodes: each node appends its own; were the consumer running on both, every one would count twice.
+      await Promise.all(Array.from({ length: 40 }, (_, i) => cartClient(i % 2 === 0 ? a : b).addItem({ cartId: `pop-${i}`, productId: "pen", name: "Pen", quantity: 1 })));
+      await eventually("the 40 additions are counted", async () => (await counts(other)) === 40);
+      await sleep(300);
+      assert.equal(await counts(other), 40, "counted once each");
+
+      await owner.stop();
+      await eventually("the survivor owns every shard", () => other.cluster!.ownedShards().length === 1024, 3_000);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => cartClient(other).addItem({ cartId: `pop-after-${i}`, productId: "pen", name: "Pen", quantity: 2 })));
+      await eventually("the survivor counts the later additions", async () => (await counts(other)) === 60);
+      await sleep(300);
+      assert.equal(await counts(other), 60, "nothing counted twice across the move");
     });
 
     it("turns away internal calls that are unsigned, wrongly signed, stale or replayed with UNAUTHENTICATED, and logs them", async () => {

@@ -7,6 +7,7 @@ import { createEntityHost } from "../../src/entity/entity-host.js";
 import type { EntityHost } from "../../src/entity/entity-host.js";
 import { createEventJournal, migrateToLatest, openDatabase, StorageUnavailableError } from "../../src/storage/index.js";
 import type { AppendRequest, Database, EventJournal } from "../../src/storage/index.js";
+import { eventSourcedModel } from "../../src/entity/event-sourced-model.js";
 import { AddRequestSchema, Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 import type { CounterHandlers } from "../../../sdk/test/fixtures.js";
 
@@ -61,9 +62,9 @@ describe("EntityHost batching of one entity's queued commands", () => {
     journal = createEventJournal(database);
     const gate = gatedJournal(journal);
     host = createEntityHost({
-      entity: Counter.implement(handlers), journal: gate.journal, logger: pino({ level: "silent" }),
+      model: eventSourcedModel(Counter.implement(handlers), gate.journal, 0), logger: pino({ level: "silent" }),
       components: { forService: () => { throw new Error("unused"); } },
-      snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 100,
+      passivateAfterMs: 60_000, maxActive: 100,
     });
     return gate;
   }

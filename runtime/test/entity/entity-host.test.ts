@@ -8,6 +8,7 @@ import { createEntityHost } from "../../src/entity/entity-host.js";
 import type { EntityHost, EntityHostOptions } from "../../src/entity/entity-host.js";
 import { createEventJournal, migrateToLatest, openDatabase } from "../../src/storage/index.js";
 import type { Database, EventJournal } from "../../src/storage/index.js";
+import { eventSourcedModel } from "../../src/entity/event-sourced-model.js";
 // A counter entity built from an in-code descriptor (shared with the sdk's tests).
 import { AddedSchema, AddRequestSchema, Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 
@@ -27,13 +28,14 @@ describe("EntityHost", () => {
   });
   after(() => database.close());
 
-  function startHost(options: Partial<EntityHostOptions> = {}, handlers = counterHandlers): EntityHost {
+  function startHost(options: Partial<EntityHostOptions> & { snapshotEvery?: number } = {}, handlers = counterHandlers): EntityHost {
     journal = createEventJournal(database);
     loads = [];
     const counting: EventJournal = { ...journal, load: (type, id) => { loads.push(id); return journal.load(type, id); } };
+    const { snapshotEvery = 0, ...rest } = options;
     host = createEntityHost({
-      entity: Counter.implement(handlers), journal: counting, components: noComponents, logger: pino({ level: "silent" }),
-      snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 1000, ...options,
+      model: eventSourcedModel(Counter.implement(handlers), counting, snapshotEvery), components: noComponents, logger: pino({ level: "silent" }),
+      passivateAfterMs: 60_000, maxActive: 1000, ...rest,
     });
     return host;
   }
@@ -104,8 +106,8 @@ describe("EntityHost", () => {
     const gate = new Promise<void>((r) => (release = r));
     const slow: EventJournal = { ...journal, append: async (req) => { await gate; return journal.append(req); } };
     host = createEntityHost({
-      entity: Counter.implement(counterHandlers), journal: slow, components: noComponents, logger: pino({ level: "silent" }),
-      snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 10,
+      model: eventSourcedModel(Counter.implement(counterHandlers), slow, 0), components: noComponents, logger: pino({ level: "silent" }),
+      passivateAfterMs: 60_000, maxActive: 10,
     });
     let replied = false;
     const reply = addTo("gated", 1).then((r) => { replied = true; return r; });
@@ -160,8 +162,8 @@ describe("EntityHost recovery", () => {
 
   function hostWith(handlers = counterHandlers): EntityHost {
     return createEntityHost({
-      entity: Counter.implement(handlers), journal, components: noComponents, logger: pino({ level: "silent" }),
-      snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 10,
+      model: eventSourcedModel(Counter.implement(handlers), journal, 0), components: noComponents, logger: pino({ level: "silent" }),
+      passivateAfterMs: 60_000, maxActive: 10,
     });
   }
 

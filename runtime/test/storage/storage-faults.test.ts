@@ -16,6 +16,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { createEntityHost } from "../../src/entity/entity-host.js";
+import { eventSourcedModel } from "../../src/entity/event-sourced-model.js";
 import { AddRequestSchema, Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 import { capturingLogger } from "../support/capturing-logger.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../support/embedded-postgres.js";
@@ -311,8 +312,8 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
   it("keeps serving reads of active entities while the event store is cut off, and fails writes with UNAVAILABLE naming the entity", async () => {
     const journal = await journalWith({ waitMs: 300 });
     const host = createEntityHost({
-      entity: Counter.implement(counterHandlers), journal, components: { forService: () => { throw new Error("unused"); } },
-      logger: pino({ level: "silent" }), snapshotEvery: 0, passivateAfterMs: 60_000, maxActive: 100, storageWaitMs: 300,
+      model: eventSourcedModel(Counter.implement(counterHandlers), journal, 0), components: { forService: () => { throw new Error("unused"); } },
+      logger: pino({ level: "silent" }), passivateAfterMs: 60_000, maxActive: 100, storageWaitMs: 300,
     });
     try {
       const id = newId();

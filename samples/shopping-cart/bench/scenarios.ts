@@ -11,16 +11,22 @@ import {
   HealthCheckResponse_ServingStatus,
 } from "../../../runtime/src/gen/grpc/health/v1/health_pb.js";
 import { AddItemRequestSchema, CartSchema, GetCartRequestSchema, ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
+import {
+  GetPopularityRequestSchema,
+  ProductPopularitySchema,
+  ProductPopularityService,
+  RecordAddedRequestSchema,
+} from "../src/gen/shop/cart/v1/popularity_pb.js";
 import type { UnaryCall } from "./load-generator.js";
 
 /** One row of the benchmark table. */
 export interface Scenario {
   /** Stable name, used in the JSON and by BENCH_SCENARIOS. */
   readonly id: string;
-  readonly rpc: "no-op" | "AddItem" | "GetCart";
+  readonly rpc: "no-op" | "AddItem" | "GetCart" | "RecordAdded";
   /** The table's scenario column. */
   readonly label: string;
-  /** Distinct carts the requests spread over (0 for the no-op). */
+  /** Distinct carts (or, for RecordAdded, products: key-value entities) the requests spread over (0 for the no-op). */
   readonly carts: number;
   readonly concurrency: number;
   readonly call: UnaryCall;
@@ -48,6 +54,8 @@ export function scenarios(manyCarts: number): Scenario[] {
     { id: `additem-${manyCarts}carts-c1`, rpc: "AddItem", label: "AddItem", carts: manyCarts, concurrency: 1, call: addItemCall(many), activate: getCartCall(many) },
     { id: `additem-${manyCarts}carts-c64`, rpc: "AddItem", label: "AddItem", carts: manyCarts, concurrency: 64, call: addItemCall(many), activate: getCartCall(many) },
     { id: `getcart-${manyCarts}carts-c64`, rpc: "GetCart", label: "GetCart", carts: manyCarts, concurrency: 64, call: getCartCall(many), activate: getCartCall(many) },
+    // A key-value entity (the product popularity) updated over as many keys: its state replaced and written whole each time.
+    { id: `kv-update-${manyCarts}keys-c64`, rpc: "RecordAdded", label: "key-value update", carts: manyCarts, concurrency: 64, call: recordAddedCall(manyCarts), activate: getPopularityCall(manyCarts) },
     { id: "noop-c64-again", rpc: "no-op", label: "no-op (again)", carts: 0, concurrency: 64, call: noop },
   ];
 }
@@ -88,5 +96,32 @@ function getCartCall(carts: readonly string[]): UnaryCall {
     path: pathOf(ShoppingCartService.method.getCart),
     bodies: carts.map((cartId) => toBinary(GetCartRequestSchema, create(GetCartRequestSchema, { cartId }))),
     check: (reply, i) => fromBinary(CartSchema, reply).cartId === carts[i],
+  };
+}
+
+/** Product ids for the key-value scenario, apart from the products the carts hold (which the consumer counts). */
+function benchProducts(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `bench-product-${i}`);
+}
+
+/** RecordAdded of quantity 1 on product `i`: a read-modify-write of a key-value entity's whole state. */
+function recordAddedCall(count: number): UnaryCall {
+  const products = benchProducts(count);
+  return {
+    path: pathOf(ProductPopularityService.method.recordAdded),
+    bodies: products.map((productId) => toBinary(RecordAddedRequestSchema, create(RecordAddedRequestSchema, { productId, quantity: 1 }))),
+    check: (reply, i) => {
+      const counts = fromBinary(ProductPopularitySchema, reply);
+      return counts.productId === products[i] && counts.timesAdded > 0n;
+    },
+  };
+}
+
+function getPopularityCall(count: number): UnaryCall {
+  const products = benchProducts(count);
+  return {
+    path: pathOf(ProductPopularityService.method.getPopularity),
+    bodies: products.map((productId) => toBinary(GetPopularityRequestSchema, create(GetPopularityRequestSchema, { productId }))),
+    check: (reply, i) => fromBinary(ProductPopularitySchema, reply).productId === products[i],
   };
 }

@@ -125,7 +125,7 @@ function roundTrip(entity: EventSourcedEntity, event: Message): Message {
   return fromBinary(desc, toBinary(desc, event));
 }
 
-const noComponents: ComponentClient = {
+export const noComponents: ComponentClient = {
   forService(service) {
     throw new Error(`the test kit has no component client; pass { components } to call ${service.typeName}`);
   },

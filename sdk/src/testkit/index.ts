@@ -1,2 +1,4 @@
 export { EventSourcedTestKit } from "./event-sourced-test-kit.js";
 export type { TestCommandResult, TestKitOptions } from "./event-sourced-test-kit.js";
+export { KeyValueTestKit } from "./key-value-test-kit.js";
+export type { KeyValueTestResult } from "./key-value-test-kit.js";

@@ -5,6 +5,8 @@ import type { Database } from "../database.js";
 import { toStorageError } from "../storage-errors.js";
 import { eventJournalMigration } from "./0001-event-journal.js";
 import { clusterMigration } from "./0002-cluster.js";
+import { keyValueStateMigration } from "./0003-key-value-state.js";
+import { projectionOffsetsMigration } from "./0004-projection-offsets.js";
 
 /**
  * Every schema change, in order. Names sort lexically and are recorded in
@@ -13,6 +15,8 @@ import { clusterMigration } from "./0002-cluster.js";
 const migrations: Readonly<Record<string, Migration>> = {
   "0001_event_journal": eventJournalMigration,
   "0002_cluster": clusterMigration,
+  "0003_key_value_state": keyValueStateMigration,
+  "0004_projection_offsets": projectionOffsetsMigration,
 };
 
 const provider: MigrationProvider = {

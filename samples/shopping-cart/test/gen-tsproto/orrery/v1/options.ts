@@ -80,10 +80,19 @@ export interface WorkflowOptions {
 export interface ViewOptions {
 }
 
-/** Settings of a consumer. */
+/**
+ * Settings of a consumer. Each rpc handles one event type of the source: its
+ * request is the event message and it returns google.protobuf.Empty.
+ */
 export interface ConsumerOptions {
   /** The `type` of the component whose events or state changes are consumed. */
   source: string;
+  /**
+   * Event messages of the source this consumer deliberately does not handle,
+   * fully-qualified or relative to the service's package. Every event of the
+   * source must be handled by an rpc or listed here.
+   */
+  ignore: string[];
 }
 
 /** Options of a request message field. */
@@ -655,13 +664,16 @@ export const ViewOptions: MessageFns<ViewOptions> = {
 };
 
 function createBaseConsumerOptions(): ConsumerOptions {
-  return { source: "" };
+  return { source: "", ignore: [] };
 }
 
 export const ConsumerOptions: MessageFns<ConsumerOptions> = {
   encode(message: ConsumerOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.source !== "") {
       writer.uint32(10).string(message.source);
+    }
+    for (const v of message.ignore) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -687,6 +699,14 @@ export const ConsumerOptions: MessageFns<ConsumerOptions> = {
             message.source = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ignore.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -700,13 +720,19 @@ export const ConsumerOptions: MessageFns<ConsumerOptions> = {
   },
 
   fromJSON(object: any): ConsumerOptions {
-    return { source: isSet(object.source) ? globalThis.String(object.source) : "" };
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      ignore: globalThis.Array.isArray(object?.ignore) ? object.ignore.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
   toJSON(message: ConsumerOptions): unknown {
     const obj: any = {};
     if (message.source !== "") {
       obj.source = message.source;
+    }
+    if (message.ignore?.length) {
+      obj.ignore = message.ignore;
     }
     return obj;
   },
@@ -717,6 +743,7 @@ export const ConsumerOptions: MessageFns<ConsumerOptions> = {
   fromPartial<I extends Exact<DeepPartial<ConsumerOptions>, I>>(object: I): ConsumerOptions {
     const message = createBaseConsumerOptions();
     message.source = object.source ?? "";
+    message.ignore = object.ignore?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,138 @@
+import { getOption, hasOption } from "@bufbuild/protobuf";
+import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
+import type { Fail } from "./entity-methods.js";
+import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
+import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import { http } from "./gen/google/api/annotations_pb.js";
+import { component } from "./gen/orrery/v1/options_pb.js";
+import type { ConsumerOptions } from "./gen/orrery/v1/options_pb.js";
+import { createProblemReport } from "./problem-report.js";
+import type { ProblemReport } from "./problem-report.js";
+import { pluginName, pluginVersion } from "./version.js";
+
+/** Everything the generator needs about one consumer service, validated. */
+export interface ConsumerModel {
+  readonly kind: "consumer";
+  readonly service: DescService;
+  /** The stable name its progress is stored under: the service's full name. */
+  readonly name: string;
+  readonly baseName: string;
+  /** The `type` of the event-sourced entity it consumes. */
+  readonly source: string;
+  /** Every event of the source. */
+  readonly events: readonly DescMessage[];
+  /** The source's events it skips on purpose. */
+  readonly ignored: readonly DescMessage[];
+  readonly methods: ReadonlyArray<{ readonly method: DescMethod; readonly event: DescMessage }>;
+}
+
+const optionPath = "(orrery.v1.component).consumer";
+
+/**
+ * Validates a `consumer` option and its rpcs against the source entity, found
+ * by its `type` among all the files of the run (imports included): each rpc
+ * takes one event of the source and returns google.protobuf.Empty, and every
+ * event of the source is handled by exactly one rpc or listed in `ignore`.
+ */
+export function readConsumer(
+  service: DescService,
+  options: ConsumerOptions,
+  allFiles: readonly DescFile[],
+  registry: Registry,
+  report: ProblemReport,
+): ConsumerModel | undefined {
+  let ok = true;
+  const fail: Fail = (site, problem, fix) => {
+    report.add({ service, ...site }, problem, fix);
+    ok = false;
+  };
+  const source = options.source.trim();
+  const found = source === "" ? undefined : findComponent(allFiles, source);
+  if (source === "") {
+    fail({ option: `${optionPath}.source` }, "no source is named", 'set source to the type of the event-sourced entity whose events it consumes, e.g. source: "shopping-cart"');
+    return undefined;
+  }
+  if (found === undefined) {
+    const known = [...new Set(allComponentTypes(allFiles))].sort().slice(0, 10);
+    fail({ option: `${optionPath}.source` }, `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`,
+      "name the type of an event-sourced entity declared in this file or one it imports");
+    return undefined;
+  }
+  const { kind } = getOption(found, component);
+  if (kind.case !== "eventSourcedEntity") {
+    fail({ option: `${optionPath}.source` }, `"${source}" is ${found.typeName}, a ${kind.case === "keyValueEntity" ? "key-value entity" : (kind.case ?? "component")}; consumers of state changes are not supported yet by ${pluginName} ${pluginVersion}`,
+      "consume an event-sourced entity's events, or leave out the consumer until state-change consumers land");
+    return undefined;
+  }
+  const sourceModel = readEventSourcedEntity(found, kind.value, registry, createProblemReport());
+  if (sourceModel === undefined) {
+    fail({ option: `${optionPath}.source` }, `the source ${found.typeName} has mistakes of its own`, `fix the event_sourced_entity option of ${found.typeName} first`);
+    return undefined;
+  }
+  const events = sourceModel.events;
+  const methods: Array<{ method: DescMethod; event: DescMessage }> = [];
+  const handled = new Map<DescMessage, DescMethod>();
+  for (const method of service.methods) {
+    if (method.methodKind !== "unary") {
+      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but a consumer's rpcs are unary`, "drop `stream` from the rpc");
+    }
+    if (method.output.typeName !== "google.protobuf.Empty") {
+      fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
+    }
+    rejectUnsupportedMethodOptions(method, fail);
+    if (hasOption(method, http)) {
+      fail({ method, option: "(google.api.http)" }, "a consumer's rpcs are called by its source's events, not by clients, so they have no REST routes", "remove the option");
+    }
+    if (!events.includes(method.input)) {
+      fail({ method }, `the rpc takes ${method.input.typeName}, which is not an event of "${source}" (${events.map((e) => e.typeName).join(", ")})`,
+        "make the rpc's request one of the source's event messages");
+      continue;
+    }
+    const other = handled.get(method.input);
+    if (other !== undefined) {
+      fail({ method }, `${method.input.typeName} is already handled by rpc ${other.name}`, "handle each event type in one rpc");
+      continue;
+    }
+    handled.set(method.input, method);
+    methods.push({ method, event: method.input });
+  }
+  const ignored: DescMessage[] = [];
+  for (const name of options.ignore) {
+    const event = lookupMessage(service, registry, `${optionPath}.ignore`, name, fail);
+    if (event === undefined) continue;
+    if (!events.includes(event)) {
+      fail({ option: `${optionPath}.ignore` }, `${event.typeName} is not an event of "${source}"`, `list only events of ${found.typeName} in ignore`);
+    } else if (handled.has(event)) {
+      fail({ option: `${optionPath}.ignore` }, `${event.typeName} is both ignored and handled by rpc ${handled.get(event)!.name}`, "remove it from ignore, or remove the rpc");
+    } else {
+      ignored.push(event);
+    }
+  }
+  const missing = events.filter((e) => !handled.has(e) && !ignored.includes(e));
+  if (missing.length > 0) {
+    fail({ option: optionPath }, `event${missing.length === 1 ? "" : "s"} ${missing.map((e) => e.typeName).join(", ")} of "${source}" ${missing.length === 1 ? "is" : "are"} neither handled nor ignored`,
+      `add ${missing.map((e) => `rpc On${e.name}(${e.typeName}) returns (google.protobuf.Empty)`).join(" and ")}, or list ${missing.length === 1 ? "it" : "them"} in ignore`);
+  }
+  if (!ok) return undefined;
+  return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, events, ignored, methods };
+}
+
+/** The service declaring the component of type `type`, in any file of the run. */
+function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
+  for (const file of files) {
+    for (const service of file.services) {
+      if (!hasOption(service, component)) continue;
+      const { kind } = getOption(service, component);
+      if (kind.case !== undefined && "type" in kind.value && kind.value.type.trim() === type) return service;
+    }
+  }
+  return undefined;
+}
+
+function allComponentTypes(files: readonly DescFile[]): string[] {
+  return files.flatMap((file) => file.services.flatMap((service) => {
+    if (!hasOption(service, component)) return [];
+    const { kind } = getOption(service, component);
+    return kind.case !== undefined && "type" in kind.value && kind.value.type.trim() !== "" ? [kind.value.type.trim()] : [];
+  }));
+}

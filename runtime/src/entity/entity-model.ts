@@ -1,0 +1,62 @@
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import type { Code } from "@connectrpc/connect";
+import type { ComponentClient, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
+import type { Span } from "@opentelemetry/api";
+import type { ShardFence } from "../storage/index.js";
+
+/** A component whose entities an entity host keeps in memory. */
+export type HostedComponent = EventSourcedEntity | KeyValueEntity;
+
+/**
+ * How the entities of one component kind are loaded, changed by a command
+ * and written, for the entity host that runs their mailboxes: an
+ * event-sourced entity appends events, a key-value entity replaces its state.
+ */
+export interface EntityModel {
+  readonly component: HostedComponent;
+  /** The entity's state as stored, and its position: the last sequence number, or the state's revision. */
+  load(entityId: string): Promise<{ readonly state: Message; readonly seqNr: number }>;
+  /** Runs one command's handler against `state`; throws `HandlerFailure` when user code breaks the contract. */
+  handle(input: CommandRun): Promise<ModelOutcome>;
+  /** Starts collecting the writes of one batch of commands of one entity, from its position `seqNr`. */
+  batch(entityId: string, seqNr: number): BatchWrite;
+}
+
+/** One command, as the entity host hands it to the model. */
+export interface CommandRun {
+  readonly entityId: string;
+  readonly method: DescMethod;
+  readonly command: Message;
+  readonly state: Message;
+  /** The position the handler sees (the sequence number, counting the batch's earlier events). */
+  readonly seqNr: number;
+  readonly metadata?: Headers;
+  readonly signal?: AbortSignal;
+  readonly components: ComponentClient;
+}
+
+/** What one command decided. */
+export type ModelOutcome =
+  | { readonly kind: "rejected"; readonly code: Code; readonly message: string }
+  | { readonly kind: "accepted"; readonly state: Message; readonly reply: Message; readonly change: unknown };
+
+/** The writes of one batch of commands of one entity, committed together. */
+export interface BatchWrite {
+  /** Adds an accepted command's change; returns the position the next command sees. Throws `HandlerFailure` when it cannot be encoded. */
+  add(outcome: Extract<ModelOutcome, { kind: "accepted" }>): number;
+  /** Whether there is nothing to write. */
+  readonly empty: boolean;
+  /** Commits; resolves with the entity's position after it. `failed`: a command broke the contract, so its state is not snapshotted. */
+  commit(options: BatchCommit): Promise<number>;
+}
+
+/** How a batch is committed. */
+export interface BatchCommit {
+  /** The entity's state after the batch. */
+  readonly state: Message;
+  readonly failed: boolean;
+  /** The latest `performance.now()` time to wait for an unreachable store. */
+  readonly deadline: number;
+  readonly spans: readonly Span[] | undefined;
+  readonly fence: ShardFence | undefined;
+}

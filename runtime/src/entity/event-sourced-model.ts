@@ -1,0 +1,61 @@
+import type { Message } from "@bufbuild/protobuf";
+import { HandlerFailure, processCommand } from "@orrery/sdk";
+import type { CommandOutcome, EventSourcedEntity } from "@orrery/sdk";
+import type { EventJournal, JournalEvent } from "../storage/index.js";
+import type { BatchWrite, EntityModel } from "./entity-model.js";
+import { recoverEntity } from "./entity-recovery.js";
+import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
+
+type Accepted = Extract<CommandOutcome, { kind: "accepted" }>;
+
+/** An event-sourced entity: recovered from snapshot + events, each batch one append (with a snapshot every `snapshotEvery` events). */
+export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJournal, defaultSnapshotEvery: number): EntityModel {
+  const type = entity.spec.type;
+  const codec = createEventCodec(entity);
+  const snapshotEvery = entity.snapshotEvery > 0 ? entity.snapshotEvery : defaultSnapshotEvery;
+
+  function encodeEvent(event: Message): { type: string; payload: Uint8Array } {
+    try {
+      return codec.encode(event);
+    } catch (cause) {
+      throw new HandlerFailure("event", `an event (${event.$typeName}) could not be encoded: ${String(cause)}`, {
+        cause,
+        summary: `an event (${event.$typeName}) could not be encoded as protobuf binary`,
+      });
+    }
+  }
+
+  return {
+    component: entity,
+    load: (entityId) => recoverEntity(entity, codec, journal, entityId),
+    async handle(run) {
+      const outcome = await processCommand({
+        entity, entityId: run.entityId, method: run.method, command: run.command, state: run.state, sequenceNumber: run.seqNr,
+        metadata: run.metadata, signal: run.signal, components: run.components,
+      });
+      return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome };
+    },
+    batch(entityId, startSeqNr): BatchWrite {
+      let seqNr = startSeqNr;
+      const events: JournalEvent[] = [];
+      return {
+        add(outcome) {
+          const accepted = outcome.change as Accepted;
+          const encoded = accepted.events.map((event) => encodeEvent(event));
+          for (const e of encoded) events.push({ seqNr: ++seqNr, eventType: e.type, payload: e.payload });
+          if (accepted.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
+          return seqNr;
+        },
+        get empty() {
+          return events.length === 0;
+        },
+        async commit({ state, failed, deadline, spans, fence }) {
+          const snapshotDue = !failed && snapshotEvery > 0 && Math.floor(seqNr / snapshotEvery) > Math.floor(startSeqNr / snapshotEvery);
+          const snapshot = snapshotDue ? { seqNr, stateType: entity.spec.state.typeName, payload: codec.encode(state).payload } : undefined;
+          await journal.append({ entityType: type, entityId, events, snapshot, deadline, spans, fence });
+          return seqNr;
+        },
+      };
+    },
+  };
+}

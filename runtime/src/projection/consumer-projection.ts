@@ -1,0 +1,42 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
+import type { ComponentClient, Consumer } from "@orrery/sdk";
+import { ENTITY_DELETED } from "../entity/event-codec.js";
+import type { ProjectionSpec } from "./projection-runner.js";
+
+/**
+ * The projection that feeds a consumer: the source entity's events, each
+ * decoded and handed to the consumer's handler for its type, at least once
+ * and in order per entity. An event type the consumer declares ignored is
+ * passed over; one it does not know stops it (retried and logged, never
+ * skipped) until the consumer is regenerated for the source's events.
+ */
+export function consumerProjection(consumer: Consumer, components: ComponentClient, signal: AbortSignal): ProjectionSpec {
+  const { spec } = consumer;
+  const byType = new Map<string, DescMessage>(spec.events.map((desc) => [desc.typeName, desc]));
+  const ignored = new Set(spec.ignored);
+  return {
+    name: spec.name,
+    feed: "events",
+    entityTypes: [spec.source],
+    delivery: "at-least-once",
+    async handle(record) {
+      if (record.feed !== "events" || record.eventType === ENTITY_DELETED || ignored.has(record.eventType)) return;
+      const handler = consumer.handlerFor(record.eventType);
+      const desc = byType.get(record.eventType);
+      if (handler === undefined || desc === undefined) {
+        throw new Error(
+          `${spec.service.typeName} has no handler for ${record.eventType}, an event of "${spec.source}"; ` +
+            "regenerate the code (npx buf generate) and handle or ignore it",
+        );
+      }
+      await handler(fromBinary(desc, record.payload), {
+        entityId: record.entityId,
+        entityType: record.entityType,
+        sequenceNumber: record.seqNr,
+        signal,
+        components,
+      });
+    },
+  };
+}

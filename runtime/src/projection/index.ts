@@ -1,0 +1,8 @@
+// The read side's engine: the feeds (journal and key-value change feed) read in
+// commit order without skipping late commits, the wake-ups after commits, and
+// the runner that follows a feed and stores its offset.
+export { FEED_START, loadOffset, readEventFeed, readStateFeed, storeOffset } from "./feed.js";
+export type { EventRecord, FeedOffset, FeedRecord, StateRecord } from "./feed.js";
+export { createProjectionRunner } from "./projection-runner.js";
+export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, ProjectionSpec, ProjectionStatus } from "./projection-runner.js";
+export { consumerProjection } from "./consumer-projection.js";
