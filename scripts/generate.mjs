@@ -3,6 +3,7 @@
 //   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it),
 //      and codegen/OPTIONS.md, the options reference rendered from the proto's comments
 //   2. runtime/src/gen (the gRPC health service, google.api.http), runtime/test/gen (the trace tests' OTLP subset),
+//      codegen/test/gen (the view query tests' messages),
 //      runtime/template/src/gen (the new-project template's generated code)
 //   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
@@ -53,6 +54,10 @@ generatedDirs.push("runtime/src/gen");
 const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }, { path: "proto" }] };
 run("buf", ["generate", "runtime/test/proto", "--config", JSON.stringify(otlpWorkspace), "--template", "runtime/test/buf.gen.yaml", "-o", "runtime/test"]);
 generatedDirs.push("runtime/test/gen");
+
+// Test protos of the codegen: the rows, requests and responses of the view query tests.
+run("buf", ["generate", "codegen/test/proto", "--config", JSON.stringify({ version: "v2", modules: [{ path: "codegen/test/proto" }] }), "--template", "codegen/test/buf.gen.yaml", "-o", "codegen/test"]);
+generatedDirs.push("codegen/test/gen");
 
 // The new-project template (`orrery new` copies it): generated as a user's `buf generate` in the new
 // project does, with the template's own buf.gen.yaml; the new-project test checks the two agree.

@@ -6,6 +6,8 @@ import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import type { ConsumerModel } from "./consumer-model.js";
 import { readConsumer } from "./consumer-model.js";
 import type { KeyValueEntityModel } from "./key-value-entity-model.js";
+import type { ViewModel } from "./view-model.js";
+import { readView } from "./view-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { checkRouteConflicts } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
@@ -54,12 +56,17 @@ export function collectComponents(
       }
       const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
       const unsupported = unsupportedOption("ComponentOptions", kindName);
-      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "consumer")) {
+      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "consumer" && kind.case !== "view")) {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
-          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`,
+          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`,
           unsupported?.fix ?? "declare the service as an event_sourced_entity, a key_value_entity or a consumer",
         );
+        continue;
+      }
+      if (kind.case === "view") {
+        const view = readView(service, kind.value, allFiles, registry, report);
+        if (view !== undefined && !clashes(view)) byFile.set(file, [...(byFile.get(file) ?? []), view]);
         continue;
       }
       if (kind.case === "consumer") {
@@ -93,4 +100,4 @@ export function collectComponents(
 }
 
 /** A validated component of any kind the plugin generates. */
-export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | ConsumerModel;
+export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | ConsumerModel | ViewModel;

@@ -3,13 +3,16 @@ import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@
 import type { Fail } from "./entity-methods.js";
 import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
-import { http } from "./gen/google/api/annotations_pb.js";
 import { component } from "./gen/orrery/v1/options_pb.js";
-import type { ConsumerOptions } from "./gen/orrery/v1/options_pb.js";
+import { rejectHttpRule } from "./http-rule-check.js";
+import type { ConsumerOptions, KeyValueEntityOptions } from "./gen/orrery/v1/options_pb.js";
+import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { createProblemReport } from "./problem-report.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
+
+const consumerRest = "a consumer's rpcs are called by its source's changes, not by clients, so they have no REST routes";
 /** Everything the generator needs about one consumer service, validated. */
 export interface ConsumerModel {
   readonly kind: "consumer";
@@ -17,9 +20,11 @@ export interface ConsumerModel {
   /** The stable name its progress is stored under: the service's full name. */
   readonly name: string;
   readonly baseName: string;
-  /** The `type` of the event-sourced entity it consumes. */
+  /** The `type` of the entity it consumes. */
   readonly source: string;
-  /** Every event of the source. */
+  /** `events` of an event-sourced entity, or `states`: a key-value entity's state changes. */
+  readonly feed: "events" | "states";
+  /** Every event of the source; for a key-value source, its state message. */
   readonly events: readonly DescMessage[];
   /** The source's events it skips on purpose. */
   readonly ignored: readonly DescMessage[];
@@ -30,9 +35,10 @@ const optionPath = "(orrery.v1.component).consumer";
 
 /**
  * Validates a `consumer` option and its rpcs against the source entity, found
- * by its `type` among all the files of the run (imports included): each rpc
- * takes one event of the source and returns google.protobuf.Empty, and every
- * event of the source is handled by exactly one rpc or listed in `ignore`.
+ * by its `type` among all the files of the run (imports included). For an
+ * event-sourced source each rpc takes one of its events and returns
+ * google.protobuf.Empty, and every event is handled by exactly one rpc or
+ * listed in `ignore`; for a key-value source see `readStateConsumer`.
  */
 export function readConsumer(
   service: DescService,
@@ -59,9 +65,10 @@ export function readConsumer(
     return undefined;
   }
   const { kind } = getOption(found, component);
+  if (kind.case === "keyValueEntity") return readStateConsumer(service, options, found, kind.value, registry, fail, () => ok);
   if (kind.case !== "eventSourcedEntity") {
-    fail({ option: `${optionPath}.source` }, `"${source}" is ${found.typeName}, a ${kind.case === "keyValueEntity" ? "key-value entity" : (kind.case ?? "component")}; consumers of state changes are not supported yet by ${pluginName} ${pluginVersion}`,
-      "consume an event-sourced entity's events, or leave out the consumer until state-change consumers land");
+    fail({ option: `${optionPath}.source` }, `"${source}" is ${found.typeName}, a ${kind.case ?? "component"}; a consumer's source is an event-sourced or a key-value entity`,
+      "name the type of an event-sourced or key-value entity");
     return undefined;
   }
   const sourceModel = readEventSourcedEntity(found, kind.value, registry, createProblemReport());
@@ -80,9 +87,7 @@ export function readConsumer(
       fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
     }
     rejectUnsupportedMethodOptions(method, fail);
-    if (hasOption(method, http)) {
-      fail({ method, option: "(google.api.http)" }, "a consumer's rpcs are called by its source's events, not by clients, so they have no REST routes", "remove the option");
-    }
+    rejectHttpRule(method, consumerRest, fail);
     if (!events.includes(method.input)) {
       fail({ method }, `the rpc takes ${method.input.typeName}, which is not an event of "${source}" (${events.map((e) => e.typeName).join(", ")})`,
         "make the rpc's request one of the source's event messages");
@@ -114,11 +119,64 @@ export function readConsumer(
       `add ${missing.map((e) => `rpc On${e.name}(${e.typeName}) returns (google.protobuf.Empty)`).join(" and ")}, or list ${missing.length === 1 ? "it" : "them"} in ignore`);
   }
   if (!ok) return undefined;
-  return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, events, ignored, methods };
+  return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, feed: "events", events, ignored, methods };
+}
+
+/**
+ * A consumer of a key-value entity's state changes: one rpc takes the state
+ * message (each change, the entity's latest state), and optionally one takes
+ * google.protobuf.Empty (each deletion; without it deletions are passed over).
+ */
+function readStateConsumer(
+  service: DescService,
+  options: ConsumerOptions,
+  found: DescService,
+  sourceOptions: KeyValueEntityOptions,
+  registry: Registry,
+  fail: Fail,
+  ok: () => boolean,
+): ConsumerModel | undefined {
+  const source = options.source.trim();
+  const sourceModel = readKeyValueEntity(found, sourceOptions, registry, createProblemReport());
+  if (sourceModel === undefined) {
+    fail({ option: `${optionPath}.source` }, `the source ${found.typeName} has mistakes of its own`, `fix the key_value_entity option of ${found.typeName} first`);
+    return undefined;
+  }
+  const state = sourceModel.state;
+  if (options.ignore.length > 0) {
+    fail({ option: `${optionPath}.ignore` }, `"${source}" is a key-value entity, which has no event types to ignore`, "remove ignore; leave out the deletion rpc to pass deletions over");
+  }
+  const methods: Array<{ method: DescMethod; event: DescMessage }> = [];
+  for (const method of service.methods) {
+    if (method.methodKind !== "unary") {
+      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but a consumer's rpcs are unary`, "drop `stream` from the rpc");
+    }
+    if (method.output.typeName !== "google.protobuf.Empty") {
+      fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
+    }
+    rejectUnsupportedMethodOptions(method, fail);
+    rejectHttpRule(method, consumerRest, fail);
+    if (method.input !== state && method.input.typeName !== "google.protobuf.Empty") {
+      fail({ method }, `the rpc takes ${method.input.typeName}; a consumer of the key-value entity "${source}" takes its state ${state.typeName} (each change) or google.protobuf.Empty (each deletion)`,
+        `make the rpc's request ${state.typeName} or google.protobuf.Empty`);
+      continue;
+    }
+    const other = methods.find((m) => m.event === method.input);
+    if (other !== undefined) {
+      fail({ method }, `${method.input.typeName} is already handled by rpc ${other.method.name}`, "handle each kind of change in one rpc");
+      continue;
+    }
+    methods.push({ method, event: method.input });
+  }
+  if (!methods.some((m) => m.event === state)) {
+    fail({ option: optionPath }, `no rpc takes ${state.typeName}, the state of "${source}"`, `add rpc OnChange(${state.typeName}) returns (google.protobuf.Empty)`);
+  }
+  if (!ok()) return undefined;
+  return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, feed: "states", events: [state], ignored: [], methods };
 }
 
 /** The service declaring the component of type `type`, in any file of the run. */
-function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
+export function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
   for (const file of files) {
     for (const service of file.services) {
       if (!hasOption(service, component)) continue;
@@ -129,7 +187,7 @@ function findComponent(files: readonly DescFile[], type: string): DescService | 
   return undefined;
 }
 
-function allComponentTypes(files: readonly DescFile[]): string[] {
+export function allComponentTypes(files: readonly DescFile[]): string[] {
   return files.flatMap((file) => file.services.flatMap((service) => {
     if (!hasOption(service, component)) return [];
     const { kind } = getOption(service, component);

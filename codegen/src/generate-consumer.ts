@@ -17,9 +17,10 @@ export function generateConsumer(f: GeneratedFile, consumer: ConsumerModel): voi
   const handlers = `${baseName}Handlers`;
 
   f.print(f.jsDoc([
-    `The handlers of the consumer ${service.typeName}, one per event of "${source}"`,
+    `The handlers of the consumer ${service.typeName}, one per ${consumer.feed === "events" ? "event" : "kind of change"} of "${source}"`,
     "it handles. Return when the event is handled; throw to have it retried with",
     "backoff (later events wait). Delivery is at least once: make effects idempotent.",
+    ...(consumer.feed === "states" ? ["", "A change brings the entity's latest state (intermediate ones may be passed over);", "google.protobuf.Empty is a deletion."] : []),
     ...(consumer.ignored.length > 0 ? ["", `Ignored on purpose: ${consumer.ignored.map((e) => e.typeName).join(", ")}.`] : []),
   ].join("\n")));
   f.print(f.export("interface", handlers), " {");
@@ -40,6 +41,7 @@ export function generateConsumer(f: GeneratedFile, consumer: ConsumerModel): voi
   f.print("  ", defineConsumer, typeArgs, "({");
   f.print("    name: ", f.string(consumer.name), ",");
   f.print("    source: ", f.string(source), ",");
+  f.print("    feed: ", f.string(consumer.feed), ",");
   f.print("    service: ", Service, ",");
   f.print("    events: ", f.array(consumer.events.map((e) => f.importSchema(e))), ",");
   f.print("    ignored: ", f.array(consumer.ignored.map((e) => f.string(e.typeName))), ",");

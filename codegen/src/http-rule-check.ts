@@ -140,6 +140,11 @@ function fieldNames(message: DescMessage): string {
   return message.fields.length === 0 ? "it has none" : message.fields.map((f) => f.name).join(", ");
 }
 
+/** Reports a `google.api.http` option on an rpc of a component kind that serves no REST routes; `why` says why. */
+export function rejectHttpRule(method: DescMethod, why: string, fail: HttpRuleFail): void {
+  if (hasOption(method, http)) fail({ method, option: OPTION }, why, "remove the option");
+}
+
 /**
  * Reports every pair of routes that no request could tell apart (same HTTP
  * method, same template shape and verb), naming both rpcs.

@@ -13,9 +13,6 @@ export interface UnsupportedOption {
 /** Every option field that `buf generate` rejects with "not supported yet". */
 export const unsupportedOptions: readonly UnsupportedOption[] = [
   { field: "ComponentOptions.workflow", fix: "declare the service as an event_sourced_entity or a key_value_entity, or leave out the option until this kind is supported" },
-  { field: "ComponentOptions.view", fix: "declare the service as an event_sourced_entity or a key_value_entity, or leave out the option until this kind is supported" },
-  { field: "MethodSettings.view_update", fix: "remove it; views are not supported yet" },
-  { field: "MethodSettings.view_query", fix: "remove it; views are not supported yet" },
   { field: "MethodSettings.acl", fix: "remove it; until access control lands, put the service behind a gateway that enforces it" },
   { field: "MethodSettings.jwt", fix: "remove it; until JWT validation lands, validate tokens in a gateway in front of the service" },
 ];

@@ -129,7 +129,7 @@ describe("google.api.http checks", () => {
   it("rejects REST routes on a consumer, whose rpcs only its source's events call", () => {
     const problems = problemsOf("consumer");
     assert.equal(problems.length, 1, problems.join("\n"));
-    assert.match(problems[0]!, /service h\.consumer\.BookCounter, rpc OnBook, option \(google\.api\.http\): a consumer's rpcs are called by its source's events, not by clients, so they have no REST routes/);
+    assert.match(problems[0]!, /service h\.consumer\.BookCounter, rpc OnBook, option \(google\.api\.http\): a consumer's rpcs are called by its source's changes, not by clients, so they have no REST routes/);
   });
 
   it("rejects REST on a server-streaming rpc as not supported yet, and on a client-streaming one", () => {

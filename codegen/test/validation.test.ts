@@ -61,7 +61,6 @@ const files = Object.fromEntries([
 package v.other_kinds;
 import "orrery/v1/options.proto";
 service FlowService { option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } }; }
-service ViewService { option (orrery.v1.component) = { view: {} }; }
 service NoKindService { option (orrery.v1.component) = {}; }
 message Empty {}`],
   ["v/kv_problems.proto", `syntax = "proto3";
@@ -92,7 +91,15 @@ service KvService {
 }
 service NoSourceConsumer { option (orrery.v1.component) = { consumer: {} }; }
 service UnknownSourceConsumer { option (orrery.v1.component) = { consumer: { source: "crat" } }; }
-service StateConsumer { option (orrery.v1.component) = { consumer: { source: "kv" } }; }
+service StateConsumer {
+  option (orrery.v1.component) = { consumer: { source: "kv" ignore: ["Added"] } };
+  rpc OnAdded(Added) returns (google.protobuf.Empty);
+}
+service GoodStateConsumer {
+  option (orrery.v1.component) = { consumer: { source: "kv" } };
+  rpc OnChange(Cart) returns (google.protobuf.Empty);
+  rpc OnDelete(google.protobuf.Empty) returns (google.protobuf.Empty);
+}
 service BadConsumer {
   option (orrery.v1.component) = { consumer: { source: "cart" ignore: ["Added", "Cart"] } };
   rpc OnAdded(Added) returns (google.protobuf.Empty);
@@ -219,7 +226,9 @@ describe("protoc-gen-orrery", () => {
       problems.splice(1, 1);
       assert.deepEqual(problems, [
         "service v.consumer_problems.NoSourceConsumer, option (orrery.v1.component).consumer.source: no source is named",
-        `service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer.source: "kv" is v.consumer_problems.KvService, a key-value entity; consumers of state changes are not supported yet by protoc-gen-orrery ${pluginVersion}`,
+        'service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer.ignore: "kv" is a key-value entity, which has no event types to ignore',
+        "service v.consumer_problems.StateConsumer, rpc OnAdded: the rpc takes v.consumer_problems.Added; a consumer of the key-value entity \"kv\" takes its state v.consumer_problems.Cart (each change) or google.protobuf.Empty (each deletion)",
+        'service v.consumer_problems.StateConsumer, option (orrery.v1.component).consumer: no rpc takes v.consumer_problems.Cart, the state of "kv"',
         "service v.consumer_problems.BadConsumer, rpc OnAddedAgain: v.consumer_problems.Added is already handled by rpc OnAdded",
         'service v.consumer_problems.BadConsumer, rpc OnCart: the rpc takes v.consumer_problems.Cart, which is not an event of "cart" (v.consumer_problems.Added, v.consumer_problems.Removed, v.consumer_problems.Paid)',
         "service v.consumer_problems.BadConsumer, rpc OnPaid: the rpc returns v.consumer_problems.Cart; a consumer's rpcs return google.protobuf.Empty",
@@ -236,10 +245,9 @@ describe("protoc-gen-orrery", () => {
 
     it("the component kinds that are not supported yet, honestly, and an option without a kind", () => {
       const problems = problemsOf("other_kinds");
-      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity and consumer are`;
+      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`;
       assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
         `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
-        `service v.other_kinds.ViewService, option (orrery.v1.component).view: view ${unsupported}`,
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
       ]);
     });
@@ -254,11 +262,11 @@ describe("protoc-gen-orrery", () => {
 
   it("reports every problem of a run together, one line each", () => {
     const problems = problemsOf("many_problems", "no_key", "other_kinds");
-    assert.equal(problems.length, 3 + 1 + 3, problems.join("\n"));
+    assert.equal(problems.length, 3 + 1 + 2, problems.join("\n"));
     assert.match(problems[0] ?? "", /^v\/many_problems\.proto:4:1: .*: the entity type is empty/);
     assert.match(problems[1] ?? "", /^v\/many_problems\.proto:4:1: .*: message "Gone" not found/);
     assert.match(problems[2] ?? "", /^v\/many_problems\.proto:6:39: .*rpc Watch: the rpc is server-streaming/);
     assert.match(problems[3] ?? "", /^v\/no_key\.proto:6:3: .*rpc Add: request message v\.no_key\.AddRequest has no field marked/);
-    assert.match(problems[6] ?? "", /^v\/other_kinds\.proto:6:1: .*the option declares no component kind/);
+    assert.match(problems[5] ?? "", /^v\/other_kinds\.proto:5:1: .*the option declares no component kind/);
   });
 });

@@ -1,8 +1,9 @@
-import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
+import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, View } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
 import type { ClusterNode, LocalComponent } from "./cluster/index.js";
+import { createConnectionBudget } from "./cluster/connection-budget.js";
 import type { RuntimeConfig } from "./config.js";
 import { createEntityHost } from "./entity/entity-host.js";
 import type { EntityHost } from "./entity/entity-host.js";
@@ -12,7 +13,8 @@ import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
-import { consumerProjection, createProjectionRunner } from "./projection/index.js";
+import { consumerProjection, createProjectionRunner, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
+import type { ProjectionSpec } from "./projection/index.js";
 import type { ProjectionRunner } from "./projection/index.js";
 import { createRestHandler, createRestRoutes } from "./rest/index.js";
 import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
@@ -22,7 +24,7 @@ import { describeEventStore, openEventStore } from "./storage/index.js";
 import type { EventStore } from "./storage/index.js";
 
 /** A component `createService` can serve. */
-export type Component = EventSourcedEntity | KeyValueEntity | Consumer;
+export type Component = EventSourcedEntity | KeyValueEntity | Consumer | View;
 
 /** What to serve and how; anything left out comes from the environment (see `loadConfig`). */
 export interface ServiceOptions extends Partial<RuntimeConfig> {
@@ -60,9 +62,13 @@ export function createService(options: ServiceOptions): OrreryService {
   const config: RuntimeConfig = { ...loadConfigOrExit(ownsProcess), ...settingsIn(options) };
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   checkComponents(options.components);
-  const entities = options.components.filter((c): c is EventSourcedEntity | KeyValueEntity => c.kind !== "consumer");
+  const entities = options.components.filter((c): c is EventSourcedEntity | KeyValueEntity => c.kind === "event-sourced-entity" || c.kind === "key-value-entity");
   const consumers = options.components.filter((c): c is Consumer => c.kind === "consumer");
-  const inProcess = createInProcessComponents(entities);
+  const views = options.components.filter((c): c is View => c.kind === "view");
+  // Views answer queries from their tables, on any node; they need the database, so their routes reach it late.
+  const inProcess = createInProcessComponents(entities, (router) => {
+    for (const view of views) registerView(router, view, () => store!.database);
+  });
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
   let cluster: ClusterNode | undefined;
@@ -135,10 +141,15 @@ export function createService(options: ServiceOptions): OrreryService {
         return host.invoke(method, entityId, command, call);
       },
     }]));
-    projections = consumers.map((consumer) => {
+    for (const view of views) await ensureViewTables(store.database.db, view);
+    const projectionSpecs: ProjectionSpec[] = [
+      ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal)),
+      ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table))),
+    ];
+    projections = projectionSpecs.map((spec) => {
       // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
-      const shard = node.shardOf("orrery.projection", consumer.spec.name);
-      return createProjectionRunner(consumerProjection(consumer, inProcess.client, stopProjections.signal), {
+      const shard = node.shardOf("orrery.projection", spec.name);
+      return createProjectionRunner(spec, {
         database: store!.database, signal: store!.feed, logger: logger.child({ component: "projection" }),
         placement: {
           current: () => {
@@ -163,6 +174,13 @@ export function createService(options: ServiceOptions): OrreryService {
     const address = await server.listen(config.port, config.host);
     url = address.url;
     await node.join(nodeIdentity(config, address.port, types));
+    // Joins and departures move shards: check then whether the nodes' pools still fit the server's connections.
+    const budget = createConnectionBudget(store.database, config.dbPoolSize, logger.child({ component: "cluster" }));
+    const checkBudget = () => void budget.check(node.status().members.filter((m) => m.state === "up").length);
+    checkBudget();
+    node.onChange((change) => {
+      if (change.kind === "gained" || change.kind === "lost" || change.kind === "left") checkBudget();
+    });
     readiness.set("unavailable");
     updateReadiness();
     for (const projection of projections) projection.start();
@@ -230,7 +248,7 @@ export function createService(options: ServiceOptions): OrreryService {
 function checkComponents(components: readonly Component[]): void {
   const seen = new Map<string, string>();
   for (const c of components) {
-    if (c.kind === "consumer") continue;
+    if (c.kind === "consumer" || c.kind === "view") continue;
     const other = seen.get(c.spec.type);
     if (other !== undefined) {
       throw new Error(`two components have the type "${c.spec.type}": ${other} and ${c.spec.service.typeName}; component types must be unique`);

@@ -4,7 +4,10 @@ import type { ComponentClient } from "./component-client.js";
 
 /** Per-rpc facts of a consumer: the event message it handles. */
 export interface ConsumerMethodSpec {
-  /** The full name of the event message the rpc takes, e.g. "shop.cart.v1.ItemAdded". */
+  /**
+   * The full name of the event message the rpc takes, e.g. "shop.cart.v1.ItemAdded";
+   * of a key-value source, its state message (a change) or "google.protobuf.Empty" (a deletion).
+   */
   readonly event: string;
 }
 
@@ -12,11 +15,13 @@ export interface ConsumerMethodSpec {
 export interface ConsumerSpec<Svc extends DescService = DescService> {
   /** The stable name its progress is stored under: the service's full name. */
   readonly name: string;
-  /** The `type` of the event-sourced entity whose events it consumes. */
+  /** The `type` of the entity it consumes. */
   readonly source: string;
+  /** `events` of an event-sourced entity, or `states`: a key-value entity's changes (each its latest state) and deletions. */
+  readonly feed: "events" | "states";
   /** The service that declares it (its rpcs are the handlers; it is not served to callers). */
   readonly service: Svc;
-  /** Every event type the source persists, handled or declared ignored. */
+  /** Every event type the source persists, handled or declared ignored; for a key-value source, its state message. */
   readonly events: readonly DescMessage[];
   /** Event types of the source this consumer deliberately skips. */
   readonly ignored: readonly string[];
@@ -32,7 +37,7 @@ export interface ConsumerContext {
   /** The entity that persisted the event. */
   readonly entityId: string;
   readonly entityType: string;
-  /** The event's sequence number in its entity's journal: per entity, events arrive in this order. */
+  /** The event's sequence number in its entity's journal (of a key-value source, the state's revision): per entity, records arrive in this order. */
   readonly sequenceNumber: number;
   /** Aborted when the service shuts down. */
   readonly signal: AbortSignal;

@@ -12,6 +12,20 @@ export { defineKeyValueEntity } from "./key-value-entity.js";
 export type { KeyValueEntity, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueEntitySpec } from "./key-value-entity.js";
 export type { KeyValueCommandContext } from "./key-value-context.js";
 export type { KeyValueEffect, KeyValueHandlerResult, KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
+export type {
+  CompiledViewQuery,
+  Coercion,
+  CountSource,
+  FieldPath,
+  IndexSuggestion,
+  QueryParameter,
+  QueryResultShape,
+  QueryTable,
+  ResponseField,
+  ScalarCoercion,
+} from "./view-query-plan.js";
+export { createViewUpdateContext, defineView } from "./view.js";
+export type { AnyViewUpdateHandler, View, ViewDefinition, ViewSpec, ViewTableSpec, ViewUpdateContext, ViewUpdateEffect } from "./view.js";
 export { defineConsumer } from "./consumer.js";
 export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";

@@ -22,7 +22,7 @@ export interface InProcessComponents {
  * Entity hosts need the client before the routing point over them exists,
  * so the routes reach it late: a call made before {@link InProcessComponents.route} fails.
  */
-export function createInProcessComponents(components: readonly HostedComponent[]): InProcessComponents {
+export function createInProcessComponents(components: readonly HostedComponent[], otherRoutes?: (router: ConnectRouter) => void): InProcessComponents {
   let entityRouter: EntityRouter | undefined;
   const lazyRouter: EntityRouter = {
     invoke: (...args) => {
@@ -32,6 +32,7 @@ export function createInProcessComponents(components: readonly HostedComponent[]
   };
   const routes = (router: ConnectRouter) => {
     for (const component of components) registerEntity(router, component, lazyRouter);
+    otherRoutes?.(router);
   };
   const transport = createRouterTransport(routes);
   const clients = new Map<DescService, Client<DescService>>();

@@ -6,3 +6,7 @@ export type { EventRecord, FeedOffset, FeedRecord, StateRecord } from "./feed.js
 export { createProjectionRunner } from "./projection-runner.js";
 export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, ProjectionSpec, ProjectionStatus } from "./projection-runner.js";
 export { consumerProjection } from "./consumer-projection.js";
+export { ensureViewTables, viewTableProjection } from "./view-projection.js";
+export { registerView } from "./register-view.js";
+export { InvalidQueryArgument, runByKeyQuery, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";
+export type { RunSql } from "./view-query-executor.js";

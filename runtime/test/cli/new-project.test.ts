@@ -86,7 +86,7 @@ describe("a new project from orrery new, outside the repository", function () {
     const manifest = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { name: string; type: string; scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
     assert.equal(manifest.name, "my-service");
     assert.equal(manifest.type, "module");
-    assert.deepEqual(Object.keys(manifest.scripts).sort(), ["build", "dev", "generate", "start", "test", "typecheck"]);
+    assert.deepEqual(Object.keys(manifest.scripts).sort(), ["build", "cluster", "dev", "generate", "start", "test", "typecheck"]);
     assert.match(manifest.dependencies["@orrery/runtime"]!, /^file:vendor\/orrery\/orrery-runtime-[\d.]+\.tgz$/);
     assert.match(manifest.dependencies["@orrery/sdk"]!, /^file:vendor\/orrery\/orrery-sdk-[\d.]+\.tgz$/);
     assert.match(manifest.devDependencies["@orrery/codegen"]!, /^file:vendor\/orrery\/orrery-codegen-[\d.]+\.tgz$/);

@@ -206,6 +206,26 @@ describe("a service in a cluster", function () {
       assert.equal(await counts(other), 60, "nothing counted twice across the move");
     });
 
+    it("warns when the nodes' connection pools together may exceed the server's max_connections, saying what to set", async () => {
+      const { rows } = await sql<{ max: number; reserved: number }>`select current_setting('max_connections')::int as max, current_setting('superuser_reserved_connections')::int as reserved`.execute(db.database.db);
+      const { max, reserved } = rows[0]!;
+      // One node's pool fits; two do not (pools open lazily, so nothing near that many is opened here).
+      const dbPoolSize = Math.floor((max - reserved) / 2) + 5;
+      const lines: Array<{ msg: string; nodes?: number }> = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+      const a = await startNode({ databaseUrl: db.url, dbPoolSize, logger });
+      services.push(a);
+      assert.equal(lines.filter((l) => /connections to PostgreSQL/.test(l.msg)).length, 0, "one node fits");
+      const b = await startNode({ databaseUrl: db.url, dbPoolSize, logger });
+      services.push(b);
+      await eventually("the budget warning", () => lines.some((l) => /connections to PostgreSQL/.test(l.msg)));
+      const warning = lines.find((l) => /connections to PostgreSQL/.test(l.msg))!;
+      const fit = Math.floor((max - reserved) / 2) - 1;
+      assert.equal(warning.msg, `the cluster's 2 nodes may open up to ${2 * (dbPoolSize + 1)} connections to PostgreSQL (2 × (ORRERY_DB_POOL_SIZE ${dbPoolSize} + 1)), ` +
+        `more than the server's max_connections ${max} less ${reserved} reserved; under load new connections will fail with "too many clients": ` +
+        `set ORRERY_DB_POOL_SIZE to ${fit} or less on every node, or raise max_connections`);
+    });
+
     it("turns away internal calls that are unsigned, wrongly signed, stale or replayed with UNAUTHENTICATED, and logs them", async () => {
       const lines: string[] = [];
       const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });

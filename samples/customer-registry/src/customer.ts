@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@orrery/sdk";
-import { Customer } from "./gen/customer/registry/v1/customer_orrery.js";
+import { Customer, CustomersView } from "./gen/customer/registry/v1/customer_orrery.js";
 import type { CustomerHandlers } from "./gen/customer/registry/v1/customer_orrery.js";
 import { AddressSchema, CustomerSchema } from "./gen/customer/registry/v1/customer_pb.js";
 import type { Customer as CustomerState } from "./gen/customer/registry/v1/customer_pb.js";
@@ -66,3 +66,8 @@ function textProblem(field: string, value: string): string | undefined {
 
 /** The customer registry, ready to serve. */
 export const customer = Customer.implement(customerHandlers);
+
+/** The customers view: a row per customer, as it is now. */
+export const customersView = CustomersView.implement({
+  onCustomerChanged: (_row, customer, ctx) => ctx.updateRow(customer),
+});

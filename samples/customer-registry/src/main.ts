@@ -1,5 +1,5 @@
 // Serves the customer registry: PORT (default 8080), PGlite in .orrery/data unless DATABASE_URL is set.
 import { createService } from "@orrery/runtime";
-import { customer } from "./customer.js";
+import { customer, customersView } from "./customer.js";
 
-await createService({ components: [customer] }).start();
+await createService({ components: [customer, customersView] }).start();

@@ -76,8 +76,18 @@ export interface WorkflowOptions {
   state: string;
 }
 
-/** Settings of a view. Its tables and queries are declared on its methods. */
+/**
+ * Settings of a view. Its tables and queries are declared on its methods:
+ * update methods (view_update) take an event or a state of their source and
+ * return the table's row message; query methods (view_query) carry a query.
+ */
 export interface ViewOptions {
+  /**
+   * Event messages of the views' event-sourced sources that no update method
+   * handles on purpose, fully-qualified or relative to the service's package.
+   * Every event of such a source must be handled or listed here.
+   */
+  ignore: string[];
 }
 
 /**
@@ -129,6 +139,11 @@ export interface MethodSettings {
 export interface ViewUpdate {
   /** The `type` of the component whose events or state changes feed the view. */
   source: string;
+  /**
+   * The table the method updates, as the view's queries name it (e.g. "customers").
+   * Its rows are the method's response message, keyed by the source entity's id.
+   */
+  table: string;
 }
 
 /** The query of a view query method. */
@@ -612,11 +627,14 @@ export const WorkflowOptions: MessageFns<WorkflowOptions> = {
 };
 
 function createBaseViewOptions(): ViewOptions {
-  return {};
+  return { ignore: [] };
 }
 
 export const ViewOptions: MessageFns<ViewOptions> = {
-  encode(_: ViewOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ViewOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ignore) {
+      writer.uint32(10).string(v!);
+    }
     return writer;
   },
 
@@ -633,6 +651,14 @@ export const ViewOptions: MessageFns<ViewOptions> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ignore.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -645,20 +671,26 @@ export const ViewOptions: MessageFns<ViewOptions> = {
     }
   },
 
-  fromJSON(_: any): ViewOptions {
-    return {};
+  fromJSON(object: any): ViewOptions {
+    return {
+      ignore: globalThis.Array.isArray(object?.ignore) ? object.ignore.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
-  toJSON(_: ViewOptions): unknown {
+  toJSON(message: ViewOptions): unknown {
     const obj: any = {};
+    if (message.ignore?.length) {
+      obj.ignore = message.ignore;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ViewOptions>, I>>(base?: I): ViewOptions {
     return ViewOptions.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ViewOptions>, I>>(_: I): ViewOptions {
+  fromPartial<I extends Exact<DeepPartial<ViewOptions>, I>>(object: I): ViewOptions {
     const message = createBaseViewOptions();
+    message.ignore = object.ignore?.map((e) => e) || [];
     return message;
   },
 };
@@ -971,13 +1003,16 @@ export const MethodSettings: MessageFns<MethodSettings> = {
 };
 
 function createBaseViewUpdate(): ViewUpdate {
-  return { source: "" };
+  return { source: "", table: "" };
 }
 
 export const ViewUpdate: MessageFns<ViewUpdate> = {
   encode(message: ViewUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.source !== "") {
       writer.uint32(10).string(message.source);
+    }
+    if (message.table !== "") {
+      writer.uint32(18).string(message.table);
     }
     return writer;
   },
@@ -1003,6 +1038,14 @@ export const ViewUpdate: MessageFns<ViewUpdate> = {
             message.source = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.table = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1016,13 +1059,19 @@ export const ViewUpdate: MessageFns<ViewUpdate> = {
   },
 
   fromJSON(object: any): ViewUpdate {
-    return { source: isSet(object.source) ? globalThis.String(object.source) : "" };
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      table: isSet(object.table) ? globalThis.String(object.table) : "",
+    };
   },
 
   toJSON(message: ViewUpdate): unknown {
     const obj: any = {};
     if (message.source !== "") {
       obj.source = message.source;
+    }
+    if (message.table !== "") {
+      obj.table = message.table;
     }
     return obj;
   },
@@ -1033,6 +1082,7 @@ export const ViewUpdate: MessageFns<ViewUpdate> = {
   fromPartial<I extends Exact<DeepPartial<ViewUpdate>, I>>(object: I): ViewUpdate {
     const message = createBaseViewUpdate();
     message.source = object.source ?? "";
+    message.table = object.table ?? "";
     return message;
   },
 };

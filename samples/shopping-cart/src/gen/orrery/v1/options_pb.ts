@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/options.proto.
  */
 export const file_orrery_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChdvcnJlcnkvdjEvb3B0aW9ucy5wcm90bxIJb3JyZXJ5LnYxIqYCChBDb21wb25lbnRPcHRpb25zEkQKFGV2ZW50X3NvdXJjZWRfZW50aXR5GAEgASgLMiQub3JyZXJ5LnYxLkV2ZW50U291cmNlZEVudGl0eU9wdGlvbnNIABI8ChBrZXlfdmFsdWVfZW50aXR5GAIgASgLMiAub3JyZXJ5LnYxLktleVZhbHVlRW50aXR5T3B0aW9uc0gAEi4KCHdvcmtmbG93GAMgASgLMhoub3JyZXJ5LnYxLldvcmtmbG93T3B0aW9uc0gAEiYKBHZpZXcYBCABKAsyFi5vcnJlcnkudjEuVmlld09wdGlvbnNIABIuCghjb25zdW1lchgFIAEoCzIaLm9ycmVyeS52MS5Db25zdW1lck9wdGlvbnNIAEIGCgRraW5kImAKGUV2ZW50U291cmNlZEVudGl0eU9wdGlvbnMSDAoEdHlwZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIOCgZldmVudHMYAyADKAkSFgoOc25hcHNob3RfZXZlcnkYBCABKA0iNAoVS2V5VmFsdWVFbnRpdHlPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoPV29ya2Zsb3dPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiDQoLVmlld09wdGlvbnMiMQoPQ29uc3VtZXJPcHRpb25zEg4KBnNvdXJjZRgBIAEoCRIOCgZpZ25vcmUYAiADKAkiIwoNRmllbGRTZXR0aW5ncxISCgplbnRpdHlfa2V5GAEgASgIIrMBCg5NZXRob2RTZXR0aW5ncxIRCglyZWFkX29ubHkYASABKAgSKgoLdmlld191cGRhdGUYAiABKAsyFS5vcnJlcnkudjEuVmlld1VwZGF0ZRIoCgp2aWV3X3F1ZXJ5GAMgASgLMhQub3JyZXJ5LnYxLlZpZXdRdWVyeRIbCgNhY2wYBCABKAsyDi5vcnJlcnkudjEuQWNsEhsKA2p3dBgFIAEoCzIOLm9ycmVyeS52MS5Kd3QiHAoKVmlld1VwZGF0ZRIOCgZzb3VyY2UYASABKAkiGgoJVmlld1F1ZXJ5Eg0KBXF1ZXJ5GAEgASgJIiIKA0FjbBINCgVhbGxvdxgBIAMoCRIMCgRkZW55GAIgAygJIqMBCgNKd3QSHQoVdmFsaWRhdGVfYmVhcmVyX3Rva2VuGAEgASgIEg8KB2lzc3VlcnMYAiADKAkSNwoNc3RhdGljX2NsYWltcxgDIAMoCzIgLm9ycmVyeS52MS5Kd3QuU3RhdGljQ2xhaW1zRW50cnkaMwoRU3RhdGljQ2xhaW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ATpcCgljb21wb25lbnQSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMY9JMDIAEoCzIbLm9ycmVyeS52MS5Db21wb25lbnRPcHRpb25zUgljb21wb25lbnQ6UwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9ZMDIAEoCzIZLm9ycmVyeS52MS5NZXRob2RTZXR0aW5nc1IGbWV0aG9kOk8KBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxj2kwMgASgLMhgub3JyZXJ5LnYxLkZpZWxkU2V0dGluZ3NSBWZpZWxkYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChdvcnJlcnkvdjEvb3B0aW9ucy5wcm90bxIJb3JyZXJ5LnYxIqYCChBDb21wb25lbnRPcHRpb25zEkQKFGV2ZW50X3NvdXJjZWRfZW50aXR5GAEgASgLMiQub3JyZXJ5LnYxLkV2ZW50U291cmNlZEVudGl0eU9wdGlvbnNIABI8ChBrZXlfdmFsdWVfZW50aXR5GAIgASgLMiAub3JyZXJ5LnYxLktleVZhbHVlRW50aXR5T3B0aW9uc0gAEi4KCHdvcmtmbG93GAMgASgLMhoub3JyZXJ5LnYxLldvcmtmbG93T3B0aW9uc0gAEiYKBHZpZXcYBCABKAsyFi5vcnJlcnkudjEuVmlld09wdGlvbnNIABIuCghjb25zdW1lchgFIAEoCzIaLm9ycmVyeS52MS5Db25zdW1lck9wdGlvbnNIAEIGCgRraW5kImAKGUV2ZW50U291cmNlZEVudGl0eU9wdGlvbnMSDAoEdHlwZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIOCgZldmVudHMYAyADKAkSFgoOc25hcHNob3RfZXZlcnkYBCABKA0iNAoVS2V5VmFsdWVFbnRpdHlPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoPV29ya2Zsb3dPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiHQoLVmlld09wdGlvbnMSDgoGaWdub3JlGAEgAygJIjEKD0NvbnN1bWVyT3B0aW9ucxIOCgZzb3VyY2UYASABKAkSDgoGaWdub3JlGAIgAygJIiMKDUZpZWxkU2V0dGluZ3MSEgoKZW50aXR5X2tleRgBIAEoCCKzAQoOTWV0aG9kU2V0dGluZ3MSEQoJcmVhZF9vbmx5GAEgASgIEioKC3ZpZXdfdXBkYXRlGAIgASgLMhUub3JyZXJ5LnYxLlZpZXdVcGRhdGUSKAoKdmlld19xdWVyeRgDIAEoCzIULm9ycmVyeS52MS5WaWV3UXVlcnkSGwoDYWNsGAQgASgLMg4ub3JyZXJ5LnYxLkFjbBIbCgNqd3QYBSABKAsyDi5vcnJlcnkudjEuSnd0IisKClZpZXdVcGRhdGUSDgoGc291cmNlGAEgASgJEg0KBXRhYmxlGAIgASgJIhoKCVZpZXdRdWVyeRINCgVxdWVyeRgBIAEoCSIiCgNBY2wSDQoFYWxsb3cYASADKAkSDAoEZGVueRgCIAMoCSKjAQoDSnd0Eh0KFXZhbGlkYXRlX2JlYXJlcl90b2tlbhgBIAEoCBIPCgdpc3N1ZXJzGAIgAygJEjcKDXN0YXRpY19jbGFpbXMYAyADKAsyIC5vcnJlcnkudjEuSnd0LlN0YXRpY0NsYWltc0VudHJ5GjMKEVN0YXRpY0NsYWltc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAE6XAoJY29tcG9uZW50Eh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGPSTAyABKAsyGy5vcnJlcnkudjEuQ29tcG9uZW50T3B0aW9uc1IJY29tcG9uZW50OlMKBm1ldGhvZBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGPWTAyABKAsyGS5vcnJlcnkudjEuTWV0aG9kU2V0dGluZ3NSBm1ldGhvZDpPCgVmaWVsZBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMY9pMDIAEoCzIYLm9ycmVyeS52MS5GaWVsZFNldHRpbmdzUgVmaWVsZGIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * The kind of component a service declares, with its settings.
@@ -181,11 +181,21 @@ export const WorkflowOptionsSchema: GenMessage<WorkflowOptions> = /*@__PURE__*/
   messageDesc(file_orrery_v1_options, 3);
 
 /**
- * Settings of a view. Its tables and queries are declared on its methods.
+ * Settings of a view. Its tables and queries are declared on its methods:
+ * update methods (view_update) take an event or a state of their source and
+ * return the table's row message; query methods (view_query) carry a query.
  *
  * @generated from message orrery.v1.ViewOptions
  */
 export type ViewOptions = Message<"orrery.v1.ViewOptions"> & {
+  /**
+   * Event messages of the views' event-sourced sources that no update method
+   * handles on purpose, fully-qualified or relative to the service's package.
+   * Every event of such a source must be handled or listed here.
+   *
+   * @generated from field: repeated string ignore = 1;
+   */
+  ignore: string[];
 };
 
 /**
@@ -310,6 +320,14 @@ export type ViewUpdate = Message<"orrery.v1.ViewUpdate"> & {
    * @generated from field: string source = 1;
    */
   source: string;
+
+  /**
+   * The table the method updates, as the view's queries name it (e.g. "customers").
+   * Its rows are the method's response message, keyed by the source entity's id.
+   *
+   * @generated from field: string table = 2;
+   */
+  table: string;
 };
 
 /**

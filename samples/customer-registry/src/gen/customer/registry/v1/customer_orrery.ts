@@ -5,9 +5,9 @@
 /* eslint-disable */
 
 import type { ChangeAddressRequest, ChangeNameRequest, CreateCustomerRequest, Customer as Customer$1, DeleteCustomerRequest, GetCustomerRequest } from "./customer_pb.js";
-import { CustomerSchema, CustomerService } from "./customer_pb.js";
-import type { KeyValueCommandContext, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueHandlerResult } from "@orrery/sdk";
-import { defineKeyValueEntity } from "@orrery/sdk";
+import { CustomerSchema, CustomerService, CustomersView as CustomersView$1 } from "./customer_pb.js";
+import type { KeyValueCommandContext, KeyValueEntityBehavior, KeyValueEntityDefinition, KeyValueHandlerResult, ViewDefinition, ViewUpdateContext, ViewUpdateEffect } from "@orrery/sdk";
+import { defineKeyValueEntity, defineView } from "@orrery/sdk";
 import type { Empty } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -79,5 +79,49 @@ export const Customer: KeyValueEntityDefinition<typeof CustomerService, Customer
       changeAddress: { entityKey: "customerId", readOnly: false },
       getCustomer: { entityKey: "customerId", readOnly: true },
       delete: { entityKey: "customerId", readOnly: false },
+    },
+  });
+
+/**
+ * The update handlers of the view customer.registry.v1.CustomersView: each gets the source entity's
+ * current row (undefined when it has none) and the event or state, and returns
+ * ctx.updateRow(row), ctx.deleteRow() or ctx.ignore(). The row is stored in the same
+ * transaction as the view's progress, so each update takes effect exactly once.
+ */
+export interface CustomersViewHandlers {
+  /**
+   * Keeps the customers table: one row per customer, as it is now (a deleted customer's row goes away).
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.OnCustomerChanged
+   */
+  onCustomerChanged(row: Customer$1 | undefined, update: Customer$1, ctx: ViewUpdateContext<Customer$1>): ViewUpdateEffect<Customer$1> | Promise<ViewUpdateEffect<Customer$1>>;
+}
+
+/**
+ * The view customer.registry.v1.CustomersView: its tables, what feeds them, and its queries compiled by buf generate.
+ * Serve it with `createService({ components: [..., CustomersView.implement(handlers)] })`.
+ */
+export const CustomersView: ViewDefinition<typeof CustomersView$1, CustomersViewHandlers> =
+  defineView<typeof CustomersView$1, CustomersViewHandlers>({
+    name: "customers_view",
+    service: CustomersView$1,
+    tables: [
+      {
+        name: "customers",
+        sqlName: "\"view_customers_view__customers\"",
+        row: CustomerSchema,
+        source: "customer",
+        feed: "states",
+        updates: { "customer.registry.v1.Customer": "onCustomerChanged" },
+        ignored: [],
+        messages: [CustomerSchema],
+        indexes: ["CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_6adb94a8\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'email', '')))", "CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_71ae983e\" ON \"view_customers_view__customers\" USING gin ((to_tsvector('simple', coalesce(row->>'name', ''))))", "CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_f069a8d3\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'name', '')))", "CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_fa560b8a\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->'address'->>'city', '')))"],
+      },
+    ],
+    queries: {
+      getCustomersByCity: {"version":1,"query":"SELECT * AS customers, next_page_token(), has_more() FROM customers WHERE address.city = :city ORDER BY name LIMIT :page_size OFFSET page_token_offset(:page_token)","rowEncoding":"protobuf-json-proto-names","sql":"SELECT t0.row AS row FROM \"view_customers_view__customers\" AS t0 WHERE coalesce(t0.row->'address'->>'city', '') = $1::text ORDER BY coalesce(t0.row->>'name', ''), t0.key LIMIT $2::bigint + 1 OFFSET $3::bigint","parameters":[{"kind":"request","field":{"names":["city"],"localNames":["city"]},"coercion":{"kind":"string"},"nullable":false},{"kind":"request","field":{"names":["page_size"],"localNames":["pageSize"]},"coercion":{"kind":"limit"},"nullable":false},{"kind":"request","field":{"names":["page_token"],"localNames":["pageToken"]},"coercion":{"kind":"page-token"},"nullable":false}],"result":{"kind":"many","field":{"name":"customers","localName":"customers"},"limit":{"kind":"parameter","index":1},"offset":{"kind":"parameter","index":2},"fetchesOneMore":true,"nextPageToken":{"name":"next_page_token","localName":"nextPageToken"},"hasMore":{"name":"has_more","localName":"hasMore"}},"tables":[{"name":"customers","sqlName":"\"view_customers_view__customers\"","rowType":"customer.registry.v1.Customer"}],"indexes":[{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->'address'->>'city', '')","uses":["filter"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_fa560b8a\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->'address'->>'city', '')))"},{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->>'name', '')","uses":["sort"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_f069a8d3\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'name', '')))"}]},
+      getCustomerByEmail: {"version":1,"query":"SELECT * FROM customers WHERE email = :email","rowEncoding":"protobuf-json-proto-names","sql":"SELECT t0.row AS row FROM \"view_customers_view__customers\" AS t0 WHERE coalesce(t0.row->>'email', '') = $1::text LIMIT 1","parameters":[{"kind":"request","field":{"names":["email"],"localNames":["email"]},"coercion":{"kind":"string"},"nullable":false}],"result":{"kind":"single"},"tables":[{"name":"customers","sqlName":"\"view_customers_view__customers\"","rowType":"customer.registry.v1.Customer"}],"indexes":[{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->>'email', '')","uses":["filter"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_6adb94a8\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'email', '')))"}]},
+      searchCustomers: {"version":1,"query":"SELECT * AS customers FROM customers WHERE text_search(name, :query) ORDER BY name","rowEncoding":"protobuf-json-proto-names","sql":"SELECT t0.row AS row FROM \"view_customers_view__customers\" AS t0 WHERE to_tsvector('simple', coalesce(t0.row->>'name', '')) @@ websearch_to_tsquery('simple', $1::text) ORDER BY coalesce(t0.row->>'name', ''), t0.key","parameters":[{"kind":"request","field":{"names":["query"],"localNames":["query"]},"coercion":{"kind":"string"},"nullable":false}],"result":{"kind":"many","field":{"name":"customers","localName":"customers"},"fetchesOneMore":false},"tables":[{"name":"customers","sqlName":"\"view_customers_view__customers\"","rowType":"customer.registry.v1.Customer"}],"indexes":[{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"gin","expression":"to_tsvector('simple', coalesce(row->>'name', ''))","uses":["text-search"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_71ae983e\" ON \"view_customers_view__customers\" USING gin ((to_tsvector('simple', coalesce(row->>'name', ''))))"},{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->>'name', '')","uses":["sort"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_f069a8d3\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'name', '')))"}]},
+      streamCustomersByCity: {"version":1,"query":"SELECT * FROM customers WHERE address.city = :city ORDER BY name","rowEncoding":"protobuf-json-proto-names","sql":"SELECT t0.row AS row FROM \"view_customers_view__customers\" AS t0 WHERE coalesce(t0.row->'address'->>'city', '') = $1::text ORDER BY coalesce(t0.row->>'name', ''), t0.key","parameters":[{"kind":"request","field":{"names":["city"],"localNames":["city"]},"coercion":{"kind":"string"},"nullable":false}],"result":{"kind":"stream","byKey":{"sql":"SELECT t0.row AS row FROM \"view_customers_view__customers\" AS t0 WHERE coalesce(t0.row->'address'->>'city', '') = $1::text AND t0.key = $2::text","parameters":[{"kind":"request","field":{"names":["city"],"localNames":["city"]},"coercion":{"kind":"string"},"nullable":false},{"kind":"row-key"}]}},"tables":[{"name":"customers","sqlName":"\"view_customers_view__customers\"","rowType":"customer.registry.v1.Customer"}],"indexes":[{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->'address'->>'city', '')","uses":["filter"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_fa560b8a\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->'address'->>'city', '')))"},{"table":"customers","sqlTable":"\"view_customers_view__customers\"","method":"btree","expression":"coalesce(row->>'name', '')","uses":["sort"],"sql":"CREATE INDEX IF NOT EXISTS \"view_customers_view__customers_f069a8d3\" ON \"view_customers_view__customers\" USING btree ((coalesce(row->>'name', '')))"}]},
     },
   });

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file customer/registry/v1/customer.proto.
  */
 export const file_customer_registry_v1_customer: GenFile = /*@__PURE__*/
-  fileDesc("CiNjdXN0b21lci9yZWdpc3RyeS92MS9jdXN0b21lci5wcm90bxIUY3VzdG9tZXIucmVnaXN0cnkudjEiJwoHQWRkcmVzcxIOCgZzdHJlZXQYASABKAkSDAoEY2l0eRgCIAEoCSJsCghDdXN0b21lchITCgtjdXN0b21lcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEi4KB2FkZHJlc3MYBCABKAsyHS5jdXN0b21lci5yZWdpc3RyeS52MS5BZGRyZXNzIoEBChVDcmVhdGVDdXN0b21lclJlcXVlc3QSGwoLY3VzdG9tZXJfaWQYASABKAlCBrKfGQIIARINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEi4KB2FkZHJlc3MYBCABKAsyHS5jdXN0b21lci5yZWdpc3RyeS52MS5BZGRyZXNzIkIKEUNoYW5nZU5hbWVSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAESEAoIbmV3X25hbWUYAiABKAkiZwoUQ2hhbmdlQWRkcmVzc1JlcXVlc3QSGwoLY3VzdG9tZXJfaWQYASABKAlCBrKfGQIIARIyCgtuZXdfYWRkcmVzcxgCIAEoCzIdLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkFkZHJlc3MiMQoSR2V0Q3VzdG9tZXJSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAEiNAoVRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAEy6wMKD0N1c3RvbWVyU2VydmljZRJVCgZDcmVhdGUSKy5jdXN0b21lci5yZWdpc3RyeS52MS5DcmVhdGVDdXN0b21lclJlcXVlc3QaHi5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lchJVCgpDaGFuZ2VOYW1lEicuY3VzdG9tZXIucmVnaXN0cnkudjEuQ2hhbmdlTmFtZVJlcXVlc3QaHi5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lchJbCg1DaGFuZ2VBZGRyZXNzEiouY3VzdG9tZXIucmVnaXN0cnkudjEuQ2hhbmdlQWRkcmVzc1JlcXVlc3QaHi5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lchJiCgtHZXRDdXN0b21lchIoLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkdldEN1c3RvbWVyUmVxdWVzdBoeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyIgmQAgGqnxkCCAESTQoGRGVsZXRlEisuY3VzdG9tZXIucmVnaXN0cnkudjEuRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5GhqinxkWEhQKCGN1c3RvbWVyEghDdXN0b21lcmIGcHJvdG8z", [file_google_protobuf_empty, file_orrery_v1_options]);
+  fileDesc("CiNjdXN0b21lci9yZWdpc3RyeS92MS9jdXN0b21lci5wcm90bxIUY3VzdG9tZXIucmVnaXN0cnkudjEiJwoHQWRkcmVzcxIOCgZzdHJlZXQYASABKAkSDAoEY2l0eRgCIAEoCSJsCghDdXN0b21lchITCgtjdXN0b21lcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEi4KB2FkZHJlc3MYBCABKAsyHS5jdXN0b21lci5yZWdpc3RyeS52MS5BZGRyZXNzIoEBChVDcmVhdGVDdXN0b21lclJlcXVlc3QSGwoLY3VzdG9tZXJfaWQYASABKAlCBrKfGQIIARINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEi4KB2FkZHJlc3MYBCABKAsyHS5jdXN0b21lci5yZWdpc3RyeS52MS5BZGRyZXNzIkIKEUNoYW5nZU5hbWVSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAESEAoIbmV3X25hbWUYAiABKAkiZwoUQ2hhbmdlQWRkcmVzc1JlcXVlc3QSGwoLY3VzdG9tZXJfaWQYASABKAlCBrKfGQIIARIyCgtuZXdfYWRkcmVzcxgCIAEoCzIdLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkFkZHJlc3MiMQoSR2V0Q3VzdG9tZXJSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAEiNAoVRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0EhsKC2N1c3RvbWVyX2lkGAEgASgJQgaynxkCCAEiTQoWQ3VzdG9tZXJzQnlDaXR5UmVxdWVzdBIMCgRjaXR5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIicKFkN1c3RvbWVyQnlFbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkiJwoWU2VhcmNoQ3VzdG9tZXJzUmVxdWVzdBINCgVxdWVyeRgBIAEoCSJtCg1DdXN0b21lcnNQYWdlEjEKCWN1c3RvbWVycxgBIAMoCzIeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIQCghoYXNfbW9yZRgDIAEoCDLrAwoPQ3VzdG9tZXJTZXJ2aWNlElUKBkNyZWF0ZRIrLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkNyZWF0ZUN1c3RvbWVyUmVxdWVzdBoeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyElUKCkNoYW5nZU5hbWUSJy5jdXN0b21lci5yZWdpc3RyeS52MS5DaGFuZ2VOYW1lUmVxdWVzdBoeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyElsKDUNoYW5nZUFkZHJlc3MSKi5jdXN0b21lci5yZWdpc3RyeS52MS5DaGFuZ2VBZGRyZXNzUmVxdWVzdBoeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyEmIKC0dldEN1c3RvbWVyEiguY3VzdG9tZXIucmVnaXN0cnkudjEuR2V0Q3VzdG9tZXJSZXF1ZXN0Gh4uY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXIiCZACAaqfGQIIARJNCgZEZWxldGUSKy5jdXN0b21lci5yZWdpc3RyeS52MS5EZWxldGVDdXN0b21lclJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkaGqKfGRYSFAoIY3VzdG9tZXISCEN1c3RvbWVyMrYHCg1DdXN0b21lcnNWaWV3EnAKEU9uQ3VzdG9tZXJDaGFuZ2VkEh4uY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXIaHi5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lciIbqp8ZFxIVCghjdXN0b21lchIJY3VzdG9tZXJzEpgCChJHZXRDdXN0b21lcnNCeUNpdHkSLC5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lcnNCeUNpdHlSZXF1ZXN0GiMuY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXJzUGFnZSKuAaqfGakBGqYBCqMBU0VMRUNUICogQVMgY3VzdG9tZXJzLCBuZXh0X3BhZ2VfdG9rZW4oKSwgaGFzX21vcmUoKSBGUk9NIGN1c3RvbWVycyBXSEVSRSBhZGRyZXNzLmNpdHkgPSA6Y2l0eSBPUkRFUiBCWSBuYW1lIExJTUlUIDpwYWdlX3NpemUgT0ZGU0VUIHBhZ2VfdG9rZW5fb2Zmc2V0KDpwYWdlX3Rva2VuKRKYAQoSR2V0Q3VzdG9tZXJCeUVtYWlsEiwuY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXJCeUVtYWlsUmVxdWVzdBoeLmN1c3RvbWVyLnJlZ2lzdHJ5LnYxLkN1c3RvbWVyIjSqnxkwGi4KLFNFTEVDVCAqIEZST00gY3VzdG9tZXJzIFdIRVJFIGVtYWlsID0gOmVtYWlsEsABCg9TZWFyY2hDdXN0b21lcnMSLC5jdXN0b21lci5yZWdpc3RyeS52MS5TZWFyY2hDdXN0b21lcnNSZXF1ZXN0GiMuY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXJzUGFnZSJaqp8ZVhpUClJTRUxFQ1QgKiBBUyBjdXN0b21lcnMgRlJPTSBjdXN0b21lcnMgV0hFUkUgdGV4dF9zZWFyY2gobmFtZSwgOnF1ZXJ5KSBPUkRFUiBCWSBuYW1lErEBChVTdHJlYW1DdXN0b21lcnNCeUNpdHkSLC5jdXN0b21lci5yZWdpc3RyeS52MS5DdXN0b21lcnNCeUNpdHlSZXF1ZXN0Gh4uY3VzdG9tZXIucmVnaXN0cnkudjEuQ3VzdG9tZXIiSKqfGUQaQgpAU0VMRUNUICogRlJPTSBjdXN0b21lcnMgV0hFUkUgYWRkcmVzcy5jaXR5ID0gOmNpdHkgT1JERVIgQlkgbmFtZTABGgainxkCIgBiBnByb3RvMw", [file_google_protobuf_empty, file_orrery_v1_options]);
 
 /**
  * A postal address.
@@ -196,6 +196,106 @@ export const DeleteCustomerRequestSchema: GenMessage<DeleteCustomerRequest> = /*
   messageDesc(file_customer_registry_v1_customer, 6);
 
 /**
+ * Asks for the customers of a city, `page_size` at a time (0: all).
+ *
+ * @generated from message customer.registry.v1.CustomersByCityRequest
+ */
+export type CustomersByCityRequest = Message<"customer.registry.v1.CustomersByCityRequest"> & {
+  /**
+   * @generated from field: string city = 1;
+   */
+  city: string;
+
+  /**
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message customer.registry.v1.CustomersByCityRequest.
+ * Use `create(CustomersByCityRequestSchema)` to create a new message.
+ */
+export const CustomersByCityRequestSchema: GenMessage<CustomersByCityRequest> = /*@__PURE__*/
+  messageDesc(file_customer_registry_v1_customer, 7);
+
+/**
+ * Asks for the customer with an email.
+ *
+ * @generated from message customer.registry.v1.CustomerByEmailRequest
+ */
+export type CustomerByEmailRequest = Message<"customer.registry.v1.CustomerByEmailRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message customer.registry.v1.CustomerByEmailRequest.
+ * Use `create(CustomerByEmailRequestSchema)` to create a new message.
+ */
+export const CustomerByEmailRequestSchema: GenMessage<CustomerByEmailRequest> = /*@__PURE__*/
+  messageDesc(file_customer_registry_v1_customer, 8);
+
+/**
+ * Asks for the customers whose name matches.
+ *
+ * @generated from message customer.registry.v1.SearchCustomersRequest
+ */
+export type SearchCustomersRequest = Message<"customer.registry.v1.SearchCustomersRequest"> & {
+  /**
+   * @generated from field: string query = 1;
+   */
+  query: string;
+};
+
+/**
+ * Describes the message customer.registry.v1.SearchCustomersRequest.
+ * Use `create(SearchCustomersRequestSchema)` to create a new message.
+ */
+export const SearchCustomersRequestSchema: GenMessage<SearchCustomersRequest> = /*@__PURE__*/
+  messageDesc(file_customer_registry_v1_customer, 9);
+
+/**
+ * One page of customers.
+ *
+ * @generated from message customer.registry.v1.CustomersPage
+ */
+export type CustomersPage = Message<"customer.registry.v1.CustomersPage"> & {
+  /**
+   * @generated from field: repeated customer.registry.v1.Customer customers = 1;
+   */
+  customers: Customer[];
+
+  /**
+   * Pass it as page_token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * @generated from field: bool has_more = 3;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message customer.registry.v1.CustomersPage.
+ * Use `create(CustomersPageSchema)` to create a new message.
+ */
+export const CustomersPageSchema: GenMessage<CustomersPage> = /*@__PURE__*/
+  messageDesc(file_customer_registry_v1_customer, 10);
+
+/**
  * The customers API. Every request names its customer by `customer_id`.
  *
  * @generated from service customer.registry.v1.CustomerService
@@ -253,4 +353,64 @@ export const CustomerService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_customer_registry_v1_customer, 0);
+
+/**
+ * Customers found by city, by email and by name: a view of CustomerService,
+ * kept up to date from each customer's state changes.
+ *
+ * @generated from service customer.registry.v1.CustomersView
+ */
+export const CustomersView: GenService<{
+  /**
+   * Keeps the customers table: one row per customer, as it is now (a deleted customer's row goes away).
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.OnCustomerChanged
+   */
+  onCustomerChanged: {
+    methodKind: "unary";
+    input: typeof CustomerSchema;
+    output: typeof CustomerSchema;
+  },
+  /**
+   * The customers of a city, ordered by name, a page at a time.
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.GetCustomersByCity
+   */
+  getCustomersByCity: {
+    methodKind: "unary";
+    input: typeof CustomersByCityRequestSchema;
+    output: typeof CustomersPageSchema;
+  },
+  /**
+   * The customer with this email; NOT_FOUND when none.
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.GetCustomerByEmail
+   */
+  getCustomerByEmail: {
+    methodKind: "unary";
+    input: typeof CustomerByEmailRequestSchema;
+    output: typeof CustomerSchema;
+  },
+  /**
+   * Customers whose name matches every word of the query (full-text).
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.SearchCustomers
+   */
+  searchCustomers: {
+    methodKind: "unary";
+    input: typeof SearchCustomersRequestSchema;
+    output: typeof CustomersPageSchema;
+  },
+  /**
+   * The customers of a city, ordered by name, streamed.
+   *
+   * @generated from rpc customer.registry.v1.CustomersView.StreamCustomersByCity
+   */
+  streamCustomersByCity: {
+    methodKind: "server_streaming";
+    input: typeof CustomersByCityRequestSchema;
+    output: typeof CustomerSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_customer_registry_v1_customer, 1);
 

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -68,6 +70,32 @@ export interface GetCustomerRequest {
 /** Deletes a customer. */
 export interface DeleteCustomerRequest {
   customerId: string;
+}
+
+/** Asks for the customers of a city, `page_size` at a time (0: all). */
+export interface CustomersByCityRequest {
+  city: string;
+  pageSize: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** Asks for the customer with an email. */
+export interface CustomerByEmailRequest {
+  email: string;
+}
+
+/** Asks for the customers whose name matches. */
+export interface SearchCustomersRequest {
+  query: string;
+}
+
+/** One page of customers. */
+export interface CustomersPage {
+  customers: Customer[];
+  /** Pass it as page_token for the next page; empty on the last. */
+  nextPageToken: string;
+  hasMore: boolean;
 }
 
 function createBaseAddress(): Address {
@@ -735,6 +763,360 @@ export const DeleteCustomerRequest: MessageFns<DeleteCustomerRequest> = {
   },
 };
 
+function createBaseCustomersByCityRequest(): CustomersByCityRequest {
+  return { city: "", pageSize: 0, pageToken: "" };
+}
+
+export const CustomersByCityRequest: MessageFns<CustomersByCityRequest> = {
+  encode(message: CustomersByCityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.city !== "") {
+      writer.uint32(10).string(message.city);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomersByCityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomersByCityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.city = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomersByCityRequest {
+    return {
+      city: isSet(object.city) ? globalThis.String(object.city) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: CustomersByCityRequest): unknown {
+    const obj: any = {};
+    if (message.city !== "") {
+      obj.city = message.city;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomersByCityRequest>, I>>(base?: I): CustomersByCityRequest {
+    return CustomersByCityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomersByCityRequest>, I>>(object: I): CustomersByCityRequest {
+    const message = createBaseCustomersByCityRequest();
+    message.city = object.city ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseCustomerByEmailRequest(): CustomerByEmailRequest {
+  return { email: "" };
+}
+
+export const CustomerByEmailRequest: MessageFns<CustomerByEmailRequest> = {
+  encode(message: CustomerByEmailRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerByEmailRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerByEmailRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerByEmailRequest {
+    return { email: isSet(object.email) ? globalThis.String(object.email) : "" };
+  },
+
+  toJSON(message: CustomerByEmailRequest): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerByEmailRequest>, I>>(base?: I): CustomerByEmailRequest {
+    return CustomerByEmailRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerByEmailRequest>, I>>(object: I): CustomerByEmailRequest {
+    const message = createBaseCustomerByEmailRequest();
+    message.email = object.email ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchCustomersRequest(): SearchCustomersRequest {
+  return { query: "" };
+}
+
+export const SearchCustomersRequest: MessageFns<SearchCustomersRequest> = {
+  encode(message: SearchCustomersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== "") {
+      writer.uint32(10).string(message.query);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchCustomersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchCustomersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchCustomersRequest {
+    return { query: isSet(object.query) ? globalThis.String(object.query) : "" };
+  },
+
+  toJSON(message: SearchCustomersRequest): unknown {
+    const obj: any = {};
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchCustomersRequest>, I>>(base?: I): SearchCustomersRequest {
+    return SearchCustomersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchCustomersRequest>, I>>(object: I): SearchCustomersRequest {
+    const message = createBaseSearchCustomersRequest();
+    message.query = object.query ?? "";
+    return message;
+  },
+};
+
+function createBaseCustomersPage(): CustomersPage {
+  return { customers: [], nextPageToken: "", hasMore: false };
+}
+
+export const CustomersPage: MessageFns<CustomersPage> = {
+  encode(message: CustomersPage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.customers) {
+      Customer.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(24).bool(message.hasMore);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomersPage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomersPage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customers.push(Customer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomersPage {
+    return {
+      customers: globalThis.Array.isArray(object?.customers)
+        ? object.customers.map((e: any) => Customer.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      hasMore: isSet(object.hasMore)
+        ? globalThis.Boolean(object.hasMore)
+        : isSet(object.has_more)
+        ? globalThis.Boolean(object.has_more)
+        : false,
+    };
+  },
+
+  toJSON(message: CustomersPage): unknown {
+    const obj: any = {};
+    if (message.customers?.length) {
+      obj.customers = message.customers.map((e) => Customer.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.hasMore !== false) {
+      obj.hasMore = message.hasMore;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomersPage>, I>>(base?: I): CustomersPage {
+    return CustomersPage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomersPage>, I>>(object: I): CustomersPage {
+    const message = createBaseCustomersPage();
+    message.customers = object.customers?.map((e) => Customer.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.hasMore = object.hasMore ?? false;
+    return message;
+  },
+};
+
 /** The customers API. Every request names its customer by `customer_id`. */
 export type CustomerServiceService = typeof CustomerServiceService;
 export const CustomerServiceService = {
@@ -894,6 +1276,167 @@ export const CustomerServiceClient = makeGenericClientConstructor(
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): CustomerServiceClient;
   service: typeof CustomerServiceService;
+  serviceName: string;
+};
+
+/**
+ * Customers found by city, by email and by name: a view of CustomerService,
+ * kept up to date from each customer's state changes.
+ */
+export type CustomersViewService = typeof CustomersViewService;
+export const CustomersViewService = {
+  /** Keeps the customers table: one row per customer, as it is now (a deleted customer's row goes away). */
+  onCustomerChanged: {
+    path: "/customer.registry.v1.CustomersView/OnCustomerChanged" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Customer): Buffer => Buffer.from(Customer.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Customer => Customer.decode(value),
+    responseSerialize: (value: Customer): Buffer => Buffer.from(Customer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Customer => Customer.decode(value),
+  },
+  /** The customers of a city, ordered by name, a page at a time. */
+  getCustomersByCity: {
+    path: "/customer.registry.v1.CustomersView/GetCustomersByCity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CustomersByCityRequest): Buffer =>
+      Buffer.from(CustomersByCityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CustomersByCityRequest => CustomersByCityRequest.decode(value),
+    responseSerialize: (value: CustomersPage): Buffer => Buffer.from(CustomersPage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CustomersPage => CustomersPage.decode(value),
+  },
+  /** The customer with this email; NOT_FOUND when none. */
+  getCustomerByEmail: {
+    path: "/customer.registry.v1.CustomersView/GetCustomerByEmail" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CustomerByEmailRequest): Buffer =>
+      Buffer.from(CustomerByEmailRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CustomerByEmailRequest => CustomerByEmailRequest.decode(value),
+    responseSerialize: (value: Customer): Buffer => Buffer.from(Customer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Customer => Customer.decode(value),
+  },
+  /** Customers whose name matches every word of the query (full-text). */
+  searchCustomers: {
+    path: "/customer.registry.v1.CustomersView/SearchCustomers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchCustomersRequest): Buffer =>
+      Buffer.from(SearchCustomersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchCustomersRequest => SearchCustomersRequest.decode(value),
+    responseSerialize: (value: CustomersPage): Buffer => Buffer.from(CustomersPage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CustomersPage => CustomersPage.decode(value),
+  },
+  /** The customers of a city, ordered by name, streamed. */
+  streamCustomersByCity: {
+    path: "/customer.registry.v1.CustomersView/StreamCustomersByCity" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: CustomersByCityRequest): Buffer =>
+      Buffer.from(CustomersByCityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CustomersByCityRequest => CustomersByCityRequest.decode(value),
+    responseSerialize: (value: Customer): Buffer => Buffer.from(Customer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Customer => Customer.decode(value),
+  },
+} as const;
+
+export interface CustomersViewServer extends UntypedServiceImplementation {
+  /** Keeps the customers table: one row per customer, as it is now (a deleted customer's row goes away). */
+  onCustomerChanged: handleUnaryCall<Customer, Customer>;
+  /** The customers of a city, ordered by name, a page at a time. */
+  getCustomersByCity: handleUnaryCall<CustomersByCityRequest, CustomersPage>;
+  /** The customer with this email; NOT_FOUND when none. */
+  getCustomerByEmail: handleUnaryCall<CustomerByEmailRequest, Customer>;
+  /** Customers whose name matches every word of the query (full-text). */
+  searchCustomers: handleUnaryCall<SearchCustomersRequest, CustomersPage>;
+  /** The customers of a city, ordered by name, streamed. */
+  streamCustomersByCity: handleServerStreamingCall<CustomersByCityRequest, Customer>;
+}
+
+export interface CustomersViewClient extends Client {
+  /** Keeps the customers table: one row per customer, as it is now (a deleted customer's row goes away). */
+  onCustomerChanged(
+    request: Customer,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  onCustomerChanged(
+    request: Customer,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  onCustomerChanged(
+    request: Customer,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  /** The customers of a city, ordered by name, a page at a time. */
+  getCustomersByCity(
+    request: CustomersByCityRequest,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  getCustomersByCity(
+    request: CustomersByCityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  getCustomersByCity(
+    request: CustomersByCityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  /** The customer with this email; NOT_FOUND when none. */
+  getCustomerByEmail(
+    request: CustomerByEmailRequest,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  getCustomerByEmail(
+    request: CustomerByEmailRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  getCustomerByEmail(
+    request: CustomerByEmailRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  /** Customers whose name matches every word of the query (full-text). */
+  searchCustomers(
+    request: SearchCustomersRequest,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  searchCustomers(
+    request: SearchCustomersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  searchCustomers(
+    request: SearchCustomersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CustomersPage) => void,
+  ): ClientUnaryCall;
+  /** The customers of a city, ordered by name, streamed. */
+  streamCustomersByCity(
+    request: CustomersByCityRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<Customer>;
+  streamCustomersByCity(
+    request: CustomersByCityRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<Customer>;
+}
+
+export const CustomersViewClient = makeGenericClientConstructor(
+  CustomersViewService,
+  "customer.registry.v1.CustomersView",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): CustomersViewClient;
+  service: typeof CustomersViewService;
   serviceName: string;
 };
 

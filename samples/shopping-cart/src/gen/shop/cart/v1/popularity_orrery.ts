@@ -84,6 +84,7 @@ export const PopularProductsConsumer: ConsumerDefinition<typeof PopularProductsC
   defineConsumer<typeof PopularProductsConsumer$1, PopularProductsConsumerHandlers>({
     name: "shop.cart.v1.PopularProductsConsumer",
     source: "shopping-cart",
+    feed: "events",
     service: PopularProductsConsumer$1,
     events: [ItemAddedSchema, ItemRemovedSchema, CheckedOutSchema],
     ignored: ["shop.cart.v1.ItemRemoved", "shop.cart.v1.CheckedOut"],

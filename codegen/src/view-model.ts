@@ -1,0 +1,183 @@
+import { getOption, hasOption } from "@bufbuild/protobuf";
+import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
+import type { CompiledViewQuery } from "@orrery/sdk";
+import { allComponentTypes, findComponent } from "./consumer-model.js";
+import type { Fail } from "./entity-methods.js";
+import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
+import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
+import { component, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
+import type { ViewOptions } from "./gen/orrery/v1/options_pb.js";
+import { rejectHttpRule } from "./http-rule-check.js";
+import { pluginName, pluginVersion } from "./version.js";
+import { readKeyValueEntity } from "./key-value-entity-model.js";
+import { createProblemReport } from "./problem-report.js";
+import type { ProblemReport } from "./problem-report.js";
+import { planViewQuery, viewTableName, ViewQueryError } from "./view-query/index.js";
+
+/** One table of a view, fed by one source through its update methods. */
+export interface ViewTableModel {
+  readonly name: string;
+  readonly sqlName: string;
+  readonly row: DescMessage;
+  readonly source: string;
+  readonly feed: "events" | "states";
+  /** The source's messages: its events, or its state. */
+  readonly messages: readonly DescMessage[];
+  readonly updates: ReadonlyArray<{ readonly method: DescMethod; readonly message: DescMessage }>;
+  readonly ignored: readonly DescMessage[];
+  readonly indexes: readonly string[];
+}
+
+/** Everything the generator needs about one view service, validated. */
+export interface ViewModel {
+  readonly kind: "view";
+  readonly service: DescService;
+  /** The stable name its tables derive from: the service name in snake case. */
+  readonly name: string;
+  readonly baseName: string;
+  readonly tables: readonly ViewTableModel[];
+  readonly queries: ReadonlyArray<{ readonly method: DescMethod; readonly plan: CompiledViewQuery }>;
+}
+
+const tableName = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * Validates a view: its update methods (view_update { source, table }: unary,
+ * taking an event of an event-sourced source or the state of a key-value one,
+ * returning the table's row; every event of an event-sourced source handled
+ * or in the view's `ignore`) and its query methods, each query parsed and
+ * type-checked against the tables' rows and the method's messages.
+ */
+export function readView(
+  service: DescService,
+  options: ViewOptions,
+  allFiles: readonly DescFile[],
+  registry: Registry,
+  report: ProblemReport,
+): ViewModel | undefined {
+  let ok = true;
+  const fail: Fail = (site, problem, fix) => {
+    report.add({ service, ...site }, problem, fix);
+    ok = false;
+  };
+  const name = kebab(service.name).replace(/-/g, "_");
+  const ignore: DescMessage[] = [];
+  for (const entry of options.ignore) {
+    const message = lookupMessage(service, registry, "(orrery.v1.component).view.ignore", entry, fail);
+    if (message !== undefined) ignore.push(message);
+  }
+  const tables = new Map<string, { row: DescMessage; source: string; feed: "events" | "states"; messages: readonly DescMessage[]; updates: Array<{ method: DescMethod; message: DescMessage }> }>();
+  const queryMethods: DescMethod[] = [];
+  for (const method of service.methods) {
+    rejectUnsupportedMethodOptions(method, fail);
+    // Not served yet: a route declared but answering 404 would be a silent lie.
+    rejectHttpRule(method, `REST routes on views are not supported yet by ${pluginName} ${pluginVersion}; call the view over Connect or gRPC`, fail);
+    const settings = hasOption(method, methodSettings) ? getOption(method, methodSettings) : undefined;
+    const update = settings?.viewUpdate;
+    const query = settings?.viewQuery;
+    if (update !== undefined && query !== undefined) {
+      fail({ method }, "the rpc has both view_update and view_query", "give each rpc one of them");
+      continue;
+    }
+    if (query !== undefined) {
+      queryMethods.push(method);
+      continue;
+    }
+    if (update === undefined) {
+      fail({ method }, "the rpc has neither view_update nor view_query", 'mark it option (orrery.v1.method).view_update = { source: "...", table: "..." } or .view_query = { query: "SELECT ..." }');
+      continue;
+    }
+    const where = { method, option: "(orrery.v1.method).view_update" };
+    if (method.methodKind !== "unary") fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but an update method is unary`, "drop `stream` from the rpc");
+    const table = update.table.trim();
+    if (!tableName.test(table)) {
+      fail({ ...where, option: "(orrery.v1.method).view_update.table" }, table === "" ? "no table is named" : `table "${table}" is not a lower-case name`, 'name the table the method updates, e.g. table: "customers"');
+      continue;
+    }
+    const source = update.source.trim();
+    const found = source === "" ? undefined : findComponent(allFiles, source);
+    if (found === undefined) {
+      const known = [...new Set(allComponentTypes(allFiles))].sort().slice(0, 10);
+      fail({ ...where, option: "(orrery.v1.method).view_update.source" }, source === "" ? "no source is named" : `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`,
+        "name the type of the event-sourced or key-value entity that feeds the table");
+      continue;
+    }
+    const { kind } = getOption(found, component);
+    let feed: "events" | "states";
+    let messages: readonly DescMessage[];
+    if (kind.case === "eventSourcedEntity") {
+      const model = readEventSourcedEntity(found, kind.value, registry, createProblemReport());
+      if (model === undefined) continue;
+      feed = "events";
+      messages = model.events;
+    } else if (kind.case === "keyValueEntity") {
+      const model = readKeyValueEntity(found, kind.value, registry, createProblemReport());
+      if (model === undefined) continue;
+      feed = "states";
+      messages = [model.state];
+    } else {
+      fail({ ...where, option: "(orrery.v1.method).view_update.source" }, `"${source}" is ${found.typeName}, a ${kind.case ?? "component"}; a view is fed by an event-sourced or a key-value entity`, "name an entity's type");
+      continue;
+    }
+    if (!messages.includes(method.input)) {
+      fail(where, `the rpc takes ${method.input.typeName}, which is not ${feed === "events" ? `an event of "${source}" (${messages.map((m) => m.typeName).join(", ")})` : `the state of "${source}" (${messages[0]!.typeName})`}`,
+        `make the rpc's request ${feed === "events" ? "one of the source's events" : messages[0]!.typeName}`);
+      continue;
+    }
+    const existing = tables.get(table);
+    if (existing === undefined) {
+      tables.set(table, { row: method.output, source, feed, messages, updates: [{ method, message: method.input }] });
+      continue;
+    }
+    if (existing.source !== source) {
+      fail(where, `table ${table} is fed by "${existing.source}" (rpc ${existing.updates[0]!.method.name}); a table has one source`, "give this source its own table");
+    } else if (existing.row !== method.output) {
+      fail(where, `the rpc returns ${method.output.typeName}, but table ${table}'s rows are ${existing.row.typeName} (rpc ${existing.updates[0]!.method.name})`, `return ${existing.row.typeName}`);
+    } else if (existing.updates.some((u) => u.message === method.input)) {
+      fail(where, `${method.input.typeName} already updates table ${table} (rpc ${existing.updates.find((u) => u.message === method.input)!.method.name})`, "handle each message of the source in one rpc per table");
+    } else {
+      existing.updates.push({ method, message: method.input });
+    }
+  }
+  const tableModels: ViewTableModel[] = [];
+  for (const [table, t] of tables) {
+    const ignored = t.feed === "events" ? t.messages.filter((m) => ignore.includes(m)) : [];
+    const missing = t.feed === "events" ? t.messages.filter((m) => !ignored.includes(m) && !t.updates.some((u) => u.message === m)) : [];
+    if (missing.length > 0) {
+      fail({ option: "(orrery.v1.component).view" }, `table ${table}: event${missing.length === 1 ? "" : "s"} ${missing.map((m) => m.typeName).join(", ")} of "${t.source}" ${missing.length === 1 ? "is" : "are"} neither handled nor ignored`,
+        `add an update rpc for ${missing.length === 1 ? "it" : "each"} (e.g. rpc On${missing[0]!.name}(${missing[0]!.typeName}) returns (${t.row.typeName}) with view_update { source: "${t.source}" table: "${table}" }), or list ${missing.length === 1 ? "it" : "them"} in the view's ignore`);
+    }
+    tableModels.push({ name: table, sqlName: viewTableName(name, table), row: t.row, source: t.source, feed: t.feed, messages: t.messages, updates: t.updates, ignored, indexes: [] });
+  }
+  if (tables.size === 0 && service.methods.length > 0) {
+    fail({}, "the view has no update method, so its tables would stay empty", 'add an rpc with option (orrery.v1.method).view_update = { source: "...", table: "..." }');
+  }
+  const rows = new Map(tableModels.map((t) => [t.name, t.row]));
+  const queries: Array<{ method: DescMethod; plan: CompiledViewQuery }> = [];
+  const indexes = new Map<string, Set<string>>();
+  for (const method of queryMethods) {
+    if (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming") {
+      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}; a query is unary or server-streaming`, "drop `stream` from the request");
+      continue;
+    }
+    const text = getOption(method, methodSettings).viewQuery!.query;
+    try {
+      const plan = planViewQuery(text, { tables: rows, request: method.input, response: method.output, streaming: method.methodKind === "server_streaming" }, { view: name });
+      queries.push({ method, plan });
+      for (const index of plan.indexes) {
+        const set = indexes.get(index.table) ?? new Set<string>();
+        set.add(index.sql);
+        indexes.set(index.table, set);
+      }
+    } catch (error) {
+      if (!(error instanceof ViewQueryError)) throw error;
+      fail({ method, option: "(orrery.v1.method).view_query.query" }, error.message, "correct the query (docs/view-queries.md has the grammar and the type rules)");
+    }
+  }
+  if (!ok) return undefined;
+  return {
+    kind: "view", service, name, baseName: entityBaseName(service),
+    tables: tableModels.map((t) => ({ ...t, indexes: [...(indexes.get(t.name) ?? [])].sort() })),
+    queries,
+  };
+}
