@@ -53,7 +53,7 @@ export function readConsumer(
     ok = false;
   };
   const source = options.source.trim();
-  const found = source === "" ? undefined : findComponent(allFiles, source);
+  const found = source === "" ? undefined : findComponent(allFiles, source, service);
   if (source === "") {
     fail({ option: `${optionPath}.source` }, "no source is named", 'set source to the type of the event-sourced entity whose events it consumes, e.g. source: "shopping-cart"');
     return undefined;
@@ -175,16 +175,20 @@ function readStateConsumer(
   return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, feed: "states", events: [state], ignored: [], methods };
 }
 
-/** The service declaring the component of type `type`, in any file of the run. */
-export function findComponent(files: readonly DescFile[], type: string): DescService | undefined {
+/**
+ * The service declaring the component of type `type` among the files of the
+ * run: in `near`'s own file first, then in its package, then anywhere.
+ */
+export function findComponent(files: readonly DescFile[], type: string, near?: DescService): DescService | undefined {
+  const found: DescService[] = [];
   for (const file of files) {
     for (const service of file.services) {
       if (!hasOption(service, component)) continue;
       const { kind } = getOption(service, component);
-      if (kind.case !== undefined && "type" in kind.value && kind.value.type.trim() === type) return service;
+      if (kind.case !== undefined && "type" in kind.value && kind.value.type.trim() === type) found.push(service);
     }
   }
-  return undefined;
+  return found.find((s) => s.file === near?.file) ?? found.find((s) => s.file.proto.package === near?.file.proto.package) ?? found[0];
 }
 
 export function allComponentTypes(files: readonly DescFile[]): string[] {

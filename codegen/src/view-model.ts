@@ -95,7 +95,7 @@ export function readView(
       continue;
     }
     const source = update.source.trim();
-    const found = source === "" ? undefined : findComponent(allFiles, source);
+    const found = source === "" ? undefined : findComponent(allFiles, source, service);
     if (found === undefined) {
       const known = [...new Set(allComponentTypes(allFiles))].sort().slice(0, 10);
       fail({ ...where, option: "(orrery.v1.method).view_update.source" }, source === "" ? "no source is named" : `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`,
@@ -149,7 +149,7 @@ export function readView(
     }
     tableModels.push({ name: table, sqlName: viewTableName(name, table), row: t.row, source: t.source, feed: t.feed, messages: t.messages, updates: t.updates, ignored, indexes: [] });
   }
-  if (tables.size === 0 && service.methods.length > 0) {
+  if (tables.size === 0) {
     fail({}, "the view has no update method, so its tables would stay empty", 'add an rpc with option (orrery.v1.method).view_update = { source: "...", table: "..." }');
   }
   const rows = new Map(tableModels.map((t) => [t.name, t.row]));

@@ -61,6 +61,7 @@ const files = Object.fromEntries([
 package v.other_kinds;
 import "orrery/v1/options.proto";
 service FlowService { option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } }; }
+service ViewService { option (orrery.v1.component) = { view: {} }; }
 service NoKindService { option (orrery.v1.component) = {}; }
 message Empty {}`],
   ["v/kv_problems.proto", `syntax = "proto3";
@@ -111,6 +112,25 @@ message Cart {}
 message Added {}
 message Removed {}
 message Paid {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/view_problems.proto", `syntax = "proto3";
+package v.view_problems;
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added", "Removed"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service CartsView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnAdded(Added) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" table: "carts" }; }
+  rpc OnCart(Cart) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" table: "carts" }; }
+  rpc NoTable(Added) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" }; }
+  rpc Unmarked(AddRequest) returns (Cart);
+  rpc ByOwner(AddRequest) returns (Cart) { option (orrery.v1.method).view_query = { query: "SELECT * FROM carts WHERE owner = :cart_id" }; }
+}
+message Cart { string cart_id = 1; }
+message Added {}
+message Removed {}
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/same_base.proto", `syntax = "proto3";
 package v.same_base;
@@ -239,15 +259,27 @@ describe("protoc-gen-orrery", () => {
       assert.match(problemsOf("consumer_problems").at(-1)!, /Fix: add rpc OnRemoved\(v\.consumer_problems\.Removed\) returns \(google\.protobuf\.Empty\), or list it in ignore/);
     });
 
+    it("the mistakes of a view: update methods against their source, and each query at its column", () => {
+      const problems = problemsOf("view_problems").map((p) => p.replace(/^v\/view_problems\.proto:\d+:\d+: /, "").replace(/\.? Fix: .*/, ""));
+      assert.deepEqual(problems, [
+        'service v.view_problems.CartsView, rpc OnCart, option (orrery.v1.method).view_update: the rpc takes v.view_problems.Cart, which is not an event of "cart" (v.view_problems.Added, v.view_problems.Removed)',
+        "service v.view_problems.CartsView, rpc NoTable, option (orrery.v1.method).view_update.table: no table is named",
+        "service v.view_problems.CartsView, rpc Unmarked: the rpc has neither view_update nor view_query",
+        'service v.view_problems.CartsView, option (orrery.v1.component).view: table carts: event v.view_problems.Removed of "cart" is neither handled nor ignored',
+        'service v.view_problems.CartsView, rpc ByOwner, option (orrery.v1.method).view_query.query: at column 27 ("owner"): unknown column owner: table carts (v.view_problems.Cart) has no field owner (its fields: cart_id)',
+      ]);
+    });
+
     it("two entities in one file whose generated names would clash", () => {
       assertProblem("same_base", /service v\.same_base\.CartService: its generated names \(Cart, CartHandlers, \.\.\.\) clash with those of service v\.same_base\.Cart in the same file/);
     });
 
-    it("the component kinds that are not supported yet, honestly, and an option without a kind", () => {
+    it("the component kinds that are not supported yet, honestly, an empty view, and an option without a kind", () => {
       const problems = problemsOf("other_kinds");
       const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`;
       assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
         `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
+        "service v.other_kinds.ViewService: the view has no update method, so its tables would stay empty",
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
       ]);
     });
@@ -262,11 +294,11 @@ describe("protoc-gen-orrery", () => {
 
   it("reports every problem of a run together, one line each", () => {
     const problems = problemsOf("many_problems", "no_key", "other_kinds");
-    assert.equal(problems.length, 3 + 1 + 2, problems.join("\n"));
+    assert.equal(problems.length, 3 + 1 + 3, problems.join("\n"));
     assert.match(problems[0] ?? "", /^v\/many_problems\.proto:4:1: .*: the entity type is empty/);
     assert.match(problems[1] ?? "", /^v\/many_problems\.proto:4:1: .*: message "Gone" not found/);
     assert.match(problems[2] ?? "", /^v\/many_problems\.proto:6:39: .*rpc Watch: the rpc is server-streaming/);
     assert.match(problems[3] ?? "", /^v\/no_key\.proto:6:3: .*rpc Add: request message v\.no_key\.AddRequest has no field marked/);
-    assert.match(problems[5] ?? "", /^v\/other_kinds\.proto:5:1: .*the option declares no component kind/);
+    assert.match(problems[6] ?? "", /^v\/other_kinds\.proto:6:1: .*the option declares no component kind/);
   });
 });

@@ -5,6 +5,8 @@ import type { View, ViewTableSpec, ViewUpdateEffect } from "@orrery/sdk";
 import { type Kysely, sql } from "kysely";
 import { ENTITY_DELETED } from "../entity/event-codec.js";
 import type { OrreryTables } from "../storage/index.js";
+import type { FeedRecord } from "./feed.js";
+import { RecordFailure } from "./projection-runner.js";
 import type { ProjectionSpec } from "./projection-runner.js";
 
 /**
@@ -34,43 +36,69 @@ export function viewTableProjection(view: View, table: ViewTableSpec): Projectio
   const messages = new Map<string, DescMessage>(table.messages.map((desc) => [desc.typeName, desc]));
   const ignored = new Set(table.ignored);
   const where = `${view.spec.service.typeName} table ${table.name}`;
+  /** The update of one record (undefined: nothing to do), or the deletion of the entity's row. */
+  function updateOf(record: FeedRecord): { update: Message; sequenceNumber: number } | "delete" | undefined {
+    if (record.feed === "states") {
+      if (record.state === undefined) return "delete";
+      return { update: decode(messages, record.state.type, record.state.payload, where), sequenceNumber: record.revision };
+    }
+    if (record.eventType === ENTITY_DELETED || ignored.has(record.eventType)) return undefined;
+    return { update: decode(messages, record.eventType, record.payload, where), sequenceNumber: record.seqNr };
+  }
+
+  /** Runs the handler of one update over the row as it is; returns the row after it (undefined: none). */
+  async function apply(record: FeedRecord, current: Message | undefined): Promise<Message | undefined> {
+    const change = updateOf(record);
+    if (change === undefined) return current;
+    if (change === "delete") return undefined;
+    const handlerName = table.updates[change.update.$typeName];
+    const handler = handlerName === undefined ? undefined : view.handler(handlerName);
+    if (handler === undefined) throw new Error(`${where} has no update handler for ${change.update.$typeName} of "${table.source}"; regenerate the code (npx buf generate)`);
+    const effect: ViewUpdateEffect<Message> = await handler(current, change.update,
+      createViewUpdateContext({ entityId: record.entityId, entityType: record.entityType, sequenceNumber: change.sequenceNumber }));
+    if (effect.kind === "ignore") return current;
+    if (effect.kind === "delete") return undefined;
+    if (!isMessage(effect.row, table.row)) {
+      throw new Error(`${where}: the ${handlerName} handler stored ${describe(effect.row)} as a row; the table's rows are ${table.row.typeName}`);
+    }
+    return effect.row;
+  }
+
+  const read = (json: JsonValue) => fromJson(table.row, json, { ignoreUnknownFields: true });
+  const encode = (row: Message) => JSON.stringify(toJson(table.row, row, { useProtoFieldName: true }));
+
   return {
     name: `${view.spec.name}/${table.name}`,
     feed: table.feed,
     entityTypes: [table.source],
     delivery: "in-transaction",
     async handle(record, db) {
-      let update: Message;
-      let sequenceNumber: number;
-      if (record.feed === "states") {
-        if (record.state === undefined) {
-          await sql`delete from ${sql.raw(table.sqlName)} where key = ${record.entityId}`.execute(db);
-          return;
+      await this.handleBatch!([record], db);
+    },
+    // One read of the batch's rows, the handlers in order in memory, one write of the rows that changed.
+    async handleBatch(records, db) {
+      const keys = [...new Set(records.map((r) => r.entityId))];
+      const { rows } = await sql<{ key: string; row: JsonValue }>`select key, row from ${sql.raw(table.sqlName)} where key = any(${keys}::text[])`.execute(db);
+      const current = new Map<string, Message | undefined>(rows.map((r) => [r.key, read(r.row)]));
+      const changed = new Set<string>();
+      for (const [index, record] of records.entries()) {
+        try {
+          const before = current.get(record.entityId);
+          const after = await apply(record, before);
+          if (after !== before || after !== undefined) changed.add(record.entityId); // handlers may change a row in place
+          current.set(record.entityId, after);
+        } catch (error) {
+          throw new RecordFailure(index, error);
         }
-        update = decode(messages, record.state.type, record.state.payload, where);
-        sequenceNumber = record.revision;
-      } else {
-        if (record.eventType === ENTITY_DELETED || ignored.has(record.eventType)) return;
-        update = decode(messages, record.eventType, record.payload, where);
-        sequenceNumber = record.seqNr;
       }
-      const handlerName = table.updates[update.$typeName];
-      const handler = handlerName === undefined ? undefined : view.handler(handlerName);
-      if (handler === undefined) throw new Error(`${where} has no update handler for ${update.$typeName} of "${table.source}"; regenerate the code (npx buf generate)`);
-      const { rows } = await sql<{ row: JsonValue }>`select row from ${sql.raw(table.sqlName)} where key = ${record.entityId}`.execute(db);
-      const current = rows[0] === undefined ? undefined : fromJson(table.row, rows[0].row, { ignoreUnknownFields: true });
-      const effect: ViewUpdateEffect<Message> = await handler(current, update, createViewUpdateContext({ entityId: record.entityId, entityType: record.entityType, sequenceNumber }));
-      if (effect.kind === "ignore") return;
-      if (effect.kind === "delete") {
-        await sql`delete from ${sql.raw(table.sqlName)} where key = ${record.entityId}`.execute(db);
-        return;
+      const kept = [...changed].filter((key) => current.get(key) !== undefined);
+      const gone = [...changed].filter((key) => current.get(key) === undefined);
+      if (gone.length > 0) await sql`delete from ${sql.raw(table.sqlName)} where key = any(${gone}::text[])`.execute(db);
+      if (kept.length > 0) {
+        await sql`insert into ${sql.raw(table.sqlName)} (key, row)
+          select k, r::jsonb from unnest(${kept}::text[], ${kept.map((key) => encode(current.get(key)!))}::text[]) as u(k, r)
+          on conflict (key) do update set row = excluded.row`.execute(db);
       }
-      if (!isMessage(effect.row, table.row)) {
-        throw new Error(`${where}: the ${handlerName} handler stored ${describe(effect.row)} as a row; the table's rows are ${table.row.typeName}`);
-      }
-      const json = JSON.stringify(toJson(table.row, effect.row, { useProtoFieldName: true }));
-      await sql`insert into ${sql.raw(table.sqlName)} (key, row) values (${record.entityId}, ${json}::jsonb)
-        on conflict (key) do update set row = excluded.row`.execute(db);
     },
   };
 }

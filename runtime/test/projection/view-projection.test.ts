@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { AnyViewUpdateHandler, View } from "@orrery/sdk";
 import { sql } from "kysely";
@@ -35,19 +36,24 @@ for (const setup of testDatabases()) {
     beforeEach(async () => (test = await setup.create({ migrate: true })));
     afterEach(() => test.dispose());
 
-    it("keeps a row per entity from its events and from key-value states, deleting rows with their entities", async () => {
+    it("keeps a row per entity from its events and from key-value states, deleting rows with their entities; a failing update waits, the ones before it commit", async () => {
       const { database } = test;
+      let broken = false;
       const view = countersView({
-        onAdded: (row, update, ctx) => (field(update, "amount") === -1 ? ctx.deleteRow()
-          : ctx.updateRow(create(CounterSchema, { value: ((row === undefined ? 0 : field(row, "value")) as number) + (field(update, "amount") as number) } as never))),
+        onAdded: (row, update, ctx) => {
+          if (broken && field(update, "amount") === 13) throw new Error("unlucky");
+          return onAdded(row, update, ctx);
+        },
         onState: (_row, state, ctx) => ctx.updateRow(state),
       });
+      const onAdded: AnyViewUpdateHandler = (row, update, ctx) => (field(update, "amount") === -1 ? ctx.deleteRow()
+          : ctx.updateRow(create(CounterSchema, { value: ((row === undefined ? 0 : field(row, "value")) as number) + (field(update, "amount") as number) } as never)));
       await ensureViewTables(database.db, view);
       await ensureViewTables(database.db, view); // idempotent
       const signal = createFeedSignal(database);
       const journal = createEventJournal(database, { onCommitted: () => signal.committed() });
       const store = createKeyValueStore(database, { onCommitted: () => signal.committed() });
-      const runners = view.spec.tables.map((table) => createProjectionRunner(viewTableProjection(view, table), { database, signal, logger: pino({ level: "silent" }) }));
+      const runners = view.spec.tables.map((table) => createProjectionRunner(viewTableProjection(view, table), { database, signal, logger: pino({ level: "silent" }), retryMs: 20, maxRetryMs: 100 }));
       for (const r of runners) r.start();
       try {
         const added = (amount: number) => ({ eventType: "test.Added", payload: toBinary(AddedSchema, create(AddedSchema, { amount } as never)) });
@@ -62,6 +68,16 @@ for (const setup of testDatabases()) {
         // Proto field names, defaults left out (as toJson writes them).
         assert.deepEqual(await rows('"view_counters_view__totals"'), [{ key: "a", row: { value: 7 } }]);
         assert.deepEqual(await rows('"view_counters_view__kv"'), [{ key: "k1", row: {} }]);
+
+        // A handler that throws on one event: the events before it in its batch are committed, it and those after wait.
+        broken = true;
+        await journal.append({ entityType: "counter", entityId: "c", events: [{ seqNr: 1, ...added(1) }, { seqNr: 2, ...added(13) }, { seqNr: 3, ...added(1) }] });
+        const totals = runners[0]!;
+        while (totals.status().failures < 2) await sleep(20);
+        assert.deepEqual((await rows('"view_counters_view__totals"')).find((r) => r.key === "c"), { key: "c", row: { value: 1 } });
+        broken = false;
+        await totals.caughtUp();
+        assert.deepEqual((await rows('"view_counters_view__totals"')).find((r) => r.key === "c"), { key: "c", row: { value: 15 } });
       } finally {
         await Promise.all(runners.map((r) => r.stop()));
         await store.close();

@@ -2,6 +2,7 @@
 // tables, and the JSON record under bench/results/.
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { ViewLagResult } from "./view-lag.js";
 import type { StorageKind } from "./bench-storage.js";
 import { serverMicrosPerCall } from "./bench-targets.js";
 import type { TargetCheck } from "./bench-targets.js";
@@ -34,6 +35,8 @@ export interface StorageRun {
   readonly soak?: SoakResult | undefined;
   /** The observability comparison, on the first storage unless BENCH_OBSERVABILITY=none. */
   readonly observability?: ObservabilityCost | undefined;
+  /** The carts view's lag under the write load, unless BENCH_VIEW_LAG_SECONDS=0. */
+  readonly viewLag?: ViewLagResult | undefined;
 }
 
 const STORAGE_LABEL: Record<StorageKind, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
@@ -66,6 +69,7 @@ export function formatReport(runs: readonly StorageRun[], checks: readonly Targe
   const out: string[] = [];
   // BENCH_SCENARIOS=none: the observability comparison alone.
   if (rows.length > 0) out.push(...mainTable(rows, checks));
+  for (const run of runs) if (run.viewLag !== undefined) out.push("", formatViewLag(run.storage, run.viewLag));
   for (const run of runs) if (run.soak !== undefined) out.push("", formatSoak(run.storage, run.soak));
   for (const run of runs) if (run.observability !== undefined) out.push("", formatObservability(run.storage, run.observability));
   return out.join("\n").replace(/^\n/, "");
@@ -99,6 +103,14 @@ function mainTable(rows: readonly string[][], checks: readonly TargetCheck[]): s
 }
 
 /** One soak as its own small table: an interval a row. */
+/** One line: the view's lag behind the writes, beside the write load it ran under. */
+export function formatViewLag(storage: StorageKind, lag: ViewLagResult): string {
+  return `View lag on ${STORAGE_LABEL[storage]}: AddItem reply → row visible in CartsView, ${lag.probes} probes` +
+    `${lag.lost > 0 ? ` (${lag.lost} not visible within 10 s)` : ""}: p50 ${fmt(lag.lagMs.p50, 1)} ms, p99 ${fmt(lag.lagMs.p99, 1)} ms, ` +
+    `max ${fmt(lag.lagMs.max, 1)} ms (polled every ${lag.pollMs} ms; goal p99 <= 50 ms on PostgreSQL), ` +
+    `under ${lag.load.id} over ${lag.load.client} at ${fmt(lag.load.rps, 0)} req/s, p99 ${fmt(lag.load.latencyMs.p99, 2)} ms, ${lag.load.errors} errors`;
+}
+
 export function formatSoak(storage: StorageKind, soak: SoakResult): string {
   const head = ["t s", "req/s", "p50 ms", "p99 ms", "errors", "srv µs/call", "rss MB", "events", "journal MB", "cpu gen", "cpu srv", "cpu pg", "cpu other"];
   const mb = (bytes: number | undefined): string => optional(bytes, (b) => fmt(b / 2 ** 20, 1));

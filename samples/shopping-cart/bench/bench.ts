@@ -18,14 +18,15 @@
 // comparison, "off,metrics,tracing"; "none" skips it), BENCH_OBSERVABILITY_ROUNDS
 // (1), BENCH_OBSERVABILITY_CLIENT ("h2x1"), BENCH_CLUSTER ("on": the 1-node vs
 // 2-node rows, forwarding, failover and hand-off on PostgreSQL; "off" skips
-// them), BENCH_CLUSTER_ROUNDS (failovers and hand-offs measured, 5), DATABASE_URL (a PostgreSQL server to
+// them), BENCH_CLUSTER_ROUNDS (failovers and hand-offs measured, 5),
+// BENCH_VIEW_LAG_SECONDS (the carts view's lag under the write load, 10; 0 skips it), DATABASE_URL (a PostgreSQL server to
 // create a fresh database on; unset starts an embedded one; never passed to the
 // PGlite run's server).
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { openBenchStorage } from "./bench-storage.js";
 import type { BenchStorage, StorageKind } from "./bench-storage.js";
-import { formatObservability, formatReport, formatSoak, progressLine, writeResults } from "./bench-report.js";
+import { formatObservability, formatReport, formatSoak, formatViewLag, progressLine, writeResults } from "./bench-report.js";
 import type { ScenarioResult, StorageRun } from "./bench-report.js";
 import { serverMicrosPerCall, targetChecks } from "./bench-targets.js";
 import { formatCluster, runClusterBench } from "./cluster-bench.js";
@@ -40,6 +41,8 @@ import type { SampleServer } from "./sample-server.js";
 import { PRODUCTS, scenarios } from "./scenarios.js";
 import type { Scenario } from "./scenarios.js";
 import { runSoak, soakIntervals } from "./soak.js";
+import { runViewLag } from "./view-lag.js";
+import type { ViewLagResult } from "./view-lag.js";
 import type { SoakResult } from "./soak.js";
 
 /** Carts the "many carts" scenarios spread over. */
@@ -60,6 +63,7 @@ interface BenchSettings {
   readonly observabilityClient: ClientShape;
   readonly cluster: boolean;
   readonly clusterRounds: number;
+  readonly viewLagSeconds: number;
 }
 
 /** The observability comparison's row: persisted writes spread over many carts, where every layer does its work. */
@@ -170,12 +174,13 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
   }
   const results: ScenarioResult[] = [];
   let soak: SoakResult | undefined;
+  let viewLag: ViewLagResult | undefined;
   let observability: ObservabilityCost | undefined;
   let server: SampleServer | undefined;
   let error: string | undefined;
   let serverExit: string | undefined;
   // BENCH_SCENARIOS=none with BENCH_SOAK_SECONDS=0 leaves the main server nothing to do.
-  if (settings.scenarios.length > 0 || settings.soakSeconds > 0) {
+  if (settings.scenarios.length > 0 || settings.soakSeconds > 0 || settings.viewLagSeconds > 0) {
     try {
       console.log(`${label}: ${storage.description}; starting the sample server…`);
       server = await startSampleServer(storage.env);
@@ -188,6 +193,13 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
           console.log(progressLine(kind, results.at(-1)!));
           if (server.exited !== undefined) throw new Error(`the sample server died during ${scenario.id} over ${shape.label} (${server.exited})`);
         }
+      }
+      if (settings.viewLagSeconds > 0 && !interrupted) {
+        const scenario = scenarios(MANY_CARTS).find((s) => s.id === OBSERVABILITY_SCENARIO)!;
+        console.log(`  ${label} view lag: ${scenario.id} over ${settings.soakClient.label} for ${settings.viewLagSeconds} s, an AddItem probe every 50 ms…`);
+        viewLag = await runViewLag({ server, scenario: { ...scenario, activate: scenario.activate! }, shape: settings.soakClient, seconds: settings.viewLagSeconds, warmupSeconds: settings.warmupSeconds });
+        console.log(`  ${formatViewLag(kind, viewLag)}`);
+        if (server.exited !== undefined) throw new Error(`the sample server died during the view lag measurement (${server.exited})`);
       }
       if (settings.soakSeconds > 0 && !interrupted) {
         soak = await soakStorage(server, storage, label);
@@ -216,7 +228,7 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
   if (serverLog.length > 0) console.log(`${label}: the server logged ${server!.output.length} warning/error lines; first: ${serverLog[0]!.slice(0, 300)}`);
   return {
     storage: kind, description: storage.description, settings: storage.settings,
-    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak, observability,
+    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak, viewLag, observability,
   };
 }
 
@@ -339,6 +351,7 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     observabilityClient: shapes("BENCH_OBSERVABILITY_CLIENT", [SINGLE_SESSION.id])[0] ?? SINGLE_SESSION,
     cluster: list("BENCH_CLUSTER", ["on", "off"], ["on"])[0] !== "off",
     clusterRounds: Math.round(number("BENCH_CLUSTER_ROUNDS", 5)),
+    viewLagSeconds: number("BENCH_VIEW_LAG_SECONDS", 10, true),
   };
   if (problems.length > 0) {
     console.error(`bench: invalid settings:\n  ${problems.join("\n  ")}`);
