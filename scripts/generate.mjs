@@ -2,7 +2,7 @@
 // `npm run generate`: regenerates all committed generated code.
 //   1. codegen/src/gen      Orrery's options for the plugin itself (bootstrap: the plugin imports it),
 //      and codegen/OPTIONS.md, the options reference rendered from the proto's comments
-//   2. runtime/src/gen (the gRPC health service), runtime/test/gen (the trace tests' OTLP subset),
+//   2. runtime/src/gen (the gRPC health service, google.api.http), runtime/test/gen (the trace tests' OTLP subset),
 //      codegen/test/gen (the view query tests' messages),
 //      runtime/template/src/gen (the new-project template's generated code)
 //   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
@@ -45,11 +45,13 @@ generatedDirs.push("codegen/OPTIONS.md");
 
 // The runtime's own protos (the gRPC health service).
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
+// The vendored google.api.http annotation, which the REST routes read (after the run above, which cleans src/gen).
+run("buf", ["generate", "proto", "--path", "proto/google/api", "--template", "runtime/buf.gen.google-api.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
 
 // Test protos of the runtime: the subset of OTLP that the trace tests decode the exporter's requests
 // with, and the messages of the REST transcoding tests.
-const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }] };
+const otlpWorkspace = { version: "v2", modules: [{ path: "runtime/test/proto" }, { path: "proto" }] };
 run("buf", ["generate", "runtime/test/proto", "--config", JSON.stringify(otlpWorkspace), "--template", "runtime/test/buf.gen.yaml", "-o", "runtime/test"]);
 generatedDirs.push("runtime/test/gen");
 

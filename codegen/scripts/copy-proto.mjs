@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Ships Orrery's options proto in @orrery/codegen at proto/orrery/v1/ (a buf module a user's buf.yaml
-// lists as node_modules/@orrery/codegen/proto). The top-level proto/ stays the one source; this copy
-// is made at build time, so the package can never carry a stale one.
+// lists as node_modules/@orrery/codegen/proto), with the vendored google/api/{annotations,http}.proto
+// so `import "google/api/annotations.proto";` works offline. The top-level proto/ stays the one
+// source; this copy is made at build time, so the package can never carry a stale one.
 import { cpSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const from = fileURLToPath(new URL("../../proto/orrery", import.meta.url));
-const to = fileURLToPath(new URL("../proto/orrery", import.meta.url));
-mkdirSync(to, { recursive: true });
-cpSync(from, to, { recursive: true });
+for (const dir of ["orrery", "google"]) {
+  const from = fileURLToPath(new URL(`../../proto/${dir}`, import.meta.url));
+  const to = fileURLToPath(new URL(`../proto/${dir}`, import.meta.url));
+  mkdirSync(to, { recursive: true });
+  cpSync(from, to, { recursive: true });
+}

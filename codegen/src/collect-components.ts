@@ -9,6 +9,8 @@ import type { KeyValueEntityModel } from "./key-value-entity-model.js";
 import type { ViewModel } from "./view-model.js";
 import { readView } from "./view-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
+import { checkRouteConflicts } from "./http-rule-check.js";
+import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
@@ -28,6 +30,7 @@ export function collectComponents(
 ): Map<DescFile, ComponentModel[]> {
   const byFile = new Map<DescFile, ComponentModel[]>();
   const byType = new Map<string, DescService>();
+  const routes: HttpRoute[] = [];
   for (const file of files) {
     const baseNames = new Map<string, DescService>();
     /** Reports a component whose generated names clash with an earlier one's in the same file. */
@@ -86,9 +89,13 @@ export function collectComponents(
         ? readEventSourcedEntity(service, kind.value, registry, report)
         : readKeyValueEntity(service, kind.value, registry, report);
       if (entity === undefined) continue;
-      if (!clashes(entity)) byFile.set(file, [...(byFile.get(file) ?? []), entity]);
+      if (clashes(entity)) continue;
+      byFile.set(file, [...(byFile.get(file) ?? []), entity]);
+      routes.push(...entity.methods.flatMap((m) => m.routes));
     }
   }
+  // One server may serve every component generated here: their REST routes must not clash.
+  checkRouteConflicts(routes, ({ method, option }, problem, fix) => report.add({ service: method.parent, method, option }, problem, fix));
   return byFile;
 }
 

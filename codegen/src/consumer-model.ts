@@ -4,12 +4,15 @@ import type { Fail } from "./entity-methods.js";
 import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component } from "./gen/orrery/v1/options_pb.js";
+import { rejectHttpRule } from "./http-rule-check.js";
 import type { ConsumerOptions, KeyValueEntityOptions } from "./gen/orrery/v1/options_pb.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { createProblemReport } from "./problem-report.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
+
+const consumerRest = "a consumer's rpcs are called by its source's changes, not by clients, so they have no REST routes";
 /** Everything the generator needs about one consumer service, validated. */
 export interface ConsumerModel {
   readonly kind: "consumer";
@@ -83,7 +86,8 @@ export function readConsumer(
     if (method.output.typeName !== "google.protobuf.Empty") {
       fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
     }
-    rejectUnsupportedMethodOptions(method, registry, fail);
+    rejectUnsupportedMethodOptions(method, fail);
+    rejectHttpRule(method, consumerRest, fail);
     if (!events.includes(method.input)) {
       fail({ method }, `the rpc takes ${method.input.typeName}, which is not an event of "${source}" (${events.map((e) => e.typeName).join(", ")})`,
         "make the rpc's request one of the source's event messages");
@@ -150,7 +154,8 @@ function readStateConsumer(
     if (method.output.typeName !== "google.protobuf.Empty") {
       fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
     }
-    rejectUnsupportedMethodOptions(method, registry, fail);
+    rejectUnsupportedMethodOptions(method, fail);
+    rejectHttpRule(method, consumerRest, fail);
     if (method.input !== state && method.input.typeName !== "google.protobuf.Empty") {
       fail({ method }, `the rpc takes ${method.input.typeName}; a consumer of the key-value entity "${source}" takes its state ${state.typeName} (each change) or google.protobuf.Empty (each deletion)`,
         `make the rpc's request ${state.typeName} or google.protobuf.Empty`);

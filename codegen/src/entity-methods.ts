@@ -2,6 +2,8 @@ import { getOption, hasOption, isFieldSet, ScalarType } from "@bufbuild/protobuf
 import type { DescField, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import { getDeclarationString } from "@bufbuild/protoplugin";
 import { field as fieldSettings, method as methodSettings, MethodSettingsSchema } from "./gen/orrery/v1/options_pb.js";
+import { checkHttpRule } from "./http-rule-check.js";
+import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
 import { resolveMessage } from "./resolve-message.js";
 import { pluginName, pluginVersion } from "./version.js";
@@ -14,6 +16,8 @@ export interface EntityMethodModel {
   readonly method: DescMethod;
   readonly entityKey: DescField;
   readonly readOnly: boolean;
+  /** Its REST routes (google.api.http), checked. */
+  readonly routes: readonly HttpRoute[];
 }
 
 /** The prefix of generated names: "ShoppingCartService" gives "ShoppingCart". */
@@ -39,16 +43,17 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
       fail({ method }, `the handler name ${method.localName} is taken by the entity's ${method.localName}() behaviour`, "rename the rpc");
     }
     const entityKey = readEntityKey(method, fail);
-    rejectUnsupportedMethodOptions(method, registry, fail);
+    rejectUnsupportedMethodOptions(method, fail);
+    const routes = checkHttpRule(method, fail);
     const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
-    if (entityKey) methods.push({ method, entityKey, readOnly });
+    if (entityKey) methods.push({ method, entityKey, readOnly, routes });
   }
   return methods;
 }
 
 // Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
 // is not there (a method marked deny: ["internet"] would still answer the internet).
-export function rejectUnsupportedMethodOptions(method: DescMethod, registry: Registry, fail: Fail): void {
+export function rejectUnsupportedMethodOptions(method: DescMethod, fail: Fail): void {
   if (hasOption(method, methodSettings)) {
     const settings = getOption(method, methodSettings);
     for (const field of MethodSettingsSchema.fields) {
@@ -57,11 +62,6 @@ export function rejectUnsupportedMethodOptions(method: DescMethod, registry: Reg
         fail({ method, option: `(orrery.v1.method).${field.name}` }, `${field.name} is not supported yet by ${pluginName} ${pluginVersion}`, unsupported.fix);
       }
     }
-  }
-  // REST transcoding is not served yet; a route that is declared but answers 404 would be a silent lie.
-  const http = registry.getExtension("google.api.http");
-  if (http !== undefined && hasOption(method, http)) {
-    fail({ method, option: "(google.api.http)" }, `REST routes (google.api.http) are not supported yet by ${pluginName} ${pluginVersion}`, "remove the option; call the method over Connect (curl with JSON works) or gRPC until REST lands");
   }
 }
 

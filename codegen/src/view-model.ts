@@ -8,6 +8,8 @@ import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } 
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
 import type { ViewOptions } from "./gen/orrery/v1/options_pb.js";
+import { rejectHttpRule } from "./http-rule-check.js";
+import { pluginName, pluginVersion } from "./version.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { createProblemReport } from "./problem-report.js";
 import type { ProblemReport } from "./problem-report.js";
@@ -71,7 +73,9 @@ export function readView(
   const tables = new Map<string, { row: DescMessage; source: string; feed: "events" | "states"; messages: readonly DescMessage[]; updates: Array<{ method: DescMethod; message: DescMessage }> }>();
   const queryMethods: DescMethod[] = [];
   for (const method of service.methods) {
-    rejectUnsupportedMethodOptions(method, registry, fail);
+    rejectUnsupportedMethodOptions(method, fail);
+    // Not served yet: a route declared but answering 404 would be a silent lie.
+    rejectHttpRule(method, `REST routes on views are not supported yet by ${pluginName} ${pluginVersion}; call the view over Connect or gRPC`, fail);
     const settings = hasOption(method, methodSettings) ? getOption(method, methodSettings) : undefined;
     const update = settings?.viewUpdate;
     const query = settings?.viewQuery;

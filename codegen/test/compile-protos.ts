@@ -16,10 +16,12 @@ import { protocGenOrrery } from "../src/index.js";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The buf binary installed by npm. */
 export const bufBin = path.join(repoRoot, "node_modules", ".bin", "buf");
-const optionsProto = path.join(repoRoot, "proto", "orrery", "v1", "options.proto");
+// Orrery's options and the vendored google/api protos, as a user's buf.yaml finds them in @orrery/codegen.
+const shippedProtos = ["orrery/v1/options.proto", "google/api/annotations.proto", "google/api/http.proto"];
 
 /**
- * Writes `files` (path → proto source) plus orrery/v1/options.proto into a
+ * Writes `files` (path → proto source) plus orrery/v1/options.proto and
+ * google/api/{annotations,http}.proto into a
  * temporary buf module and builds it; the result holds every file with its
  * imports and source info, in dependency order.
  */
@@ -27,8 +29,10 @@ export async function compileProtos(files: Record<string, string>): Promise<File
   const dir = await mkdtemp(path.join(tmpdir(), "orrery-codegen-"));
   try {
     await writeFile(path.join(dir, "buf.yaml"), "version: v2\n");
-    await mkdir(path.join(dir, "orrery", "v1"), { recursive: true });
-    await copyFile(optionsProto, path.join(dir, "orrery", "v1", "options.proto"));
+    for (const name of shippedProtos) {
+      await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+      await copyFile(path.join(repoRoot, "proto", name), path.join(dir, name));
+    }
     for (const [name, source] of Object.entries(files)) {
       await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
       await writeFile(path.join(dir, name), source);

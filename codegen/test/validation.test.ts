@@ -57,22 +57,6 @@ const files = Object.fromEntries([
       'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { read_only: true jwt: { validate_bearer_token: true } }; }',
     ].join("\n  "),
   }),
-  // A stand-in for googleapis' annotations.proto: the same extension, a minimal HttpRule.
-  ["google/api/annotations.proto", `syntax = "proto3";
-package google.api;
-import "google/protobuf/descriptor.proto";
-message HttpRule { oneof pattern { string get = 2; string post = 4; } string body = 7; }
-extend google.protobuf.MethodOptions { HttpRule http = 72295728; }`],
-  ["v/rest_route.proto", `syntax = "proto3";
-package v.rest_route;
-import "orrery/v1/options.proto";
-import "google/api/annotations.proto";
-service CartService {
-  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Cart"] } };
-  rpc Add(AddRequest) returns (Cart) { option (google.api.http) = { post: "/v1/carts/{cart_id}" body: "*" }; }
-}
-message Cart {}
-message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/other_kinds.proto", `syntax = "proto3";
 package v.other_kinds;
 import "orrery/v1/options.proto";
@@ -305,10 +289,6 @@ describe("protoc-gen-orrery", () => {
       assert.equal(problems.length, 2, problems.join("\n"));
       assert.match(problems[0] ?? "", new RegExp(`rpc Add, option \\(orrery\\.v1\\.method\\)\\.acl: acl is not supported yet by protoc-gen-orrery ${pluginVersion}\\. Fix: remove it`));
       assert.match(problems[1] ?? "", /rpc Get, option \(orrery\.v1\.method\)\.jwt: jwt is not supported yet/);
-    });
-
-    it("REST routes (google.api.http), which are not served yet", () => {
-      assertProblem("rest_route", /rpc Add, option \(google\.api\.http\): REST routes \(google\.api\.http\) are not supported yet/);
     });
   });
 

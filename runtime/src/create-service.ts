@@ -16,6 +16,7 @@ import type { Observability } from "./observability/index.js";
 import { consumerProjection, createProjectionRunner, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
 import type { ProjectionSpec } from "./projection/index.js";
 import type { ProjectionRunner } from "./projection/index.js";
+import { createRestHandler, createRestRoutes } from "./rest/index.js";
 import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
 import type { HttpServer } from "./server/index.js";
 import { exitOnStartupFailure, loadConfigOrExit } from "./startup-failure.js";
@@ -88,6 +89,8 @@ export function createService(options: ServiceOptions): OrreryService {
 
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
+    // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
+    const restRoutes = createRestRoutes(entities.map((c) => c.spec.service));
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
@@ -168,6 +171,7 @@ export function createService(options: ServiceOptions): OrreryService {
         registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
       },
       otherRoutes: (req, res) => statusRoute(req, res) || (metricsRoute?.(req, res) ?? false),
+      methodRoutes: restRoutes.size === 0 ? undefined : (dispatch) => createRestHandler({ routes: restRoutes, dispatch, maxBodyBytes: config.maxMessageBytes }),
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;

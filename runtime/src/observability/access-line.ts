@@ -1,13 +1,13 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 import type { CallTarget } from "../entity/call-target.js";
-import type { RpcProtocol } from "../server/index.js";
+import type { CallProtocol } from "../server/index.js";
 import { codeName } from "./code-name.js";
 
 /** One finished call, as the access line tells it. */
 export interface FinishedCall {
   readonly method: DescMethod;
-  readonly protocol: RpcProtocol;
+  readonly protocol: CallProtocol;
   readonly target: CallTarget;
   readonly code: Code | undefined;
   readonly seconds: number;

@@ -5,7 +5,7 @@ import { context, defaultTextMapGetter, propagation, ROOT_CONTEXT, SpanKind, Spa
 import type { Span } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import type { CommandTrace } from "../entity/entity-observer.js";
-import type { RpcProtocol } from "../server/index.js";
+import type { CallProtocol } from "../server/index.js";
 import type { AppendRequest, CommitOutcomes } from "../storage/index.js";
 import { codeName, isServerFault } from "./code-name.js";
 
@@ -20,7 +20,7 @@ export interface TracingOptions {
 /** The spans of one service; see {@link startTracing}. */
 export interface Tracing {
   /** Starts a call's server span, its parent taken from the `traceparent` header; `run` makes it the active context. */
-  call(method: DescMethod, protocol: RpcProtocol, headers: IncomingHttpHeaders): ServerSpan;
+  call(method: DescMethod, protocol: CallProtocol, headers: IncomingHttpHeaders): ServerSpan;
   /** Starts a command's span under the active context (the server span, or the calling component's). */
   command(entityType: string, entityId: string, method: DescMethod): CommandTrace;
   /** Runs a journal commit in a span: see {@link startTracing} for where it sits. */
@@ -83,14 +83,14 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
       const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
       const span = tracer.startSpan(`${method.parent.typeName}/${method.name}`, {
         kind: SpanKind.SERVER,
-        attributes: { "rpc.system": protocol === "connect" ? "connect_rpc" : "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name, "orrery.protocol": protocol },
+        attributes: { "rpc.system": protocol === "connect" || protocol === "rest" ? "connect_rpc" : "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name, "orrery.protocol": protocol },
       }, parent);
       const active = trace.setSpan(parent, span);
       return {
         run: (handle) => context.with(active, handle),
         end(code, reason) {
           // Each system's conventions: a Connect span with an error code failed; a gRPC server span only on a server fault.
-          if (protocol === "connect") {
+          if (protocol === "connect" || protocol === "rest") {
             if (code !== undefined) span.setAttribute("rpc.connect_rpc.error_code", codeName(code));
             endSpan(span, code, code !== undefined, reason);
           } else {

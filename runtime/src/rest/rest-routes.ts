@@ -1,8 +1,8 @@
 // The REST route table: every google.api.http binding of the served methods,
 // checked once for routes no request could tell apart, and matched per request
 // by HTTP method and path template precedence.
-import { comparePrecedence, matchPathTemplate, parsePathTemplate, sameRoute } from "./path-template.js";
-import type { PathBindings, PathTemplate } from "./path-template.js";
+import { comparePrecedence, matchPathTemplate, parsePathTemplate, sameRoute } from "@orrery/sdk/path-template";
+import type { PathBindings, PathTemplate } from "@orrery/sdk/path-template";
 
 /** One binding of a method: `get: "/carts/{cart_id}"`, with its body rules. */
 export interface RestBinding<Target> {

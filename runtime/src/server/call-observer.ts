@@ -6,10 +6,13 @@ import { codeFromHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { RpcProtocol } from "./error-response.js";
 import type { CallProbe } from "./request-errors.js";
 
+/** How a call arrived: one of the RPC protocols, or a REST route (google.api.http). */
+export type CallProtocol = RpcProtocol | "rest";
+
 /** What the server knows when a call to one of its procedures arrives. */
 export interface CallStart {
   readonly method: DescMethod;
-  readonly protocol: RpcProtocol;
+  readonly protocol: CallProtocol;
   readonly headers: IncomingHttpHeaders;
   /** The call's context values, which handlers see as `ctx.values`. */
   readonly values: ContextValues;

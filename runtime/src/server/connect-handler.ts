@@ -13,6 +13,7 @@ import { detectProtocol, errorResponse, respecGrpcResponse, unsupportedMediaType
 import { createFallbackHandler, type FallbackOptions } from "./fallback.js";
 import type { NodeHandler } from "./http-server.js";
 import type { ReadinessSource } from "./readiness.js";
+import { createUnaryDispatch, type UnaryDispatch } from "./unary-dispatch.js";
 import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody, type CallProbe } from "./request-errors.js";
 
 // connect-es decodes JSON with a lenient TextDecoder, which turns invalid UTF-8 into U+FFFD.
@@ -39,8 +40,13 @@ export interface ConnectHandlerOptions {
   interceptors?: Interceptor[];
   /** Answers `/readyz`: a {@link Readiness} or a callback; ready when left out. */
   readiness?: ReadinessSource;
-  /** Non-RPC routes such as REST, tried before the unknown-procedure answer. */
+  /** Non-RPC routes such as `/metrics`, tried before the unknown-procedure answer. */
   otherRoutes?: FallbackOptions["otherRoutes"];
+  /**
+   * Routes that call the served methods (REST), tried after `otherRoutes`:
+   * given the dispatcher that runs a unary call through the same handlers.
+   */
+  methodRoutes?: (dispatch: UnaryDispatch) => NonNullable<FallbackOptions["otherRoutes"]>;
   /** Per-request context values for interceptors and implementations. */
   contextValues?: (request: Parameters<NodeHandler>[0]) => ContextValues;
   /** Other connect-es handler options (shutdownSignal, maxTimeoutMs, requestGate, …). */
@@ -87,13 +93,15 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
   });
   options.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const observer = options.observer;
+  const methodRoute = options.methodRoutes?.(createUnaryDispatch(handlers, { observer, contextValues: options.contextValues, protocol: "rest" }));
+  const { otherRoutes } = options;
   const fallback = createFallbackHandler({
     methods: router.handlers.map((h) => h.method),
     readiness: options.readiness,
-    otherRoutes: options.otherRoutes,
+    otherRoutes: methodRoute === undefined ? otherRoutes : (req, res) => otherRoutes?.(req, res) === true || methodRoute(req, res),
   });
 
-  const observer = options.observer;
   return (req, res) => {
     const handler = handlers.get((req.url ?? "").split("?", 1)[0] ?? "");
     if (handler === undefined) return fallback(req, res);

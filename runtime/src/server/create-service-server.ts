@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import type { CallObserver } from "./call-observer.js";
 import { createConnectHandler } from "./connect-handler.js";
+import type { ConnectHandlerOptions } from "./connect-handler.js";
 import type { FallbackOptions } from "./fallback.js";
 import { registerHealthService } from "./health-service.js";
 import { createHttpServer } from "./http-server.js";
@@ -25,9 +26,11 @@ export interface ServiceServerOptions {
   readonly observer?: CallObserver | undefined;
   /** Non-RPC routes such as `/metrics`. */
   readonly otherRoutes?: FallbackOptions["otherRoutes"];
+  /** Routes that call the served methods (REST), after `otherRoutes`. */
+  readonly methodRoutes?: ConnectHandlerOptions["methodRoutes"];
 }
 
-/** The server of a service: its components and the gRPC health service on one port, bounded by the configured limits. */
+/** The server of a service: its components, their REST routes and the gRPC health service on one port, bounded by the configured limits. */
 export function createServiceServer(options: ServiceServerOptions): HttpServer {
   const { config, readiness, logger } = options;
   const handler = createConnectHandler({
@@ -40,6 +43,7 @@ export function createServiceServer(options: ServiceServerOptions): HttpServer {
     logger,
     observer: options.observer,
     otherRoutes: options.otherRoutes,
+    methodRoutes: options.methodRoutes,
   });
   return createHttpServer({
     handler, logger,

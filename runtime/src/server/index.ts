@@ -23,7 +23,9 @@ export { createFallbackHandler } from "./fallback.js";
 export type { FallbackOptions } from "./fallback.js";
 export { detectProtocol, errorResponse } from "./error-response.js";
 export type { RpcProtocol } from "./error-response.js";
-export type { CallObserver, CallStart, ObservedCall } from "./call-observer.js";
+export type { CallObserver, CallProtocol, CallStart, ObservedCall } from "./call-observer.js";
+export { createUnaryDispatch } from "./unary-dispatch.js";
+export type { UnaryDispatch, UnaryReply } from "./unary-dispatch.js";
 
 // For createService.
 export { createServiceServer } from "./create-service-server.js";

@@ -25,7 +25,7 @@ function h2(url: string, path: string, body?: string): Promise<{ status: number;
 }
 
 describe("observability", () => {
-  it("counts calls by method and code at /metrics and writes an access line per call at debug", async () => {
+  it("counts calls by method and code at /metrics and writes an access line per call at debug, REST calls included", async () => {
     const lines: string[] = [];
     const destination = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
     const logger = createLogger({ level: "debug", format: "json", destination: { write: (s: string) => destination.write(s) } });
@@ -52,6 +52,17 @@ describe("observability", () => {
         protocol: "connect", method: "shop.cart.v1.ShoppingCartService/AddItem", entityType: "shopping-cart", entityId: "m1", code: "invalid_argument", ms: undefined,
       });
       assert.equal(access[2]!.level, 20);
+
+      // A REST call is the same call: counted by its method and logged with protocol rest.
+      const viaRest = await fetch(`${url}/carts/m1`);
+      assert.equal(viaRest.status, 200);
+      await viaRest.text();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.match((await h2(url, "/metrics")).body, /^orrery_rpc_calls_total\{method="shop.cart.v1.ShoppingCartService\/GetCart",code="ok"\} 1$/m);
+      const last = lines.map((l) => JSON.parse(l) as { call?: Record<string, unknown> }).filter((l) => l.call !== undefined).at(-1);
+      assert.deepEqual({ ...last?.call, ms: undefined }, {
+        protocol: "rest", method: "shop.cart.v1.ShoppingCartService/GetCart", entityType: "shopping-cart", entityId: "m1", code: "ok", ms: undefined,
+      });
     } finally {
       await service.stop();
     }

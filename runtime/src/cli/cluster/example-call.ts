@@ -21,8 +21,9 @@ export function findExampleCall(protoDir: string): ExampleCall | undefined {
   for (const file of files) {
     const text = withoutComments(readFileSync(path.join(protoDir, file), "utf8"));
     const pkg = /^\s*package\s+([\w.]+)\s*;/m.exec(text)?.[1];
+    // An rpc's options may hold braces two deep (google.api.http with additional_bindings).
     for (const service of text.matchAll(/\bservice\s+(\w+)\s*\{/g)) {
-      const rpcs = [...text.slice(service.index).matchAll(/\brpc\s+(\w+)\s*\(\s*([\w.]+)\s*\)\s*returns\s*\(\s*[\w.]+\s*\)\s*(\{[^{}]*\}|;)/g)];
+      const rpcs = [...text.slice(service.index).matchAll(/\brpc\s+(\w+)\s*\(\s*([\w.]+)\s*\)\s*returns\s*\(\s*[\w.]+\s*\)\s*(\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|;)/g)];
       const rpc = rpcs.find((r) => /read_only\s*=\s*true/.test(r[3]!)) ?? rpcs[0];
       if (rpc === undefined) continue;
       const request = rpc[2]!.split(".").pop()!;

@@ -1,3 +1,5 @@
+// The path template grammar of google.api.http, shared by protoc-gen-orrery (which checks templates
+// at generate time) and the runtime (which matches requests against them). Not for component authors.
 // google.api.http path templates: parsed once, matched against request paths,
 // ordered by precedence, and checked for routes that can never be told apart.
 //

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { comparePrecedence, matchPathTemplate, parsePathTemplate, PathTemplateError, sameRoute } from "../../src/rest/path-template.js";
+import { comparePrecedence, matchPathTemplate, parsePathTemplate, PathTemplateError, sameRoute } from "../src/path-template.js";
 
 const match = (template: string, path: string) => {
   const bindings = matchPathTemplate(parsePathTemplate(template), path);

@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createService } from "@orrery/runtime";
+import type { OrreryService } from "@orrery/runtime";
+import { pino } from "pino";
+import { desiredOwner } from "../../../runtime/src/cluster/placement.js";
+import { shardOf } from "../../../runtime/src/cluster/shard-hash.js";
+import { admin, postgresServerUrl, withDatabase } from "../../../runtime/test/support/postgres-server.js";
+import { cart } from "../src/cart.js";
+import { freshStorage } from "./support/storage.js";
+import type { TestStorage } from "./support/storage.js";
+
+const silent = pino({ level: "silent" });
+
+/** One REST call with fetch: the status and the parsed JSON answer. */
+async function rest(base: string, method: string, path: string, body?: string, contentType = "application/json"): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${base}${path}`, { method, body, headers: body === undefined ? {} : { "content-type": contentType } });
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+describe("shopping cart over REST", function () {
+  let storage: TestStorage;
+  let service: OrreryService;
+  let base: string;
+
+  before(async () => {
+    storage = await freshStorage();
+    service = createService({
+      components: [cart], port: 0, host: "127.0.0.1", logger: silent, handleSignals: false,
+      databaseUrl: storage.databaseUrl, dataDir: storage.dataDir,
+    });
+    base = (await service.start()).url;
+  });
+
+  after(async () => {
+    await service?.stop();
+    await storage?.cleanup();
+  });
+
+  it("adds items, reads, removes and checks out through the four routes", async () => {
+    const added = await rest(base, "POST", "/carts/r1/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 2 }));
+    assert.deepEqual(added, { status: 200, json: { cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }] } });
+    await rest(base, "POST", "/carts/r1/items", JSON.stringify({ productId: "p2", name: "Ink", quantity: 1 }));
+    assert.deepEqual((await rest(base, "GET", "/carts/r1")).json, {
+      cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }, { productId: "p2", name: "Ink", quantity: 1 }],
+    });
+    const removed = await rest(base, "DELETE", "/carts/r1/items/p2");
+    assert.deepEqual(removed, { status: 200, json: { cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }] } });
+    const done = await rest(base, "POST", "/carts/r1:checkout");
+    assert.deepEqual(done, { status: 200, json: { cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }], checkedOut: true } });
+    // The same cart through Connect: one entity, whichever protocol wrote it.
+    const connect = await fetch(`${base}/shop.cart.v1.ShoppingCartService/GetCart`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"cartId":"r1"}' });
+    assert.equal(((await connect.json()) as { checkedOut?: boolean }).checkedOut, true);
+  });
+
+  it("checks out with a JSON body too, the cart id taken from the path", async () => {
+    await rest(base, "POST", "/carts/r2/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 1 }));
+    assert.equal((await rest(base, "POST", "/carts/r2:checkout", "{}")).status, 200);
+  });
+
+  it("answers an unknown cart with an empty cart, as the Connect GetCart does", async () => {
+    assert.deepEqual(await rest(base, "GET", "/carts/never-seen"), { status: 200, json: { cartId: "never-seen" } });
+  });
+
+  it("answers the cart's errors in the Google status shape with their HTTP status", async () => {
+    assert.deepEqual(await rest(base, "DELETE", "/carts/r3/items/nope"), {
+      status: 404, json: { code: 5, message: 'ShoppingCartService.RemoveItem for shopping-cart "r3": product "nope" is not in the cart', details: [] },
+    });
+    assert.deepEqual(await rest(base, "POST", "/carts/r3/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 0 })), {
+      status: 400, json: { code: 3, message: 'ShoppingCartService.AddItem for shopping-cart "r3": quantity must be at least 1, got 0', details: [] },
+    });
+    const empty = await rest(base, "POST", "/carts/r3:checkout");
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json["code"], 9); // FAILED_PRECONDITION
+    assert.match(String(empty.json["message"]), /the cart is empty/);
+  });
+
+  it("rejects bad input with a 4xx and keeps serving", async () => {
+    const malformed = await rest(base, "POST", "/carts/r4/items", '{"productId":');
+    assert.equal(malformed.status, 400);
+    assert.match(String(malformed.json["message"]), /AddItem: the request body is not valid JSON/);
+    const wrongType = await rest(base, "POST", "/carts/r4/items", '{"productId":"p","quantity":"lots"}');
+    assert.equal(wrongType.status, 400);
+    const unknownField = await rest(base, "POST", "/carts/r4/items", '{"productId":"p","quantity":1,"colour":"red"}');
+    assert.equal(unknownField.status, 400);
+    assert.match(String(unknownField.json["message"]), /colour/);
+    const conflicting = await rest(base, "POST", "/carts/r4/items", '{"cartId":"other","productId":"p","quantity":1}');
+    assert.equal(conflicting.status, 400);
+    assert.match(String(conflicting.json["message"]), /cart_id is "r4" in the path but "other" in the body/);
+    assert.equal((await rest(base, "POST", "/carts/r4/items", "productId=p", "application/x-www-form-urlencoded")).status, 415);
+    const wrongMethod = await fetch(`${base}/carts/r4`, { method: "PUT" });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get("allow"), "GET");
+    assert.equal((await rest(base, "GET", "/carts")).status, 404);
+    assert.equal((await rest(base, "POST", "/carts/r4/items", JSON.stringify({ productId: "p", name: "P", quantity: 1 }))).status, 200);
+  });
+});
+
+describe("shopping cart over REST in a cluster", function () {
+  this.timeout(60_000);
+  const services: OrreryService[] = [];
+  let drop: (() => Promise<void>) | undefined;
+  after(async () => {
+    await Promise.allSettled(services.map((s) => s.stop()));
+    await drop?.();
+  });
+
+  it("forwards a REST call for a cart another node owns, with the owner's reply and error", async () => {
+    const server = await postgresServerUrl();
+    const name = `cart_rest_${process.pid}_${randomBytes(4).toString("hex")}`;
+    await admin(server, `create database ${name}`);
+    drop = () => admin(server, `drop database if exists ${name} with (force)`);
+    const settings = {
+      components: [cart], port: 0, host: "127.0.0.1", logger: silent, handleSignals: false, databaseUrl: withDatabase(server, name),
+      heartbeatMs: 50, selfFenceAfterMs: 200, deadAfterMs: 300, rebalanceStableMs: 200, clusterSecret: "a-test-secret-of-the-cluster",
+    };
+    const a = createService(settings);
+    await a.start();
+    services.push(a);
+    const b = createService(settings);
+    await b.start();
+    services.push(b);
+    const until = performance.now() + 20_000;
+    const ready = async (s: OrreryService) => (await fetch(`${s.url}/readyz`)).status === 200;
+    while (!((await ready(a)) && (await ready(b)) && a.cluster!.ownedShards().length + b.cluster!.ownedShards().length === 1024 && b.cluster!.ownedShards().length > 0)) {
+      if (performance.now() > until) throw new Error("the two nodes did not split the shards in time");
+      await sleep(20);
+    }
+    const placement = [a.cluster!.name!, b.cluster!.name!].map((n) => ({ name: n, weight: 100 }));
+    let cartOfB = "";
+    for (let i = 0; cartOfB === ""; i++) if (desiredOwner(shardOf("shopping-cart", `c-${i}`, 1024), placement) === b.cluster!.name) cartOfB = `c-${i}`;
+    assert.equal(b.cluster!.epochOf(shardOf("shopping-cart", cartOfB, 1024)) !== undefined, true, "b serves the cart's shard");
+
+    const viaA = await rest(a.url, "POST", `/carts/${cartOfB}/items`, JSON.stringify({ productId: "p", name: "P", quantity: 2 }));
+    assert.equal(viaA.status, 200);
+    assert.deepEqual(await rest(b.url, "GET", `/carts/${cartOfB}`), viaA);
+    const forwardedError = await rest(a.url, "DELETE", `/carts/${cartOfB}/items/nope`);
+    assert.deepEqual(forwardedError, await rest(b.url, "DELETE", `/carts/${cartOfB}/items/nope`));
+    assert.equal(forwardedError.status, 404);
+  });
+});
