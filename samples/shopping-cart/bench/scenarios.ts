@@ -11,6 +11,7 @@ import {
   HealthCheckResponse_ServingStatus,
 } from "../../../runtime/src/gen/grpc/health/v1/health_pb.js";
 import { AddItemRequestSchema, CartSchema, GetCartRequestSchema, ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
+import { CartRowRequestSchema, CartsByCheckedOutRequestSchema, CartsPageSchema, CartsView } from "../src/gen/shop/cart/v1/carts_view_pb.js";
 import {
   GetPopularityRequestSchema,
   ProductPopularitySchema,
@@ -23,7 +24,7 @@ import type { UnaryCall } from "./load-generator.js";
 export interface Scenario {
   /** Stable name, used in the JSON and by BENCH_SCENARIOS. */
   readonly id: string;
-  readonly rpc: "no-op" | "AddItem" | "GetCart" | "RecordAdded";
+  readonly rpc: "no-op" | "AddItem" | "GetCart" | "RecordAdded" | "GetCartRow" | "GetCartsByCheckedOut";
   /** The table's scenario column. */
   readonly label: string;
   /** Distinct carts (or, for RecordAdded, products: key-value entities) the requests spread over (0 for the no-op). */
@@ -56,6 +57,9 @@ export function scenarios(manyCarts: number): Scenario[] {
     { id: `getcart-${manyCarts}carts-c64`, rpc: "GetCart", label: "GetCart", carts: manyCarts, concurrency: 64, call: getCartCall(many), activate: getCartCall(many) },
     // A key-value entity (the product popularity) updated over as many keys: its state replaced and written whole each time.
     { id: `kv-update-${manyCarts}keys-c64`, rpc: "RecordAdded", label: "key-value update", carts: manyCarts, concurrency: 64, call: recordAddedCall(manyCarts), activate: getPopularityCall(manyCarts) },
+    // The carts view, filled by the AddItem rows before: a query by key, and a filtered, ordered, paged one (10 carts a page).
+    { id: `view-bykey-${manyCarts}carts-c64`, rpc: "GetCartRow", label: "view by key", carts: manyCarts, concurrency: 64, call: cartRowCall(many) },
+    { id: `view-page-${manyCarts}carts-c64`, rpc: "GetCartsByCheckedOut", label: "view page of 10", carts: manyCarts, concurrency: 64, call: openCartsPageCall() },
     { id: "noop-c64-again", rpc: "no-op", label: "no-op (again)", carts: 0, concurrency: 64, call: noop },
   ];
 }
@@ -123,5 +127,27 @@ function getPopularityCall(count: number): UnaryCall {
     path: pathOf(ProductPopularityService.method.getPopularity),
     bodies: products.map((productId) => toBinary(GetPopularityRequestSchema, create(GetPopularityRequestSchema, { productId }))),
     check: (reply, i) => fromBinary(ProductPopularitySchema, reply).productId === products[i],
+  };
+}
+
+/** The carts view's row of cart `i`, by key. */
+function cartRowCall(carts: readonly string[]): UnaryCall {
+  return {
+    path: pathOf(CartsView.method.getCartRow),
+    bodies: carts.map((cartId) => toBinary(CartRowRequestSchema, create(CartRowRequestSchema, { cartId }))),
+    check: (reply, i) => fromBinary(CartSchema, reply).cartId === carts[i],
+  };
+}
+
+/** One of the first ten pages of open carts, ten a page, ordered by cart id: a filtered, ordered, paged view query. */
+function openCartsPageCall(): UnaryCall {
+  const tokens = Array.from({ length: 10 }, (_, page) => (page === 0 ? "" : Buffer.from(String(page * 10)).toString("base64url")));
+  return {
+    path: pathOf(CartsView.method.getCartsByCheckedOut),
+    bodies: tokens.map((pageToken) => toBinary(CartsByCheckedOutRequestSchema, create(CartsByCheckedOutRequestSchema, { checkedOut: false, pageSize: 10, pageToken }))),
+    check: (reply) => {
+      const page = fromBinary(CartsPageSchema, reply);
+      return page.carts.length === 10 && page.hasMore;
+    },
   };
 }
