@@ -205,7 +205,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
     if (spec.delivery === "in-transaction") {
       try {
         await database.db.transaction().execute(async (trx) => {
-          await checkFence(trx, fence, spec.name);
+          await boundIdleTime(trx);
           if (spec.handleBatch !== undefined) {
             try {
               await spec.handleBatch(records, trx);
@@ -221,6 +221,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
           }
           failedAt = -1;
           await storeOffset(trx, spec.name, spec.feed, records.at(-1)!.offset);
+          await checkFence(trx, fence, spec.name);
         });
         advance(records.length, records.at(-1)!.offset);
         return records.length;
@@ -248,8 +249,9 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
       if (done > 0) {
         const last = records[done - 1]!.offset;
         await database.db.transaction().execute(async (trx) => {
-          await checkFence(trx, fence, spec.name);
+          await boundIdleTime(trx);
           await storeOffset(trx, spec.name, spec.feed, last);
+          await checkFence(trx, fence, spec.name);
         });
         advance(done, last);
       }
@@ -343,7 +345,18 @@ async function handleByEntity(records: readonly FeedRecord[], handle: (record: F
   return first;
 }
 
-/** Fails the transaction with `FencedWriteError` unless `fence`'s shard is still at its epoch (held `FOR SHARE` until commit). */
+/**
+ * A projection's transaction must never hold its locks long: a process paused
+ * (SIGSTOP, a long GC) or cut off in the middle would keep the shard row it
+ * read FOR SHARE, and no node could claim that shard. The fence is therefore
+ * checked last, right before the commit, and PostgreSQL ends the session if
+ * the transaction sits idle for 2 s.
+ */
+async function boundIdleTime(trx: Kysely<OrreryTables>): Promise<void> {
+  await sql`set local idle_in_transaction_session_timeout = 2000`.execute(trx);
+}
+
+/** Fails the transaction with `FencedWriteError` unless `fence`'s shard is still at its epoch (held `FOR SHARE` until commit): run it last. */
 async function checkFence(trx: Kysely<OrreryTables>, fence: ShardFence | undefined, projection: string): Promise<void> {
   if (fence === undefined) return;
   const { rows } = await sql<{ epoch: string | number }>`select epoch from orrery_shards where shard = ${fence.shard} for share`.execute(trx);
