@@ -7,7 +7,7 @@ import { shardOf } from "../../../src/cluster/shard-hash.js";
 import { eventually, shardCount, startCluster, timings } from "./cluster-harness.js";
 import type { NodeProcess, ProcessCluster } from "./cluster-harness.js";
 import { checkJournal } from "./journal-check.js";
-import { connectionReset, failureSamples, failuresByCode, startLoad } from "./load-client.js";
+import { connectionReset, failureSamples, failuresByCode, startLoad as startClusterLoad } from "./load-client.js";
 import type { CallRecord } from "./load-client.js";
 
 /** `performance.now()` once `check` holds, polling every 20 ms. */
@@ -44,8 +44,17 @@ const prefix = () => `t${randomBytes(3).toString("hex")}`;
 describe("a cluster of shopping-cart processes under load", function () {
   this.timeout(60_000);
   let cluster: ProcessCluster | undefined;
+  // A test that fails mid-load leaves its load running, and its sessions would keep mocha from exiting.
+  const loads = new Set<ReturnType<typeof startLoad>>();
+  const startLoad: typeof startClusterLoad = (...args) => {
+    const load = startClusterLoad(...args);
+    loads.add(load);
+    return load;
+  };
   afterEach(async function () {
     if (this.currentTest?.state === "failed" && cluster !== undefined) console.log(cluster.logs());
+    await Promise.allSettled([...loads].map((load) => load.stop()));
+    loads.clear();
     await cluster?.close();
     cluster = undefined;
   });
