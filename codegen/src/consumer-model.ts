@@ -1,7 +1,7 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { Fail } from "./entity-methods.js";
-import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
+import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions, rejectViewMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component } from "./gen/orrery/v1/options_pb.js";
 import { rejectHttpRule } from "./http-rule-check.js";
@@ -59,8 +59,7 @@ export function readConsumer(
     return undefined;
   }
   if (found === undefined) {
-    const known = [...new Set(allComponentTypes(allFiles))].sort().slice(0, 10);
-    fail({ option: `${optionPath}.source` }, `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`,
+    fail({ option: `${optionPath}.source` }, unknownSource(allFiles, source),
       "name the type of an event-sourced entity declared in this file or one it imports");
     return undefined;
   }
@@ -80,14 +79,7 @@ export function readConsumer(
   const methods: Array<{ method: DescMethod; event: DescMessage }> = [];
   const handled = new Map<DescMessage, DescMethod>();
   for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but a consumer's rpcs are unary`, "drop `stream` from the rpc");
-    }
-    if (method.output.typeName !== "google.protobuf.Empty") {
-      fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
-    }
-    rejectUnsupportedMethodOptions(method, fail);
-    rejectHttpRule(method, consumerRest, fail);
+    checkConsumerRpc(method, fail);
     if (!events.includes(method.input)) {
       fail({ method }, `the rpc takes ${method.input.typeName}, which is not an event of "${source}" (${events.map((e) => e.typeName).join(", ")})`,
         "make the rpc's request one of the source's event messages");
@@ -148,14 +140,7 @@ function readStateConsumer(
   }
   const methods: Array<{ method: DescMethod; event: DescMessage }> = [];
   for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but a consumer's rpcs are unary`, "drop `stream` from the rpc");
-    }
-    if (method.output.typeName !== "google.protobuf.Empty") {
-      fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
-    }
-    rejectUnsupportedMethodOptions(method, fail);
-    rejectHttpRule(method, consumerRest, fail);
+    checkConsumerRpc(method, fail);
     if (method.input !== state && method.input.typeName !== "google.protobuf.Empty") {
       fail({ method }, `the rpc takes ${method.input.typeName}; a consumer of the key-value entity "${source}" takes its state ${state.typeName} (each change) or google.protobuf.Empty (each deletion)`,
         `make the rpc's request ${state.typeName} or google.protobuf.Empty`);
@@ -175,6 +160,19 @@ function readStateConsumer(
   return { kind: "consumer", service, name: service.typeName, baseName: entityBaseName(service), source, feed: "states", events: [state], ignored: [], methods };
 }
 
+/** What every consumer rpc must be, whatever its source: unary, returning Empty, with no option a consumer does not take. */
+function checkConsumerRpc(method: DescMethod, fail: Fail): void {
+  if (method.methodKind !== "unary") {
+    fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but a consumer's rpcs are unary`, "drop `stream` from the rpc");
+  }
+  if (method.output.typeName !== "google.protobuf.Empty") {
+    fail({ method }, `the rpc returns ${method.output.typeName}; a consumer's rpcs return google.protobuf.Empty`, "declare it `returns (google.protobuf.Empty)`");
+  }
+  rejectUnsupportedMethodOptions(method, fail);
+  rejectViewMethodOptions(method, "a consumer", fail);
+  rejectHttpRule(method, consumerRest, fail);
+}
+
 /**
  * The service declaring the component of type `type` among the files of the
  * run: in `near`'s own file first, then in its package, then anywhere.
@@ -191,7 +189,13 @@ export function findComponent(files: readonly DescFile[], type: string, near?: D
   return found.find((s) => s.file === near?.file) ?? found.find((s) => s.file.proto.package === near?.file.proto.package) ?? found[0];
 }
 
-export function allComponentTypes(files: readonly DescFile[]): string[] {
+/** "no component has the type …", with the types the run does declare (the first ten). */
+export function unknownSource(files: readonly DescFile[], source: string): string {
+  const known = [...new Set(allComponentTypes(files))].sort().slice(0, 10);
+  return `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`;
+}
+
+function allComponentTypes(files: readonly DescFile[]): string[] {
   return files.flatMap((file) => file.services.flatMap((service) => {
     if (!hasOption(service, component)) return [];
     const { kind } = getOption(service, component);

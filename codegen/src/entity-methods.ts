@@ -44,6 +44,7 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
     }
     const entityKey = readEntityKey(method, fail);
     rejectUnsupportedMethodOptions(method, fail);
+    rejectViewMethodOptions(method, kindName, fail);
     const routes = checkHttpRule(method, fail);
     const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
     if (entityKey) methods.push({ method, entityKey, readOnly, routes });
@@ -53,6 +54,15 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
 
 // Method settings the runtime does not enforce yet (option-support.ts): accepting them would promise what
 // is not there (a method marked deny: ["internet"] would still answer the internet).
+/** view_update and view_query belong to a view's rpcs: on any other component they would be accepted and ignored. */
+export function rejectViewMethodOptions(method: DescMethod, kindName: string, fail: Fail): void {
+  if (!hasOption(method, methodSettings)) return;
+  const settings = getOption(method, methodSettings);
+  for (const [field, set] of [["view_update", settings.viewUpdate !== undefined], ["view_query", settings.viewQuery !== undefined]] as const) {
+    if (set) fail({ method, option: `(orrery.v1.method).${field}` }, `${field} is for the rpcs of a view, and this service is ${kindName}`, `remove it, or move the rpc to a service with option (orrery.v1.component) = { view: {} }`);
+  }
+}
+
 export function rejectUnsupportedMethodOptions(method: DescMethod, fail: Fail): void {
   if (hasOption(method, methodSettings)) {
     const settings = getOption(method, methodSettings);

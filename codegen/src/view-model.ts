@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { CompiledViewQuery } from "@orrery/sdk";
-import { allComponentTypes, findComponent } from "./consumer-model.js";
+import { findComponent, unknownSource } from "./consumer-model.js";
 import type { Fail } from "./entity-methods.js";
 import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
@@ -101,8 +101,7 @@ export function readView(
     const source = update.source.trim();
     const found = source === "" ? undefined : findComponent(allFiles, source, service);
     if (found === undefined) {
-      const known = [...new Set(allComponentTypes(allFiles))].sort().slice(0, 10);
-      fail({ ...where, option: "(orrery.v1.method).view_update.source" }, source === "" ? "no source is named" : `no component has the type "${source}"${known.length > 0 ? ` (known: ${known.map((t) => `"${t}"`).join(", ")})` : ""}`,
+      fail({ ...where, option: "(orrery.v1.method).view_update.source" }, source === "" ? "no source is named" : unknownSource(allFiles, source),
         "name the type of the event-sourced or key-value entity that feeds the table");
       continue;
     }

@@ -132,6 +132,15 @@ message Cart { string cart_id = 1; }
 message Added {}
 message Removed {}
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/view_options_elsewhere.proto", `syntax = "proto3";
+package v.view_options_elsewhere;
+import "orrery/v1/options.proto";
+service QueryingService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "querying" state: "Cart" events: ["Cart"] } };
+  rpc Add(AddRequest) returns (Cart) { option (orrery.v1.method).view_query = { query: "SELECT * FROM carts" }; }
+}
+message Cart {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/same_base.proto", `syntax = "proto3";
 package v.same_base;
 import "orrery/v1/options.proto";
@@ -268,6 +277,10 @@ describe("protoc-gen-orrery", () => {
         'service v.view_problems.CartsView, option (orrery.v1.component).view: table carts: event v.view_problems.Removed of "cart" is neither handled nor ignored',
         'service v.view_problems.CartsView, rpc ByOwner, option (orrery.v1.method).view_query.query: at column 27 ("owner"): unknown column owner: table carts (v.view_problems.Cart) has no field owner (its fields: cart_id)',
       ]);
+    });
+
+    it("view_query or view_update on an rpc that is not a view's, instead of accepting and ignoring it", () => {
+      assertProblem("view_options_elsewhere", /rpc Add, option \(orrery\.v1\.method\)\.view_query: view_query is for the rpcs of a view, and this service is an event-sourced entity\. Fix: remove it, or move the rpc to a service with option \(orrery\.v1\.component\) = \{ view: \{\} \}/);
     });
 
     it("two entities in one file whose generated names would clash", () => {
