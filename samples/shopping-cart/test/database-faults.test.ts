@@ -44,7 +44,11 @@ const faults: Fault[] = [
   {
     name: "a fast restart of the PostgreSQL server (pg_ctl restart -m fast)",
     throughProxy: false,
-    notReadyDuringFault: true,
+    // Not required: the server is down for ~150-250 ms, and a lost connection
+    // whose reconnect (or probe) already finds the server back is, by design,
+    // no outage to report, so /readyz may rightly stay 200 throughout (seen in
+    // CI on a busy machine). The stopped server below checks the 503.
+    notReadyDuringFault: false,
     inject: (postgres) => postgres.restart("fast"),
   },
   {
