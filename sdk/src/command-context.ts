@@ -2,6 +2,7 @@ import type { Code } from "@connectrpc/connect";
 import type { ComponentClient } from "./component-client.js";
 import type { ErrorEffect, PersistEffect, ReplyEffect } from "./effect.js";
 import { errorEffect, persistEffect } from "./effect.js";
+import type { CommandTimers } from "./timers.js";
 
 /**
  * What a command handler gets besides the state and the command: who it is
@@ -28,6 +29,8 @@ export interface CommandContext<State, Event> {
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
   readonly components: ComponentClient;
+  /** Schedule and cancel durable timers; the changes take effect only if this command commits. */
+  readonly timers: CommandTimers;
   /** Persist these events, in order and atomically; finish with `thenReply`. */
   persist(...events: Event[]): PersistEffect<State, Event>;
   /** Reply without persisting anything. */
@@ -47,6 +50,8 @@ export interface CommandContextInit {
   readonly metadata?: Headers;
   readonly signal?: AbortSignal;
   readonly components: ComponentClient;
+  /** Records the handler's timer changes (see `recordTimers`). */
+  readonly timers: CommandTimers;
 }
 
 /** Creates a command context; for runtimes and test kits. */
@@ -59,6 +64,7 @@ export function createCommandContext<State, Event>(init: CommandContextInit): Co
     metadata: init.metadata ?? new Headers(),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
+    timers: init.timers,
     persist: (...events) => persistEffect<State, Event>(events),
     reply: (reply) => persistEffect<State, Event>([]).thenReply(reply),
     error: errorEffect,

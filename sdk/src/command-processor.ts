@@ -4,6 +4,8 @@ import type { Code } from "@connectrpc/connect";
 import { createCommandContext } from "./command-context.js";
 import type { ComponentClient } from "./component-client.js";
 import type { EventSourcedEntity } from "./event-sourced-entity.js";
+import { recordTimers } from "./timers.js";
+import type { TimerChange } from "./timers.js";
 
 /** The outcome of one command against an entity's current state. */
 export type CommandOutcome =
@@ -17,6 +19,8 @@ export type CommandOutcome =
       readonly deleted: boolean;
       /** The reply, detached from the state. */
       readonly reply: Message;
+      /** The timer changes the handler made, in order: to apply once the events commit. */
+      readonly timers: readonly TimerChange[];
     };
 
 /** Where user code broke a rule; the command fails and the entity must be reloaded. */
@@ -69,6 +73,7 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
   if (handler === undefined) {
     throw new HandlerFailure("handler", `no handler for ${method.name}`);
   }
+  const timers: TimerChange[] = [];
   const ctx = createCommandContext<Message, Message>({
     entityId: input.entityId,
     entityType: entity.spec.type,
@@ -77,6 +82,7 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
     metadata: input.metadata,
     signal: input.signal,
     components: input.components,
+    timers: recordTimers(timers),
   });
   const effect = await callHandler(method, "ctx.reply(...), ctx.persist(...).thenReply(...)", () => handler(input.state, input.command, ctx));
   if (effect.kind === "error") {
@@ -107,6 +113,7 @@ export async function processCommand(input: CommandInput): Promise<CommandOutcom
     state: effect.deleteEntity ? initialState(entity, input.entityId) : state,
     deleted: effect.deleteEntity,
     reply,
+    timers,
   };
 }
 

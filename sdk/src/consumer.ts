@@ -1,6 +1,7 @@
 import type { DescMessage, DescService, Message } from "@bufbuild/protobuf";
 import { bindHandlers } from "./bind-handlers.js";
 import type { ComponentClient } from "./component-client.js";
+import type { Timers } from "./timers.js";
 
 /** Per-rpc facts of a consumer: the event message it handles. */
 export interface ConsumerMethodSpec {
@@ -43,6 +44,8 @@ export interface ConsumerContext {
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
   readonly components: ComponentClient;
+  /** Schedule and cancel durable timers; each change is stored when its promise resolves. */
+  readonly timers: Timers;
 }
 
 /**

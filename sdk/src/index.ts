@@ -31,6 +31,7 @@ export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition,
 export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";
+export type { CommandTimers, TimerTarget, Timers, TimerWhen } from "./timers.js";
 export { Code, ConnectError } from "@connectrpc/connect";
 
 // For runtimes and test kits; component authors do not need these.
@@ -45,3 +46,5 @@ export type { KeyValueCommandContextInit } from "./key-value-context.js";
 export { initialKeyValueState, processKeyValueCommand } from "./key-value-processor.js";
 export type { KeyValueCommandInput, KeyValueOutcome } from "./key-value-processor.js";
 export type { AnyKeyValueHandler } from "./key-value-entity.js";
+export { checkTimerName, dueTime, recordTimers, timerSchedule } from "./timers.js";
+export type { TimerChange } from "./timers.js";

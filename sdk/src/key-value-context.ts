@@ -4,6 +4,7 @@ import type { ErrorEffect } from "./effect.js";
 import { errorEffect } from "./effect.js";
 import type { KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
 import { stateEffect } from "./key-value-effect.js";
+import type { CommandTimers } from "./timers.js";
 
 /**
  * What a key-value command handler gets besides the state and the command:
@@ -28,6 +29,8 @@ export interface KeyValueCommandContext<State> {
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
   readonly components: ComponentClient;
+  /** Schedule and cancel durable timers; the changes take effect only if this command commits. */
+  readonly timers: CommandTimers;
   /** Replace the entity's state with `state`; finish with `thenReply`. */
   updateState(state: State): StateEffect<State>;
   /** Delete the entity: the next command sees the initial state; finish with `thenReply`. */
@@ -46,6 +49,8 @@ export interface KeyValueCommandContextInit {
   readonly metadata?: Headers;
   readonly signal?: AbortSignal;
   readonly components: ComponentClient;
+  /** Records the handler's timer changes (see `recordTimers`). */
+  readonly timers: CommandTimers;
 }
 
 /** Creates a key-value command context; for runtimes and test kits. */
@@ -57,6 +62,7 @@ export function createKeyValueCommandContext<State>(init: KeyValueCommandContext
     metadata: init.metadata ?? new Headers(),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
+    timers: init.timers,
     updateState: (state) => stateEffect<State>(state, false),
     deleteEntity: () => stateEffect<State>(undefined, true),
     reply: (reply) => stateEffect<State>(undefined, false).thenReply(reply),

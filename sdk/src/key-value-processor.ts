@@ -5,6 +5,8 @@ import { callHandler, computeReply, describeMessage, HandlerFailure } from "./co
 import type { ComponentClient } from "./component-client.js";
 import { createKeyValueCommandContext } from "./key-value-context.js";
 import type { KeyValueEntity } from "./key-value-entity.js";
+import { recordTimers } from "./timers.js";
+import type { TimerChange } from "./timers.js";
 
 /** The outcome of one command against a key-value entity's current state. */
 export type KeyValueOutcome =
@@ -18,6 +20,8 @@ export type KeyValueOutcome =
       readonly deleted: boolean;
       /** The reply, detached from the state. */
       readonly reply: Message;
+      /** The timer changes the handler made, in order: to apply once the state is written. */
+      readonly timers: readonly TimerChange[];
     };
 
 /** Everything needed to run one key-value command. */
@@ -46,6 +50,7 @@ export async function processKeyValueCommand(input: KeyValueCommandInput): Promi
   const { entity, method } = input;
   const handler = entity.handler(method.localName);
   if (handler === undefined) throw new HandlerFailure("handler", `no handler for ${method.name}`);
+  const timers: TimerChange[] = [];
   const ctx = createKeyValueCommandContext<Message>({
     entityId: input.entityId,
     entityType: entity.spec.type,
@@ -53,6 +58,7 @@ export async function processKeyValueCommand(input: KeyValueCommandInput): Promi
     metadata: input.metadata,
     signal: input.signal,
     components: input.components,
+    timers: recordTimers(timers),
   });
   const effect = await callHandler(method, "ctx.reply(...), ctx.updateState(...).thenReply(...)", () => handler(input.state, input.command, ctx));
   if (effect.kind === "error") return { kind: "rejected", code: effect.code, message: effect.message };
@@ -73,5 +79,5 @@ export async function processKeyValueCommand(input: KeyValueCommandInput): Promi
   }
   const state = effect.deleteEntity ? initialKeyValueState(entity, input.entityId) : (effect.update ?? input.state);
   const reply = computeReply(method, () => effect.reply(state));
-  return { kind: "accepted", changed, state, deleted: effect.deleteEntity, reply };
+  return { kind: "accepted", changed, state, deleted: effect.deleteEntity, reply, timers };
 }

@@ -4,6 +4,8 @@ import type { Code } from "@connectrpc/connect";
 import { initialState, processCommand } from "../command-processor.js";
 import type { ComponentClient } from "../component-client.js";
 import type { EventSourcedEntity } from "../event-sourced-entity.js";
+import { noComponents } from "./no-components.js";
+import { TestTimers } from "./test-timers.js";
 
 /** The outcome of one command in the test kit. */
 export interface TestCommandResult<Reply, State, Event> {
@@ -23,6 +25,8 @@ export interface TestKitOptions {
   readonly entityId?: string;
   /** The component client handlers see; by default any call fails. */
   readonly components?: ComponentClient;
+  /** The timers and test clock handlers schedule on; by default a clock of its own at 0, firing through `components`. */
+  readonly timers?: TestTimers;
 }
 
 /**
@@ -36,6 +40,8 @@ export interface TestKitOptions {
  */
 export class EventSourcedTestKit<Svc extends DescService, State extends Message, Event extends Message> {
   readonly entityId: string;
+  /** The timers this entity's handlers scheduled (of accepted commands only), on a test clock. */
+  readonly timers: TestTimers;
   #entity: EventSourcedEntity<Svc, State, Event>;
   #components: ComponentClient;
   #state: State;
@@ -46,6 +52,7 @@ export class EventSourcedTestKit<Svc extends DescService, State extends Message,
     this.#entity = entity;
     this.entityId = options.entityId ?? "test-entity";
     this.#components = options.components ?? noComponents;
+    this.timers = options.timers ?? new TestTimers({ components: this.#components });
     this.#state = initialState(entity as unknown as EventSourcedEntity, this.entityId) as State;
   }
 
@@ -100,6 +107,7 @@ export class EventSourcedTestKit<Svc extends DescService, State extends Message,
     this.#events.push(...events);
     this.#state = outcome.state as State;
     this.#deleted = outcome.deleted;
+    this.timers.apply(outcome.timers);
     return {
       reply: outcome.reply as MessageShape<Svc["method"][K]["output"]>,
       error: undefined,
@@ -124,9 +132,3 @@ function roundTrip(entity: EventSourcedEntity, event: Message): Message {
   if (desc === undefined) return event;
   return fromBinary(desc, toBinary(desc, event));
 }
-
-export const noComponents: ComponentClient = {
-  forService(service) {
-    throw new Error(`the test kit has no component client; pass { components } to call ${service.typeName}`);
-  },
-};

@@ -5,7 +5,8 @@ import type { ComponentClient } from "../component-client.js";
 import type { KeyValueEntity } from "../key-value-entity.js";
 import { initialKeyValueState, processKeyValueCommand } from "../key-value-processor.js";
 import type { TestKitOptions } from "./event-sourced-test-kit.js";
-import { noComponents } from "./event-sourced-test-kit.js";
+import { noComponents } from "./no-components.js";
+import { TestTimers } from "./test-timers.js";
 
 /** The outcome of one command in the key-value test kit. */
 export interface KeyValueTestResult<Reply, State> {
@@ -31,6 +32,8 @@ export interface KeyValueTestResult<Reply, State> {
  */
 export class KeyValueTestKit<Svc extends DescService, State extends Message> {
   readonly entityId: string;
+  /** The timers this entity's handlers scheduled (of accepted commands only), on a test clock. */
+  readonly timers: TestTimers;
   #entity: KeyValueEntity<Svc, State>;
   #components: ComponentClient;
   #state: State;
@@ -41,6 +44,7 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
     this.#entity = entity;
     this.entityId = options.entityId ?? "test-entity";
     this.#components = options.components ?? noComponents;
+    this.timers = options.timers ?? new TestTimers({ components: this.#components });
     this.#state = initialKeyValueState(entity as unknown as KeyValueEntity, this.entityId) as State;
   }
 
@@ -94,6 +98,7 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
       this.#revision++;
       this.#deleted = outcome.deleted;
     }
+    this.timers.apply(outcome.timers);
     return {
       reply: outcome.reply as MessageShape<Svc["method"][K]["output"]>,
       error: undefined,
