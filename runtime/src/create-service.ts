@@ -1,4 +1,4 @@
-import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, View } from "@orrery/sdk";
+import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, Timers, View } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
@@ -20,8 +20,10 @@ import { createRestHandler, createRestRoutes } from "./rest/index.js";
 import { createReadiness, createServiceServer, followReadiness, storageReachable } from "./server/index.js";
 import type { HttpServer } from "./server/index.js";
 import { exitOnStartupFailure, loadConfigOrExit } from "./startup-failure.js";
-import { describeEventStore, openEventStore } from "./storage/index.js";
-import type { EventStore } from "./storage/index.js";
+import { createFeedSignal, describeEventStore, openEventStore } from "./storage/index.js";
+import type { EventStore, FeedSignal } from "./storage/index.js";
+import { createTimerService, TIMER_CHANNEL } from "./timer/index.js";
+import type { TimerService } from "./timer/index.js";
 
 /** A component `createService` can serve. */
 export type Component = EventSourcedEntity | KeyValueEntity | Consumer | View;
@@ -48,6 +50,8 @@ export interface OrreryService {
   readonly components: ComponentClient;
   /** This node in the cluster (its shards, their owners, readiness) once started. */
   readonly cluster: ClusterNode | undefined;
+  /** Durable timers, for code outside handlers (handlers use `ctx.timers`); usable once started. */
+  readonly timers: Timers;
 }
 
 /**
@@ -75,6 +79,8 @@ export function createService(options: ServiceOptions): OrreryService {
   let observability: Observability | undefined;
   let hosts: EntityHost[] = [];
   let projections: ProjectionRunner[] = [];
+  let timerSignal: FeedSignal | undefined;
+  let timerService: TimerService | undefined;
   const stopProjections = new AbortController();
   let server: HttpServer | undefined;
   let url = "";
@@ -109,6 +115,12 @@ export function createService(options: ServiceOptions): OrreryService {
       storageReachable(journal.health),
       { blocker: () => node.notReadyReason(), onChange: (listener) => node.onChange(listener) },
     ]);
+    timerSignal = createFeedSignal(store.database, { logger: logger.child({ component: "timers" }), channel: TIMER_CHANNEL });
+    const timers = (timerService = createTimerService({
+      database: store.database, signal: timerSignal, placement: node, components: inProcess.client,
+      services: entities.map((c) => c.spec.service), health: journal.health, logger: logger.child({ component: "timers" }),
+      storageWaitMs: config.storageWaitMs,
+    }));
     hosts = entities.map((component) =>
       createEntityHost({
         model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
@@ -119,6 +131,7 @@ export function createService(options: ServiceOptions): OrreryService {
         maxQueuedPerEntity: config.maxQueuedPerEntity,
         observer: observability!.entities,
         shards: node,
+        timers,
       }),
     );
     const secret = config.clusterSecret;
@@ -143,7 +156,7 @@ export function createService(options: ServiceOptions): OrreryService {
     }]));
     for (const view of views) await ensureViewTables(store.database.db, view);
     const projectionSpecs: ProjectionSpec[] = [
-      ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal)),
+      ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal, timers.timers)),
       ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table))),
     ];
     projections = projectionSpecs.map((spec) => {
@@ -186,6 +199,7 @@ export function createService(options: ServiceOptions): OrreryService {
     readiness.set("unavailable");
     updateReadiness();
     for (const projection of projections) projection.start();
+    timers.start();
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
@@ -207,6 +221,10 @@ export function createService(options: ServiceOptions): OrreryService {
     get cluster() {
       return cluster;
     },
+    timers: {
+      schedule: (...args) => timerService?.timers.schedule(...args) ?? Promise.reject(new Error("the service has not started yet; call start() first")),
+      cancel: (name) => timerService?.timers.cancel(name) ?? Promise.reject(new Error("the service has not started yet; call start() first")),
+    },
     async start() {
       try {
         return await startServing();
@@ -214,6 +232,8 @@ export function createService(options: ServiceOptions): OrreryService {
         // The server never listened: release what was opened before the failure.
         for (const host of hosts) host.close();
         await Promise.all(projections.map((p) => p.stop()));
+        await timerService?.stop();
+        await timerSignal?.close();
         await cluster?.leave().catch(() => undefined);
         await store?.database.close().catch(() => undefined);
         await observability?.shutdown().catch(() => undefined);
@@ -229,6 +249,8 @@ export function createService(options: ServiceOptions): OrreryService {
         // Projections first: a batch they are handling finishes and stores its offset while this node still holds its shard.
         stopProjections.abort();
         await Promise.all(projections.map((p) => p.stop()));
+        // Timers too: a call in flight settles its row while this node still holds the timer's shard.
+        await timerService?.stop();
         // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
         await cluster?.leave();
         await server?.close({ graceMs: config.shutdownGraceMs });
@@ -237,6 +259,7 @@ export function createService(options: ServiceOptions): OrreryService {
         await store?.keyValues.close();
         await store?.journal.close();
         await store?.feed.close();
+        await timerSignal?.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");

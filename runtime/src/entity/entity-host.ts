@@ -1,7 +1,7 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { HandlerFailure } from "@orrery/sdk";
-import type { ComponentClient } from "@orrery/sdk";
+import type { ComponentClient, TimerChange } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
@@ -61,6 +61,16 @@ export interface EntityHostOptions {
   readonly observer?: EntityObserver;
   /** The shards this node serves; without it the host serves every entity and its appends carry no fence. */
   readonly shards?: EntityShards;
+  /** Where the handlers' timer changes go once their commands commit; without it a handler that schedules one fails. */
+  readonly timers?: EntityTimers;
+}
+
+/** What an entity host needs of the timers (a `TimerService` is one). */
+export interface EntityTimers {
+  /** Throws a `HandlerFailure` when a change cannot be stored (a target this service does not serve). */
+  check(changes: readonly TimerChange[]): void;
+  /** Stores committed changes, in order. */
+  apply(changes: readonly TimerChange[]): Promise<void>;
 }
 
 /** What an entity host needs of the cluster (a `ClusterNode` is one). */
@@ -173,6 +183,9 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     const write = model.batch(slot.id, seqNr);
     const settled: Array<() => void> = [];
     let failed = false;
+    // Timer changes of accepted commands, stored once their writes commit; if that fails, those commands fail.
+    const timerChanges: TimerChange[] = [];
+    let timerFailure: ConnectError | undefined;
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
       const where = () => describeCall(command.method, type, slot.id); // only errors need it
@@ -191,9 +204,12 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           settled.push(() => command.reject(error));
           continue;
         }
+        if (outcome.timers.length > 0) checkTimers(outcome.timers);
         seqNr = write.add(outcome);
         state = outcome.state;
-        settled.push(() => command.resolve(outcome.reply));
+        timerChanges.push(...outcome.timers);
+        const withTimers = outcome.timers.length > 0;
+        settled.push(() => (withTimers && timerFailure !== undefined ? command.reject(timerFailure) : command.resolve(outcome.reply)));
       } catch (cause) {
         // The state may be half-updated: commit what the earlier commands decided,
         // then reload from the journal for the commands after this one.
@@ -223,6 +239,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         return;
       }
     }
+    if (timerChanges.length > 0) timerFailure = await applyTimers(timerChanges, describeCall(batch[0]!.method, type, slot.id));
     if (failed) {
       slot.loaded = false;
       slot.state = undefined;
@@ -231,6 +248,27 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     slot.seqNr = seqNr;
     for (const settle of settled) settle();
+  }
+
+  function checkTimers(changes: readonly TimerChange[]): void {
+    if (options.timers === undefined) throw new HandlerFailure("handler", "the handler scheduled or cancelled a timer, but this entity host has no timers");
+    options.timers.check(changes);
+  }
+
+  /** Stores the batch's committed timer changes; the error for the commands that made them when that fails. */
+  async function applyTimers(changes: readonly TimerChange[], where: string): Promise<ConnectError | undefined> {
+    try {
+      await options.timers!.apply(changes);
+      return undefined;
+    } catch (cause) {
+      const names = [...new Set(changes.map((c) => `"${c.name}"`))].join(", ");
+      const errorId = randomUUID().slice(0, 8);
+      logger.error({ err: cause, errorId, entityType: type, timers: names }, `${where}: its writes committed, but its timer changes (${names}) were not stored`);
+      return new ConnectError(
+        `${where}: the command was applied, but its timer changes (${names}) could not be stored (error id ${errorId}); ` +
+          "read the entity, and schedule or cancel the timers again", Code.Unavailable, undefined, undefined, cause,
+      );
+    }
   }
 
   function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {

@@ -1,6 +1,6 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
-import type { ComponentClient, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
+import type { ComponentClient, EventSourcedEntity, KeyValueEntity, TimerChange } from "@orrery/sdk";
 import type { Span } from "@opentelemetry/api";
 import type { ShardFence } from "../storage/index.js";
 
@@ -38,7 +38,7 @@ export interface CommandRun {
 /** What one command decided. */
 export type ModelOutcome =
   | { readonly kind: "rejected"; readonly code: Code; readonly message: string }
-  | { readonly kind: "accepted"; readonly state: Message; readonly reply: Message; readonly change: unknown };
+  | { readonly kind: "accepted"; readonly state: Message; readonly reply: Message; readonly change: unknown; readonly timers: readonly TimerChange[] };
 
 /** The writes of one batch of commands of one entity, committed together. */
 export interface BatchWrite {

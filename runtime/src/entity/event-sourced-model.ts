@@ -33,7 +33,7 @@ export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJour
         entity, entityId: run.entityId, method: run.method, command: run.command, state: run.state, sequenceNumber: run.seqNr,
         metadata: run.metadata, signal: run.signal, components: run.components,
       });
-      return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome };
+      return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome, timers: outcome.timers };
     },
     batch(entityId, startSeqNr): BatchWrite {
       let seqNr = startSeqNr;

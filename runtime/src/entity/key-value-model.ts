@@ -45,7 +45,7 @@ export function keyValueModel(entity: KeyValueEntity, store: KeyValueStore): Ent
         entity, entityId: run.entityId, method: run.method, command: run.command, state: run.state,
         metadata: run.metadata, signal: run.signal, components: run.components,
       });
-      return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome };
+      return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome, timers: outcome.timers };
     },
     batch(entityId, revision): BatchWrite {
       let write: { payload: Uint8Array | undefined } | undefined;

@@ -1,7 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { DescMessage } from "@bufbuild/protobuf";
-import type { ComponentClient, Consumer } from "@orrery/sdk";
+import type { ComponentClient, Consumer, Timers } from "@orrery/sdk";
 import { ENTITY_DELETED } from "../entity/event-codec.js";
 import type { ProjectionSpec } from "./projection-runner.js";
 
@@ -12,7 +12,7 @@ import type { ProjectionSpec } from "./projection-runner.js";
  * passed over; one it does not know stops it (retried and logged, never
  * skipped) until the consumer is regenerated for the source's events.
  */
-export function consumerProjection(consumer: Consumer, components: ComponentClient, signal: AbortSignal): ProjectionSpec {
+export function consumerProjection(consumer: Consumer, components: ComponentClient, signal: AbortSignal, timers: Timers = noTimers): ProjectionSpec {
   const { spec } = consumer;
   const byType = new Map<string, DescMessage>(spec.events.map((desc) => [desc.typeName, desc]));
   const ignored = new Set(spec.ignored);
@@ -22,7 +22,7 @@ export function consumerProjection(consumer: Consumer, components: ComponentClie
     entityTypes: [spec.source],
     delivery: "at-least-once",
     async handle(record) {
-      const ctx = { entityId: record.entityId, entityType: record.entityType, signal, components };
+      const ctx = { entityId: record.entityId, entityType: record.entityType, signal, components, timers };
       if (record.feed === "states") {
         // A change brings the state; a deletion calls the handler of google.protobuf.Empty, if there is one.
         const type = record.state === undefined ? EmptySchema.typeName : record.state.type;
@@ -48,3 +48,9 @@ export function consumerProjection(consumer: Consumer, components: ComponentClie
     },
   };
 }
+
+/** The timers of a consumer run without a service (tests): every change is refused. */
+const noTimers: Timers = {
+  schedule: (name) => Promise.reject(new Error(`timer "${name}": this consumer runs without timers (createService gives it the service's)`)),
+  cancel: (name) => Promise.reject(new Error(`timer "${name}": this consumer runs without timers (createService gives it the service's)`)),
+};

@@ -25,7 +25,9 @@ export interface FeedSignal {
 }
 
 /** Creates the feed signal of one database. */
-export function createFeedSignal(database: Database, options: { logger?: StorageLogger; notifyEveryMs?: number } = {}): FeedSignal {
+/** `channel` (default {@link FEED_CHANNEL}) lets another kind of change (timers) have a signal of its own. */
+export function createFeedSignal(database: Database, options: { logger?: StorageLogger; notifyEveryMs?: number; channel?: string } = {}): FeedSignal {
+  const channel = options.channel ?? FEED_CHANNEL;
   const listeners = new Set<() => void>();
   const self = randomBytes(6).toString("hex");
   const notifyEveryMs = options.notifyEveryMs ?? 20;
@@ -51,7 +53,7 @@ export function createFeedSignal(database: Database, options: { logger?: Storage
     notifying = true;
     notifyWanted = false;
     try {
-      await sql`select pg_notify(${FEED_CHANNEL}, ${self})`.execute(database.db);
+      await sql`select pg_notify(${channel}, ${self})`.execute(database.db);
     } catch (error) {
       options.logger?.debug({ err: error }, "could not announce a commit (readers elsewhere will find it by polling)");
     } finally {
@@ -75,7 +77,7 @@ export function createFeedSignal(database: Database, options: { logger?: Storage
       listeners.add(l);
       if (remote && listener === undefined && !closed) {
         // Our own notifications come back too: those commits were announced locally already.
-        listener = database.listen!(FEED_CHANNEL, (payload) => payload !== self && wake());
+        listener = database.listen!(channel, (payload) => payload !== self && wake());
       }
       return () => listeners.delete(l);
     },

@@ -30,4 +30,4 @@ export { createStorageHealth } from "./storage-health.js";
 export type { StorageHealth, StorageHealthOptions, StorageOutage } from "./storage-health.js";
 
 // For runtime code that queries Orrery's tables directly (views, projections).
-export type { ClusterTable, EventsTable, KeyValueStateTable, NodesTable, ProjectionOffsetsTable, OrreryTables, ShardsTable, SnapshotsTable } from "./orrery-tables.js";
+export type { ClusterTable, EventsTable, KeyValueStateTable, NodesTable, ProjectionOffsetsTable, OrreryTables, ShardsTable, SnapshotsTable, TimersTable } from "./orrery-tables.js";

@@ -51,6 +51,26 @@ export interface OrreryTables {
   orrery_shards: ShardsTable;
   orrery_kv_state: KeyValueStateTable;
   orrery_projection_offsets: ProjectionOffsetsTable;
+  orrery_timers: TimersTable;
+}
+
+/** A durable timer: one row per name. */
+export interface TimersTable {
+  name: string;
+  /** The shard that places it: only that shard's owner fires it. */
+  shard: number;
+  /** New with every schedule: a fired timer is deleted only if it was not replaced meanwhile. */
+  generation: string;
+  due_at: Date;
+  /** The target's service (full name) and rpc name. */
+  service: string;
+  method: string;
+  /** The request, protobuf binary of the rpc's input message. */
+  payload: Uint8Array;
+  /** Failed calls so far. */
+  attempts: Generated<number>;
+  last_error: string | null;
+  scheduled_at: Generated<Date>;
 }
 
 /** How far one projection has read one feed. */
