@@ -230,7 +230,8 @@ export function createTimerService(options: TimerServiceOptions): TimerService {
         failures = 0;
       } catch (error) {
         failures++;
-        const delay = backoff(failures);
+        // At most a second: a timer due during an outage fires soon after it (each read waits for the database first).
+        const delay = Math.min(1_000, backoff(failures));
         logger.warn({ err: error, failures, retryInMs: delay }, `timers: reading the due timers failed (${error instanceof Error ? error.message : String(error)}); retrying in ${delay} ms`);
         await sleep(delay);
         continue;

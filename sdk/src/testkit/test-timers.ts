@@ -55,14 +55,22 @@ export class TestTimers implements Timers {
   }
 
   schedule<I extends DescMessage>(name: string, when: TimerWhen, method: TimerTarget<I>, request: MessageInitShape<I>): Promise<void> {
-    this.apply([timerSchedule(name, when, method, request)]);
-    return Promise.resolve();
+    try {
+      this.apply([timerSchedule(name, when, method, request)]);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error); // as the runtime's timers do
+    }
   }
 
   cancel(name: string): Promise<void> {
-    checkTimerName(name);
-    this.apply([{ kind: "cancel", name }]);
-    return Promise.resolve();
+    try {
+      checkTimerName(name);
+      this.apply([{ kind: "cancel", name }]);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Applies a command's timer changes, in order; for test kits. */
