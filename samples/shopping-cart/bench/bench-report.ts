@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { ViewLagResult } from "./view-lag.js";
+import type { TimerDelayResult } from "./timer-delay.js";
 import type { StorageKind } from "./bench-storage.js";
 import { serverMicrosPerCall } from "./bench-targets.js";
 import type { TargetCheck } from "./bench-targets.js";
@@ -37,6 +38,7 @@ export interface StorageRun {
   readonly observability?: ObservabilityCost | undefined;
   /** The carts view's lag under the write load, unless BENCH_VIEW_LAG_SECONDS=0. */
   readonly viewLag?: ViewLagResult | undefined;
+  readonly timerDelay?: TimerDelayResult | undefined;
 }
 
 const STORAGE_LABEL: Record<StorageKind, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
@@ -70,6 +72,7 @@ export function formatReport(runs: readonly StorageRun[], checks: readonly Targe
   // BENCH_SCENARIOS=none: the observability comparison alone.
   if (rows.length > 0) out.push(...mainTable(rows, checks));
   for (const run of runs) if (run.viewLag !== undefined) out.push("", formatViewLag(run.storage, run.viewLag));
+  for (const run of runs) if (run.timerDelay !== undefined) out.push("", formatTimerDelay(run.storage, run.timerDelay));
   for (const run of runs) if (run.soak !== undefined) out.push("", formatSoak(run.storage, run.soak));
   for (const run of runs) if (run.observability !== undefined) out.push("", formatObservability(run.storage, run.observability));
   return out.join("\n").replace(/^\n/, "");
@@ -109,6 +112,14 @@ export function formatViewLag(storage: StorageKind, lag: ViewLagResult): string 
     `${lag.lost > 0 ? ` (${lag.lost} not visible within 10 s)` : ""}: p50 ${fmt(lag.lagMs.p50, 1)} ms, p99 ${fmt(lag.lagMs.p99, 1)} ms, ` +
     `max ${fmt(lag.lagMs.max, 1)} ms (polled every ${lag.pollMs} ms; goal p99 <= 50 ms on PostgreSQL), ` +
     `under ${lag.load.id} over ${lag.load.client} at ${fmt(lag.load.rps, 0)} req/s, p99 ${fmt(lag.load.latencyMs.p99, 2)} ms, ${lag.load.errors} errors`;
+}
+
+/** One line: durable timers' firing delay, beside the write load it ran under. */
+export function formatTimerDelay(storage: StorageKind, t: TimerDelayResult): string {
+  return `Timer firing delay on ${STORAGE_LABEL[storage]}: fire time − due time of ${t.timers} reminders due ${t.timerDelayMs} ms after scheduling` +
+    `${t.lost > 0 ? ` (${t.lost} not fired or not scheduled)` : ""}${t.repeated > 0 ? ` (${t.repeated} fired more than once)` : ""}: ` +
+    `p50 ${fmt(t.delayMs.p50, 1)} ms, p99 ${fmt(t.delayMs.p99, 1)} ms, max ${fmt(t.delayMs.max, 1)} ms (goal: within 100 ms on an idle node), ` +
+    `under ${t.load.id} over ${t.load.client} at ${fmt(t.load.rps, 0)} req/s, p99 ${fmt(t.load.latencyMs.p99, 2)} ms, ${t.load.errors} errors`;
 }
 
 export function formatSoak(storage: StorageKind, soak: SoakResult): string {

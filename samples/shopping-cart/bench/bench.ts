@@ -19,14 +19,15 @@
 // (1), BENCH_OBSERVABILITY_CLIENT ("h2x1"), BENCH_CLUSTER ("on": the 1-node vs
 // 2-node rows, forwarding, failover and hand-off on PostgreSQL; "off" skips
 // them), BENCH_CLUSTER_ROUNDS (failovers and hand-offs measured, 5),
-// BENCH_VIEW_LAG_SECONDS (the carts view's lag under the write load, 10; 0 skips it), DATABASE_URL (a PostgreSQL server to
+// BENCH_VIEW_LAG_SECONDS (the carts view's lag under the write load, 10; 0 skips it),
+// BENCH_TIMER_SECONDS (durable timers' firing delay under the write load, 10; 0 skips it), DATABASE_URL (a PostgreSQL server to
 // create a fresh database on; unset starts an embedded one; never passed to the
 // PGlite run's server).
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { openBenchStorage } from "./bench-storage.js";
 import type { BenchStorage, StorageKind } from "./bench-storage.js";
-import { formatObservability, formatReport, formatSoak, formatViewLag, progressLine, writeResults } from "./bench-report.js";
+import { formatObservability, formatReport, formatSoak, formatTimerDelay, formatViewLag, progressLine, writeResults } from "./bench-report.js";
 import type { ScenarioResult, StorageRun } from "./bench-report.js";
 import { serverMicrosPerCall, targetChecks } from "./bench-targets.js";
 import { formatCluster, runClusterBench } from "./cluster-bench.js";
@@ -43,6 +44,8 @@ import type { Scenario } from "./scenarios.js";
 import { runSoak, soakIntervals } from "./soak.js";
 import { runViewLag } from "./view-lag.js";
 import type { ViewLagResult } from "./view-lag.js";
+import { runTimerDelay } from "./timer-delay.js";
+import type { TimerDelayResult } from "./timer-delay.js";
 import type { SoakResult } from "./soak.js";
 
 /** Carts the "many carts" scenarios spread over. */
@@ -64,6 +67,7 @@ interface BenchSettings {
   readonly cluster: boolean;
   readonly clusterRounds: number;
   readonly viewLagSeconds: number;
+  readonly timerSeconds: number;
 }
 
 /** The observability comparison's row: persisted writes spread over many carts, where every layer does its work. */
@@ -175,12 +179,13 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
   const results: ScenarioResult[] = [];
   let soak: SoakResult | undefined;
   let viewLag: ViewLagResult | undefined;
+  let timerDelay: TimerDelayResult | undefined;
   let observability: ObservabilityCost | undefined;
   let server: SampleServer | undefined;
   let error: string | undefined;
   let serverExit: string | undefined;
   // BENCH_SCENARIOS=none with BENCH_SOAK_SECONDS=0 leaves the main server nothing to do.
-  if (settings.scenarios.length > 0 || settings.soakSeconds > 0 || settings.viewLagSeconds > 0) {
+  if (settings.scenarios.length > 0 || settings.soakSeconds > 0 || settings.viewLagSeconds > 0 || settings.timerSeconds > 0) {
     try {
       console.log(`${label}: ${storage.description}; starting the sample server…`);
       server = await startSampleServer(storage.env);
@@ -200,6 +205,13 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
         viewLag = await runViewLag({ server, scenario: { ...scenario, activate: scenario.activate! }, shape: settings.soakClient, seconds: settings.viewLagSeconds, warmupSeconds: settings.warmupSeconds });
         console.log(`  ${formatViewLag(kind, viewLag)}`);
         if (server.exited !== undefined) throw new Error(`the sample server died during the view lag measurement (${server.exited})`);
+      }
+      if (settings.timerSeconds > 0 && !interrupted) {
+        const scenario = scenarios(MANY_CARTS).find((s) => s.id === OBSERVABILITY_SCENARIO)!;
+        console.log(`  ${label} timers: ${scenario.id} over ${settings.soakClient.label} for ${settings.timerSeconds} s, a reminder due 200 ms later scheduled every 20 ms…`);
+        timerDelay = await runTimerDelay({ server, scenario: { ...scenario, activate: scenario.activate! }, shape: settings.soakClient, seconds: settings.timerSeconds, warmupSeconds: settings.warmupSeconds });
+        console.log(`  ${formatTimerDelay(kind, timerDelay)}`);
+        if (server.exited !== undefined) throw new Error(`the sample server died during the timer measurement (${server.exited})`);
       }
       if (settings.soakSeconds > 0 && !interrupted) {
         soak = await soakStorage(server, storage, label);
@@ -228,7 +240,7 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
   if (serverLog.length > 0) console.log(`${label}: the server logged ${server!.output.length} warning/error lines; first: ${serverLog[0]!.slice(0, 300)}`);
   return {
     storage: kind, description: storage.description, settings: storage.settings,
-    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak, viewLag, observability,
+    serverStartMs: server?.startMs, serverExit, serverLog, error, results, soak, viewLag, timerDelay, observability,
   };
 }
 
@@ -352,6 +364,7 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     cluster: list("BENCH_CLUSTER", ["on", "off"], ["on"])[0] !== "off",
     clusterRounds: Math.round(number("BENCH_CLUSTER_ROUNDS", 5)),
     viewLagSeconds: number("BENCH_VIEW_LAG_SECONDS", 10, true),
+    timerSeconds: number("BENCH_TIMER_SECONDS", 10, true),
   };
   if (problems.length > 0) {
     console.error(`bench: invalid settings:\n  ${problems.join("\n  ")}`);
