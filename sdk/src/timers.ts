@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, Message, MessageInitShape } from "@bufbuild/protobuf";
 
-/** When a timer fires: after `delayMs` from now, or at a point in time. */
+/** When a timer fires: `delayMs` after it is stored (in a command handler: after the command commits), or at a point in time. */
 export type TimerWhen = { readonly delayMs: number } | { readonly at: Date };
 
 /** A unary rpc of a component served by this service, as generated: `ShoppingCartService.method.checkout`. */
@@ -14,6 +14,8 @@ export type TimerTarget<I extends DescMessage> = DescMethod & { readonly methodK
  * until it succeeds), and a name holds one timer at a time: scheduling under
  * a name in use replaces that timer, and `cancel` removes it. Names are shared
  * by the whole service; put the entity id in them (`"reminder-" + cartId`).
+ * The call carries the timer's name and due time (ms since the epoch) in the
+ * `orrery-timer` and `orrery-timer-due` headers of `ctx.metadata`.
  *
  * `Result` is `Promise<void>` outside command handlers (consumers,
  * `service.timers`): it resolves once the timer is stored. In a command

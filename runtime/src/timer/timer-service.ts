@@ -13,6 +13,10 @@ import type { NewTimer, TimerRow } from "./timer-rows.js";
 /** The NOTIFY channel on which a node announces that it stored timers. */
 export const TIMER_CHANNEL = "orrery_timers";
 
+/** A timer's call carries its name and its due time (ms since the epoch) in these headers (`ctx.metadata`). */
+export const TIMER_HEADER = "orrery-timer";
+export const TIMER_DUE_HEADER = "orrery-timer-due";
+
 /** The shard every timer name hashes to under this entity type: `shardOf("orrery.timer", name)`. */
 export const TIMER_SHARD_TYPE = "orrery.timer";
 
@@ -185,7 +189,7 @@ export function createTimerService(options: TimerServiceOptions): TimerService {
     }
     const request = fromBinary(method.input, timer.payload);
     const client = components.forService(method.parent) as unknown as Record<string, (r: Message, o: object) => Promise<Message>>;
-    await client[method.localName]!(request, { timeoutMs: callTimeoutMs, headers: { "orrery-timer": timer.name } });
+    await client[method.localName]!(request, { timeoutMs: callTimeoutMs, headers: { [TIMER_HEADER]: timer.name, [TIMER_DUE_HEADER]: String(timer.dueAt.getTime()) } });
   }
 
   async function fire(timer: TimerRow, fence: ShardFence | undefined): Promise<void> {

@@ -19,13 +19,15 @@ export const cartReminder = CartReminder.implement({
     if (cmd.delayMs < 0n || cmd.delayMs > 366n * 86_400_000n) {
       return ctx.error(Code.InvalidArgument, `delay_ms must be between 0 and a year, got ${cmd.delayMs}`);
     }
-    const dueAt = BigInt(Date.now()) + cmd.delayMs;
-    ctx.timers.schedule(reminderTimer(cmd.cartId), { at: new Date(Number(dueAt)) }, CartReminderService.method.fire, { cartId: cmd.cartId });
-    return ctx.updateState(create(ReminderSchema, { cartId: cmd.cartId, dueAtMs: dueAt })).thenReply((s) => s);
+    ctx.timers.schedule(reminderTimer(cmd.cartId), { delayMs: Number(cmd.delayMs) }, CartReminderService.method.fire, { cartId: cmd.cartId });
+    return ctx.updateState(create(ReminderSchema, { cartId: cmd.cartId, dueAtMs: BigInt(Date.now()) + cmd.delayMs })).thenReply((s) => s);
   },
 
   fire(state, cmd, ctx) {
-    return ctx.updateState(create(ReminderSchema, { ...state, cartId: cmd.cartId, firedAtMs: BigInt(Date.now()), fired: state.fired + 1 })).thenReply((s) => s);
+    // The timer's own due time (Remind's is a little earlier: the timer counts from the commit).
+    const due = ctx.metadata.get("orrery-timer-due");
+    const dueAtMs = due === null ? state.dueAtMs : BigInt(due);
+    return ctx.updateState(create(ReminderSchema, { ...state, cartId: cmd.cartId, dueAtMs, firedAtMs: BigInt(Date.now()), fired: state.fired + 1 })).thenReply((s) => s);
   },
 
   cancel(state, cmd, ctx) {

@@ -10,6 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { createService } from "@orrery/runtime";
 import type { OrreryService } from "@orrery/runtime";
 import { Code } from "@orrery/sdk";
+import { KeyValueTestKit } from "@orrery/sdk/testkit";
 import { pino } from "pino";
 import { cart } from "../src/cart.js";
 import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
@@ -75,7 +76,8 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
         const { dueAtMs } = await reminders.remind({ cartId: `idle-${i}`, delayMs: 300n });
         const fired = await firedWithin(`idle-${i}`, 5_000);
         assert.equal(fired.fired, 1, "the reminder fired once");
-        delays.push(Number(fired.firedAtMs - dueAtMs));
+        assert.ok(fired.dueAtMs >= dueAtMs, "the timer counts from the commit of Remind");
+        delays.push(Number(fired.firedAtMs - fired.dueAtMs)); // the timer's own due time, from its call's orrery-timer-due header
       }
       console.log(`      ${dialect}: fire time - due time on an idle node: ${delays.join(", ")} ms`);
       for (const delay of delays) {
@@ -154,3 +156,17 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
     });
   });
 }
+
+describe("the cart reminder in the test kit", () => {
+  it("schedules its timer on the kit's clock, and a cancel removes it", async () => {
+    const kit = KeyValueTestKit.of(cartReminder, { entityId: "c1" });
+    await kit.call("remind", { cartId: "c1", delayMs: 60_000n });
+    assert.deepEqual(kit.timers.scheduled.map((t) => [t.name, t.dueAt.getTime(), t.method.name]), [["cart-reminder-c1", 60_000, "Fire"]]);
+    assert.deepEqual(kit.timers.advance(59_999), []);
+    await kit.call("remind", { cartId: "c1", delayMs: 10n });
+    await kit.call("cancel", { cartId: "c1" });
+    assert.deepEqual(kit.timers.advance(60_000), []);
+    await kit.call("remind", { cartId: "c1", delayMs: -1n }); // rejected: no timer
+    assert.equal(kit.timers.scheduled.length, 0);
+  });
+});
