@@ -74,5 +74,5 @@ export async function settleTimer(
     select (select epoch from fence) as epoch, (select count(*) from changed) as changed`.execute(db);
   if (fence === undefined) return;
   const current = rows[0]?.epoch === null || rows[0]?.epoch === undefined ? undefined : Number(rows[0].epoch);
-  if (current !== fence.epoch) throw new FencedWriteError("timer", timer.name, fence.shard, fence.epoch, current, retry === undefined ? "the delete of the fired" : "the retry write of the failed");
+  if (current !== fence.epoch) throw new FencedWriteError("timer", timer.name, fence.shard, fence.epoch, current, "the firing node's write");
 }
