@@ -18,6 +18,7 @@ import { CartReminder } from "../src/gen/shop/cart/v1/reminder_orrery.js";
 import { CartReminderService } from "../src/gen/shop/cart/v1/reminder_pb.js";
 import type { Reminder } from "../src/gen/shop/cart/v1/reminder_pb.js";
 import { cartReminder, reminderTimer } from "../src/reminder.js";
+import { startTcpProxy } from "../../../runtime/test/support/tcp-proxy.js";
 import { freshStorageOn } from "./support/storage.js";
 import type { TestStorage } from "./support/storage.js";
 
@@ -168,5 +169,42 @@ describe("the cart reminder in the test kit", () => {
     assert.deepEqual(kit.timers.advance(60_000), []);
     await kit.call("remind", { cartId: "c1", delayMs: -1n }); // rejected: no timer
     assert.equal(kit.timers.scheduled.length, 0);
+  });
+});
+
+describe("a timer due while PostgreSQL is unreachable", function () {
+  this.timeout(60_000);
+
+  it("fires once the database is back", async () => {
+    const storage = await freshStorageOn("PostgreSQL");
+    const target = new URL(storage.databaseUrl!);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const service = createService({
+      components: [cartReminder], port: 0, host: "127.0.0.1", logger: pino({ level: "silent" }), handleSignals: false,
+      databaseUrl: Object.assign(new URL(target), { hostname: "127.0.0.1", port: String(proxy.port) }).toString(), dataDir: storage.dataDir,
+    });
+    try {
+      const { url } = await service.start();
+      const reminders = createClient(CartReminderService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+      await reminders.remind({ cartId: "outage", delayMs: 300n });
+      proxy.cut();
+      await sleep(2_500);
+      proxy.restore();
+      const back = Date.now();
+      for (let i = 0; ; i++) {
+        const reminder = await reminders.getReminder({ cartId: "outage" }).catch(() => undefined);
+        if (reminder !== undefined && reminder.fired > 0) {
+          console.log(`      fired ${Number(reminder.firedAtMs) - back} ms after the database was back (due ${back - Number(reminder.dueAtMs)} ms before that)`);
+          assert.ok(reminder.firedAtMs >= BigInt(back) - 100n, "it did not fire during the outage");
+          break;
+        }
+        if (i > 500) assert.fail("the timer did not fire within 10 s of the database's return");
+        await sleep(20);
+      }
+    } finally {
+      await service.stop();
+      await proxy.close();
+      await storage.cleanup();
+    }
   });
 });
