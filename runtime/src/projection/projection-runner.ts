@@ -3,6 +3,7 @@ import type { Database, FeedSignal, OrreryTables, ShardFence, StorageLogger } fr
 import { FencedWriteError } from "../storage/index.js";
 import type { FeedOffset, FeedRecord } from "./feed.js";
 import { countFeed, FEED_START, loadOffset, readEventFeed, readStateFeed, storeOffset } from "./feed.js";
+import { createWakeUp } from "../wake-up.js";
 
 /** What a projection reads and what it does with each record. */
 export interface ProjectionSpec {
@@ -108,8 +109,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
   let running = false;
   let stopped = false;
   let loop: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
+  const { wake, sleep } = createWakeUp(() => stopped);
   // Resolved by the first empty read that started after they were registered.
   const idleWaiters: Array<{ after: number; resolve: () => void }> = [];
   let reads = 0;
@@ -117,28 +117,6 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
   let catchUp: { total: number; done: number; started: number; lastLog: number } | undefined;
   const handledAhead = new Set<string>();
   const unsubscribe: Array<() => void> = [];
-
-  function wake(): void {
-    woken = true;
-    wakeUp?.();
-  }
-
-  function sleep(ms: number): Promise<void> {
-    if (woken || stopped) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        woken = false;
-        resolve();
-      }
-      wakeUp = done;
-    });
-  }
 
   async function run(): Promise<void> {
     while (!stopped) {

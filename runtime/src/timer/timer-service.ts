@@ -9,6 +9,7 @@ import { createFailureLog } from "../storage/failure-log.js";
 import { createStoreAccess } from "../storage/store-access.js";
 import { earliestTimers, settleTimer, writeTimers } from "./timer-rows.js";
 import type { NewTimer, TimerRow } from "./timer-rows.js";
+import { createWakeUp } from "../wake-up.js";
 
 /** The NOTIFY channel on which a node announces that it stored timers. */
 export const TIMER_CHANNEL = "orrery_timers";
@@ -110,8 +111,7 @@ export function createTimerService(options: TimerServiceOptions): TimerService {
   let started = false;
   let stopped = false;
   let loop: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
+  const { wake, sleep } = createWakeUp(() => stopped);
   let failures = 0;
   const unsubscribe: Array<() => void> = [];
 
@@ -154,28 +154,6 @@ export function createTimerService(options: TimerServiceOptions): TimerService {
     // Every timer write is safe to repeat (it sets a whole row of a generation of its own, or deletes by name).
     await access.read(`storing timer ${names}`, () => writeTimers(db, schedule, cancel));
     signal.committed();
-  }
-
-  function wake(): void {
-    woken = true;
-    wakeUp?.();
-  }
-
-  function sleep(ms: number): Promise<void> {
-    if (woken || stopped) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, ms));
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        woken = false;
-        resolve();
-      }
-      wakeUp = done;
-    });
   }
 
   function backoff(attempt: number): number {

@@ -6,19 +6,17 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { GetReminderRequestSchema, RemindRequestSchema, CartReminderService, ReminderSchema } from "../src/gen/shop/cart/v1/reminder_pb.js";
 import type { Reminder } from "../src/gen/shop/cart/v1/reminder_pb.js";
-import { openClient, SINGLE_SESSION } from "./client-shape.js";
-import type { ClientShape } from "./client-shape.js";
 import { LatencyRecorder } from "./latency-recorder.js";
 import type { LatencySummary } from "./latency-recorder.js";
-import { sendEachOnce, sleep, startLoad } from "./load-generator.js";
-import type { LoadClient, LoadTotals, LoadWindow, UnaryCall } from "./load-generator.js";
-import type { SampleServer } from "./sample-server.js";
-import type { Scenario } from "./scenarios.js";
+import { sleep } from "./load-generator.js";
+import type { LoadClient, UnaryCall } from "./load-generator.js";
+import { startProbedLoad } from "./probed-load.js";
+import type { ProbedLoad, ProbedLoadOptions } from "./probed-load.js";
 
 /** What the timer delay measurement found. */
 export interface TimerDelayResult {
   /** The write load it ran under. */
-  readonly load: LoadWindow & LoadTotals & { readonly id: string; readonly client: string };
+  readonly load: ProbedLoad;
   readonly timers: number;
   /** Timers not fired 10 s after their due time, or whose Remind failed. */
   readonly lost: number;
@@ -30,34 +28,20 @@ export interface TimerDelayResult {
 }
 
 /** Runs the write load for `seconds`, scheduling a timer due `delayMs` later every `everyMs` meanwhile. */
-export async function runTimerDelay(options: {
-  readonly server: SampleServer;
-  readonly scenario: Scenario & { readonly activate: UnaryCall };
-  readonly shape: ClientShape;
-  readonly seconds: number;
-  readonly warmupSeconds: number;
-  readonly everyMs?: number;
-  readonly delayMs?: number;
-}): Promise<TimerDelayResult> {
-  const { server, scenario, shape } = options;
+export async function runTimerDelay(options: ProbedLoadOptions & { readonly everyMs?: number; readonly delayMs?: number }): Promise<TimerDelayResult> {
   const everyMs = options.everyMs ?? 20;
   const delayMs = options.delayMs ?? 200;
-  await sendEachOnce(scenario.activate, await openClient(SINGLE_SESSION, server.url), 64);
-  const load = startLoad(scenario.call, await openClient(shape, server.url), { concurrency: scenario.concurrency, serverPid: server.pid });
-  await sleep(options.warmupSeconds * 1000);
-  const probe = await openClient(SINGLE_SESSION, server.url);
+  const load = await startProbedLoad(options);
+  const { probe } = load;
   const run = `${Date.now()}`;
-  const window = load.measure(options.seconds * 1000);
-  const until = performance.now() + options.seconds * 1000;
   const scheduled: Array<Promise<string | undefined>> = [];
-  for (let n = 0; performance.now() < until; n++) {
+  for (let n = 0; performance.now() < load.until; n++) {
     const cartId = `timer-probe-${run}-${n}`;
     scheduled.push(call(probe, remindCall(cartId, delayMs)).then((failed) => (failed === undefined ? cartId : undefined)));
     await sleep(everyMs);
   }
   const cartIds = await Promise.all(scheduled);
-  const measured = await window;
-  const totals = await load.stop();
+  const measured = await load.finish();
   // The last timers come due, and the write load is gone: what is read now was recorded under it.
   const recorder = new LatencyRecorder();
   let lost = cartIds.filter((id) => id === undefined).length;
@@ -79,10 +63,7 @@ export async function runTimerDelay(options: {
     recorder.add(Number(reminder.firedAtMs - reminder.dueAtMs) * 1000);
   }
   probe.close();
-  return {
-    load: { ...measured, ...totals, id: scenario.id, client: shape.label },
-    timers: cartIds.length, lost, repeated, delayMs: recorder.summary(), timerDelayMs: delayMs,
-  };
+  return { load: measured, timers: cartIds.length, lost, repeated, delayMs: recorder.summary(), timerDelayMs: delayMs };
 }
 
 function remindCall(cartId: string, delayMs: number): UnaryCall {

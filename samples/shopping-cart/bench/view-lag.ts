@@ -6,19 +6,17 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AddItemRequestSchema, CartSchema, ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
 import { CartRowRequestSchema, CartsView } from "../src/gen/shop/cart/v1/carts_view_pb.js";
-import { openClient, SINGLE_SESSION } from "./client-shape.js";
-import type { ClientShape } from "./client-shape.js";
 import { LatencyRecorder } from "./latency-recorder.js";
 import type { LatencySummary } from "./latency-recorder.js";
-import { sendEachOnce, sleep, startLoad } from "./load-generator.js";
-import type { LoadClient, LoadTotals, LoadWindow, UnaryCall } from "./load-generator.js";
-import type { SampleServer } from "./sample-server.js";
-import type { Scenario } from "./scenarios.js";
+import { sleep } from "./load-generator.js";
+import type { LoadClient, UnaryCall } from "./load-generator.js";
+import { startProbedLoad } from "./probed-load.js";
+import type { ProbedLoad, ProbedLoadOptions } from "./probed-load.js";
 
 /** What the view lag measurement found. */
 export interface ViewLagResult {
   /** The write load it ran under. */
-  readonly load: LoadWindow & LoadTotals & { readonly id: string; readonly client: string };
+  readonly load: ProbedLoad;
   readonly probes: number;
   /** Probes the view had not shown after 10 s. */
   readonly lost: number;
@@ -29,30 +27,16 @@ export interface ViewLagResult {
 }
 
 /** Runs the write load for `seconds` and probes the view's lag every `everyMs` meanwhile. */
-export async function runViewLag(options: {
-  readonly server: SampleServer;
-  readonly scenario: Scenario & { readonly activate: UnaryCall };
-  readonly shape: ClientShape;
-  readonly seconds: number;
-  readonly warmupSeconds: number;
-  readonly everyMs?: number;
-  readonly pollMs?: number;
-}): Promise<ViewLagResult> {
-  const { server, scenario, shape } = options;
+export async function runViewLag(options: ProbedLoadOptions & { readonly everyMs?: number; readonly pollMs?: number }): Promise<ViewLagResult> {
   const everyMs = options.everyMs ?? 50;
   const pollMs = options.pollMs ?? 2;
-  await sendEachOnce(scenario.activate, await openClient(SINGLE_SESSION, server.url), 64);
-  const load = startLoad(scenario.call, await openClient(shape, server.url), { concurrency: scenario.concurrency, serverPid: server.pid });
-  await sleep(options.warmupSeconds * 1000);
-  const probeClient = await openClient(SINGLE_SESSION, server.url);
+  const load = await startProbedLoad(options);
   const lag = new LatencyRecorder();
   let probes = 0;
   let lost = 0;
-  const window = load.measure(options.seconds * 1000);
-  const until = performance.now() + options.seconds * 1000;
   const running: Promise<void>[] = [];
-  for (let n = 0; performance.now() < until; n++) {
-    running.push(probe(probeClient, `lag-probe-${Date.now()}-${n}`, pollMs).then((ms) => {
+  for (let n = 0; performance.now() < load.until; n++) {
+    running.push(probe(load.probe, `lag-probe-${Date.now()}-${n}`, pollMs).then((ms) => {
       probes++;
       if (ms === undefined) lost++;
       else lag.add(ms * 1000);
@@ -60,10 +44,9 @@ export async function runViewLag(options: {
     await sleep(everyMs);
   }
   await Promise.all(running);
-  const measured = await window;
-  const totals = await load.stop();
-  probeClient.close();
-  return { load: { ...measured, ...totals, id: scenario.id, client: shape.label }, probes, lost, lagMs: lag.summary(), pollMs };
+  const measured = await load.finish();
+  load.probe.close();
+  return { load: measured, probes, lost, lagMs: lag.summary(), pollMs };
 }
 
 /** Adds an item to a new cart, then polls the view until the row shows it; the lag in ms, or undefined after 10 s. */
