@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
 import { CommitOutcomeUnknownError, FencedWriteError, RevisionConflictError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
+import { callCycleError } from "./call-scope.js";
+import type { CallScope } from "./call-scope.js";
 import type { EntityModel, HostedComponent } from "./entity-model.js";
 import type { CommandTrace, EntityObserver } from "./entity-observer.js";
 
@@ -45,7 +47,8 @@ export interface EntityHost {
 export interface EntityHostOptions {
   /** How the component's entities are loaded and written (`eventSourcedModel`, `keyValueModel`). */
   readonly model: EntityModel;
-  readonly components: ComponentClient;
+  /** The component client of a command's handler, made for the command (see `InProcessComponents.within`). */
+  readonly components: (scope: CallScope) => ComponentClient;
   readonly logger: Logger;
   /** Passivate entities idle this long. */
   readonly passivateAfterMs: number;
@@ -183,7 +186,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       try {
         const run = () => model.handle({
           entityId: slot.id, method: command.method, command: command.message, state, seqNr,
-          metadata: command.call.headers, signal: command.call.signal, components: options.components,
+          metadata: command.call.headers, signal: command.call.signal,
+          components: lazyClient(() => options.components({ headers: command.call.headers, deadline: command.call.deadline, caller: { type, id: slot.id } })),
         });
         const outcome = await (command.trace === undefined ? run() : command.trace.run(run));
         if (outcome.kind === "rejected") {
@@ -197,7 +201,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       } catch (cause) {
         // The state may be half-updated: commit what the earlier commands decided,
         // then reload from the journal for the commands after this one.
-        const error = internalError(where(), slot.id, cause);
+        const error = thrownConnectError(where(), cause) ?? internalError(where(), slot.id, cause);
         settled.push(() => command.reject(error));
         slot.queue.unshift(...batch.slice(i + 1));
         failed = true;
@@ -259,6 +263,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       return active.get(entityId)?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
     },
     invoke(method, entityId, message, call = {}) {
+      const cycle = callCycleError(call.headers, method, type, entityId);
+      if (cycle !== undefined) return Promise.reject(cycle);
       let slot = active.get(entityId);
       const shard = slot?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
       if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
@@ -349,6 +355,25 @@ function storageError(where: string, cause: unknown, outcome: "was not applied" 
     return new ConnectError(`${where}: the ${store} is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
   }
   return new ConnectError(`${where}: the ${store} failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
+}
+
+/**
+ * A handler that let a ConnectError through (typically a failed call to
+ * another component: `await ctx.components.forService(…).…`) rejects its
+ * command with that error's code, so the caller sees what went wrong where.
+ */
+function thrownConnectError(where: string, cause: unknown): ConnectError | undefined {
+  if (!(cause instanceof HandlerFailure) || cause.phase !== "handler" || !(cause.cause instanceof ConnectError)) return undefined;
+  const inner = cause.cause;
+  // A call to the entity itself already names it.
+  const message = inner.rawMessage.startsWith(`${where}: `) ? inner.rawMessage : `${where}: ${inner.rawMessage}`;
+  return new ConnectError(message, inner.code, undefined, inner.details, inner);
+}
+
+/** A component client made only when the handler first uses it: most handlers call nothing. */
+function lazyClient(make: () => ComponentClient): ComponentClient {
+  let client: ComponentClient | undefined;
+  return { forService: (service) => (client ??= make()).forService(service) };
 }
 
 function recoveryFailure(cause: unknown): HandlerFailure {
