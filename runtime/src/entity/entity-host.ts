@@ -1,10 +1,12 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { HandlerFailure } from "@orrery/sdk";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { HandlerFailure, IDEMPOTENCY_KEY_HEADER } from "@orrery/sdk";
 import type { ComponentClient } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
+import type { AppliedCommand } from "../storage/index.js";
 import { CommitOutcomeUnknownError, FencedWriteError, RevisionConflictError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
 import { callCycleError } from "./call-scope.js";
@@ -102,7 +104,14 @@ interface Slot {
   readonly queue: Command[];
   running: Promise<void> | undefined;
   lastUsed: number;
+  /** The commands applied under an idempotency key (recent ones, by key), read at the first keyed command after a load. */
+  applied: Map<string, AppliedCommand> | undefined;
 }
+
+/** How long an idempotency key is honoured: a retry within it returns the first reply. */
+export const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
+/** The longest idempotency key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
 /**
  * Creates the host of one entity component. Each entity has a mailbox;
@@ -156,6 +165,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         }
         slot.epoch = epoch; // read before the load: if the shard moves on meanwhile, the append is fenced
       }
+      slot.applied = undefined;
       try {
         const recovered = await model.load(slot.id);
         slot.state = recovered.state;
@@ -175,6 +185,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     let seqNr = slot.seqNr;
     const write = model.batch(slot.id, seqNr);
     const settled: Array<() => void> = [];
+    /** Keyed commands of this batch that persisted something: theirs once the batch commits. */
+    const applying = new Map<string, AppliedCommand>();
     let failed = false;
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
@@ -182,6 +194,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       if (command.call.signal?.aborted) {
         settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
         continue;
+      }
+      const key = idempotencyKeyOf(command);
+      if (key !== undefined) {
+        const earlier = await appliedEarlier(slot, command, key, applying);
+        if (earlier !== undefined) {
+          settled.push(earlier.kind === "reply" ? () => command.resolve(earlier.reply) : () => command.reject(earlier.error));
+          continue;
+        }
       }
       try {
         const run = () => model.handle({
@@ -195,7 +215,10 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           settled.push(() => command.reject(error));
           continue;
         }
-        seqNr = write.add(outcome);
+        const before = seqNr;
+        const applied = key === undefined ? undefined : { key, method: command.method.name, reply: toBinary(command.method.output, outcome.reply) };
+        seqNr = write.add(outcome, applied);
+        if (applied !== undefined && seqNr > before) applying.set(key!, applied);
         state = outcome.state;
         settled.push(() => command.resolve(outcome.reply));
       } catch (cause) {
@@ -227,6 +250,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         return;
       }
     }
+    for (const [key, applied] of applying) slot.applied?.set(key, applied);
     if (failed) {
       slot.loaded = false;
       slot.state = undefined;
@@ -235,6 +259,46 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     slot.seqNr = seqNr;
     for (const settle of settled) settle();
+  }
+
+  /** The command's idempotency key; undefined when it has none or is a read (which has no effect to repeat). */
+  function idempotencyKeyOf(command: Command): string | undefined {
+    const key = command.call.headers?.get(IDEMPOTENCY_KEY_HEADER);
+    if (key === null || key === undefined || key === "") return undefined;
+    const spec = (entity.spec.methods as Record<string, { readOnly?: boolean } | undefined>)[command.method.localName];
+    return spec?.readOnly === true ? undefined : key;
+  }
+
+  /**
+   * What a keyed command gets without running: the reply of the command
+   * applied earlier under its key, or an error (a key of another rpc, a key
+   * this kind of entity cannot honour, an unreadable store); undefined when
+   * the key is new and the command runs.
+   */
+  async function appliedEarlier(
+    slot: Slot, command: Command, key: string, applying: ReadonlyMap<string, AppliedCommand>,
+  ): Promise<{ kind: "reply"; reply: Message } | { kind: "error"; error: ConnectError } | undefined> {
+    const where = describeCall(command.method, type, slot.id);
+    const fail = (message: string, code: Code) => ({ kind: "error" as const, error: new ConnectError(`${where}: ${message}`, code) });
+    if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      return fail(`the ${IDEMPOTENCY_KEY_HEADER} header is ${key.length} characters; at most ${MAX_IDEMPOTENCY_KEY_LENGTH} are allowed`, Code.InvalidArgument);
+    }
+    if (model.appliedCommands === undefined) {
+      return fail(`idempotency keys (${IDEMPOTENCY_KEY_HEADER}) are not supported yet by ${entity.kind === "key-value-entity" ? "key-value" : "these"} entities; call without the header`, Code.Unimplemented);
+    }
+    if (slot.applied === undefined) {
+      try {
+        slot.applied = await model.appliedCommands(slot.id, IDEMPOTENCY_WINDOW_MS);
+      } catch (cause) {
+        return { kind: "error", error: storageError(where, cause, "was not applied", storeName) };
+      }
+    }
+    const earlier = applying.get(key) ?? slot.applied.get(key);
+    if (earlier === undefined) return undefined;
+    if (earlier.method !== command.method.name) {
+      return fail(`the idempotency key ${JSON.stringify(key)} was already used for ${earlier.method} on this entity; use a new key for each distinct call`, Code.FailedPrecondition);
+    }
+    return { kind: "reply", reply: fromBinary(command.method.output, earlier.reply) };
   }
 
   function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {
@@ -269,7 +333,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       const shard = slot?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
       if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
       if (slot === undefined) {
-        slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
+        slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0, applied: undefined };
         active.set(entityId, slot);
       }
       const s = slot;
@@ -367,7 +431,9 @@ function thrownConnectError(where: string, cause: unknown): ConnectError | undef
   const inner = cause.cause;
   // A call to the entity itself already names it.
   const message = inner.rawMessage.startsWith(`${where}: `) ? inner.rawMessage : `${where}: ${inner.rawMessage}`;
-  return new ConnectError(message, inner.code, undefined, inner.details, inner);
+  const error = new ConnectError(message, inner.code, undefined, undefined, inner);
+  error.details.push(...inner.details);
+  return error;
 }
 
 /** A component client made only when the handler first uses it: most handlers call nothing. */

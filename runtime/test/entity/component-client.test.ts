@@ -6,22 +6,29 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import type { Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createService } from "../../src/index.js";
 import type { OrreryService } from "../../src/index.js";
 import { Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 import type { CounterHandlers } from "../../../sdk/test/fixtures.js";
 
+type CallOptions = { headers?: Record<string, string>; timeoutMs?: number };
+interface CounterClient {
+  add(request: { counterId: string; amount: number }, options?: CallOptions): Promise<Message>;
+  get(request: { counterId: string }, options?: CallOptions): Promise<Message>;
+}
+
 /** Which counter each relaying counter calls when it is added to. */
 const relays: Record<string, string> = { hop: "leaf", self: "self", cycA: "cycB", cycB: "cycA", slowHop: "slow", badHop: "leaf" };
 
 describe("the component client inside handlers", () => {
   let service: OrreryService;
-  let client: Client<typeof CounterService>;
+  /** The counter service's client, typed by hand (the fixture's descriptor is made in code). */
+  let client: CounterClient;
   /** The request headers each counter's last Add saw. */
   const seen = new Map<string, Headers>();
-  let slowAborted: { after: number } | undefined;
+  /** When the slow counter's handler saw its signal abort, after how long. */
+  const slow: { abortedAfter?: number } = {};
 
   const handlers: CounterHandlers = {
     ...counterHandlers,
@@ -31,16 +38,13 @@ describe("the component client inside handlers", () => {
       const target = relays[id];
       if (target !== undefined) {
         const amount = id === "badHop" ? 0 : (field(command, "amount") as number);
-        const reply = await ctx.components.forService(CounterService).add(
-          { counterId: target, amount } as never,
-          { headers: { "x-hop": id } },
-        );
-        return ctx.reply(reply as unknown as Message);
+        const counters = ctx.components.forService(CounterService) as unknown as CounterClient;
+        return ctx.reply(await counters.add({ counterId: target, amount }, { headers: { "x-hop": id } }));
       }
       if (id === "slow") {
         const started = performance.now();
         await Promise.race([sleep(5_000), new Promise((resolve) => ctx.signal.addEventListener("abort", resolve))]);
-        if (ctx.signal.aborted) slowAborted = { after: performance.now() - started };
+        if (ctx.signal.aborted) slow.abortedAfter = performance.now() - started;
       }
       return counterHandlers.add(state, command, ctx);
     },
@@ -49,12 +53,11 @@ describe("the component client inside handlers", () => {
   before(async () => {
     service = createService({ components: [Counter.implement(handlers)], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent" });
     const { url } = await service.start();
-    client = createClient(CounterService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+    client = createClient(CounterService, createConnectTransport({ baseUrl: url, httpVersion: "2" })) as unknown as CounterClient;
   });
   after(() => service?.stop());
 
-  const add = (counterId: string, amount: number, options?: { headers?: Record<string, string>; timeoutMs?: number }) =>
-    client.add({ counterId, amount } as never, { timeoutMs: 5_000, ...options }) as unknown as Promise<Message>;
+  const add = (counterId: string, amount: number, options?: CallOptions) => client.add({ counterId, amount }, { timeoutMs: 5_000, ...options });
 
   async function failure(call: Promise<unknown>): Promise<ConnectError> {
     try {
@@ -71,7 +74,7 @@ describe("the component client inside handlers", () => {
     const again = await add("hop", 2);
     assert.equal(field(again, "value"), 5);
     // The leaf's own state, read directly: the nested calls were applied to it.
-    assert.equal(field(await client.get({ counterId: "leaf" } as never) as unknown as Message, "value"), 5);
+    assert.equal(field(await client.get({ counterId: "leaf" }), "value"), 5);
   });
 
   it("passes on the correlation id, application metadata and trace context, but not credentials", async () => {
@@ -99,7 +102,7 @@ describe("the component client inside handlers", () => {
     assert.match(error.rawMessage, /Do the work in the handler itself/);
     assert.ok(performance.now() - started < 4_000, "answered before the caller's deadline");
     // The entity is not stuck: it still serves a direct command afterwards.
-    assert.equal(field(await client.get({ counterId: "self" } as never) as unknown as Message, "value"), 0);
+    assert.equal(field(await client.get({ counterId: "self" }), "value"), 0);
   });
 
   it("rejects a cycle through other entities (a calls b calls a), naming the chain", async () => {
@@ -109,13 +112,14 @@ describe("the component client inside handlers", () => {
   });
 
   it("gives the nested call what is left of the caller's deadline", async () => {
-    slowAborted = undefined;
+    delete slow.abortedAfter;
     const started = performance.now();
     const error = await failure(add("slowHop", 1, { timeoutMs: 400 }));
     assert.equal(error.code, Code.DeadlineExceeded, error.message);
     await sleep(200);
-    assert.ok(slowAborted !== undefined, "the slow handler's signal was aborted by the inherited deadline");
-    assert.ok(slowAborted.after < 2_000, `the inner call was given up after ${Math.round(slowAborted.after)} ms, not the 5 s it would have taken`);
+    const after = slow.abortedAfter;
+    assert.ok(after !== undefined, "the slow handler's signal was aborted by the inherited deadline");
+    assert.ok(after < 2_000, `the inner call was given up after ${Math.round(after)} ms, not the 5 s it would have taken`);
     assert.ok(performance.now() - started < 3_000);
   });
 
@@ -124,6 +128,6 @@ describe("the component client inside handlers", () => {
     assert.equal(error.code, Code.InvalidArgument, error.message);
     assert.match(error.rawMessage, /CounterService\.Add for counter "badHop": CounterService\.Add for counter "leaf": amount must not be 0/);
     // The relaying entity persisted nothing and still serves.
-    assert.equal(field(await client.get({ counterId: "badHop" } as never) as unknown as Message, "value"), 0);
+    assert.equal(field(await client.get({ counterId: "badHop" }), "value"), 0);
   });
 });
