@@ -198,8 +198,8 @@ export function createService(options: ServiceOptions): OrreryService {
     });
     readiness.set("unavailable");
     updateReadiness();
+    timers.start(); // before the consumers, which may schedule timers
     for (const projection of projections) projection.start();
-    timers.start();
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);

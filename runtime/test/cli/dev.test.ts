@@ -78,7 +78,7 @@ describe("orrery dev", function () {
       assert.match(dev.output, /\[dev\] storage: PGlite in \.orrery\/data \(kept across restarts\)/);
       assert.match(dev.output, /\[dev\] generate ok \(buf generate, \d+ ms\)/);
       assert.match(dev.output, /\[dev\] type check ok \(tsc --noEmit, \d+ ms\)/);
-      assert.match(dev.output, /\[svc\] .*serving shop\.cart\.v1\.ShoppingCartService, shop\.cart\.v1\.ProductPopularityService, shop\.cart\.v1\.PopularProductsConsumer, shop\.cart\.v1\.CartsView on/);
+      assert.match(dev.output, /\[svc\] .*serving shop\.cart\.v1\.ShoppingCartService, shop\.cart\.v1\.ProductPopularityService, shop\.cart\.v1\.PopularProductsConsumer, shop\.cart\.v1\.CartsView, shop\.cart\.v1\.CartReminderService on/);
     });
 
     it("restarts on a source change, and the data survives the restart", async () => {

@@ -58,9 +58,9 @@ for (const setup of testDatabases()) {
         try {
           const handles = await Promise.all([fresh.database, fresh.reopen(), fresh.reopen(), fresh.reopen()]);
           const results = await Promise.all(handles.map((handle) => migrateToLatest(handle)));
-          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 5]);
+          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 6]);
           const { rows } = await sql<{ n: number }>`select count(*) as n from orrery_migration`.execute(fresh.database.db);
-          assert.equal(rows[0]?.n, 5);
+          assert.equal(rows[0]?.n, 6);
         } finally {
           await fresh.dispose();
         }
