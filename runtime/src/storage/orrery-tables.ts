@@ -94,6 +94,8 @@ export interface KeyValueStateTable {
   /** `pg_current_xact_id()` of the last write, as a number. */
   tx_id: Generated<number>;
   written_at: Generated<Date>;
+  /** The idempotency keys applied recently (migration 0007); null when none. */
+  applied: ColumnType<Record<string, { m: string; r: string; t: number }> | null, string | null, string | null>;
 }
 
 /** One row: the shard layout, written at the database's first start and checked at every start. */
