@@ -47,6 +47,8 @@ generatedDirs.push("codegen/OPTIONS.md");
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
 // The vendored google.api.http annotation, which the REST routes read (after the run above, which cleans src/gen).
 run("buf", ["generate", "proto", "--path", "proto/google/api", "--template", "runtime/buf.gen.google-api.yaml", "-o", "runtime"]);
+// Orrery's own options, which the access checks (auth/) read from the served services' descriptors.
+run("buf", ["generate", "proto", "--path", "proto/orrery/v1", "--template", "runtime/buf.gen.google-api.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
 
 // Test protos of the runtime: the subset of OTLP that the trace tests decode the exporter's requests

@@ -1,8 +1,10 @@
 import { checkMembershipTiming, defaultMembershipTiming } from "./cluster/membership.js";
 import { defaultShardCount } from "./cluster/shard-hash.js";
 import { MIN_CLUSTER_SECRET_LENGTH } from "./cluster/call-signature.js";
+import { authSettings } from "./auth/auth-config.js";
+import type { AuthConfig } from "./auth/auth-config.js";
 /** Runtime settings, read from the environment and overridable in code. */
-export interface RuntimeConfig {
+export interface RuntimeConfig extends AuthConfig {
   /** PORT: the port to serve on (0 picks a free one). */
   readonly port: number;
   /** HOST: the interface to bind. */
@@ -153,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tracesEndpoint: tracesEndpoint(env, problems),
     serviceName: env["OTEL_SERVICE_NAME"]?.trim() || undefined,
     ...clusterSettings(env, int, problems),
+    ...authSettings(env, int, problems),
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {
     problems.push(`ORRERY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must not be below ORRERY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`);

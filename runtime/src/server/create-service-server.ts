@@ -1,4 +1,4 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import type { CallObserver } from "./call-observer.js";
@@ -28,6 +28,10 @@ export interface ServiceServerOptions {
   readonly otherRoutes?: FallbackOptions["otherRoutes"];
   /** Routes that call the served methods (REST), after `otherRoutes`. */
   readonly methodRoutes?: ConnectHandlerOptions["methodRoutes"];
+  /** Run on every call, REST ones included, the first outermost. */
+  readonly interceptors?: Interceptor[] | undefined;
+  /** Each request's context values (the client's address). */
+  readonly contextValues?: ConnectHandlerOptions["contextValues"];
 }
 
 /** The server of a service: its components, their REST routes and the gRPC health service on one port, bounded by the configured limits. */
@@ -44,6 +48,8 @@ export function createServiceServer(options: ServiceServerOptions): HttpServer {
     observer: options.observer,
     otherRoutes: options.otherRoutes,
     methodRoutes: options.methodRoutes,
+    interceptors: options.interceptors,
+    contextValues: options.contextValues,
   });
   return createHttpServer({
     handler, logger,
