@@ -1,4 +1,4 @@
-export { createAccessChecks, clientAddressKey } from "./access-checks.js";
+export { clientAddressKey, createAccessChecks } from "./access-checks.js";
 export type { AccessChecks, AccessCheckOptions } from "./access-checks.js";
-export { signCallsAs, CALLER_HEADER } from "./caller-signature.js";
+export { CALLER_HEADER, signCallsAs } from "./caller-signature.js";
 export type { AuthConfig, RateLimitKey } from "./auth-config.js";
