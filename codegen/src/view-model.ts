@@ -4,6 +4,7 @@ import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@
 import type { CompiledViewQuery } from "@orrery/sdk";
 import { findComponent, unknownSource } from "./consumer-model.js";
 import type { Fail } from "./entity-methods.js";
+import { checkMethodAccess } from "./access-options.js";
 import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
@@ -83,6 +84,7 @@ export function readView(
       fail({ method }, "the rpc has both view_update and view_query", "give each rpc one of them");
       continue;
     }
+    checkMethodAccess(method, query === undefined && update !== undefined ? "a view's update rpcs are not served there" : undefined, fail);
     if (query !== undefined) {
       queryMethods.push(method);
       continue;

@@ -381,16 +381,14 @@ export const ViewQuerySchema: GenMessage<ViewQuery> = /*@__PURE__*/
  * Who may call a method, by the principal the call comes from. With neither
  * list set (or no acl at all) every caller may call it, as without the option.
  * A call matching a `deny` entry is refused; with an `allow` list, a call must
- * match one of its entries. Refused calls get PERMISSION_DENIED before the
+ * also match one of its entries. Refused calls get PERMISSION_DENIED before the
  * entity is looked at. Components of the same service calling in-process are
- * always allowed. The principals:
- *   "internet"       a call from a client on the wire, signed by nobody Orrery
- *                    trusts (with or without a bearer token)
- *   "authenticated"  a call with a valid bearer token (see `jwt`)
- *   "service:<name>" another service of the project, by its name; "service:*" any
- *                    (its calls are signed with the project's ORRERY_CLUSTER_SECRET)
- *   "cluster"        a node of this service's cluster (signed the same way)
- *   "all"            every caller
+ * always allowed. The principals: "internet" (a client on the wire whose call
+ * no node or service of the project signed, with or without a bearer token),
+ * "authenticated" (a call with a valid bearer token, see `jwt`),
+ * "service:<name>" (another service of the project, by name; "service:*" any:
+ * calls signed with the project's ORRERY_CLUSTER_SECRET, see signCallsAs),
+ * "cluster" (a node of the cluster, signed the same way) and "all".
  * `deny: ["internet"]` makes a method internal-only.
  *
  * @generated from message orrery.v1.Acl
