@@ -31,10 +31,16 @@ const principals = new WeakMap<Headers, Principal>();
 
 /** Attaches `principal` to a request's headers; for runtimes. */
 export function attachPrincipal(headers: Headers, principal: Principal): void {
-  principals.set(headers, principal);
+  withPrincipal(headers, principal);
 }
 
 /** The principal attached to `headers`; a call without one came from a component in-process. */
 export function principalOf(headers: Headers | undefined): Principal {
   return (headers === undefined ? undefined : principals.get(headers)) ?? componentPrincipal;
+}
+
+/** `headers` with `principal` attached, if given; for test kits. */
+export function withPrincipal(headers: Headers, principal: Principal | undefined): Headers {
+  if (principal !== undefined) principals.set(headers, principal);
+  return headers;
 }
