@@ -121,6 +121,29 @@ message Added {}
 message Removed {}
 message Paid {}
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/access_not_served.proto", `syntax = "proto3";
+package v.access_not_served;
+import "google/protobuf/empty.proto";
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service CartConsumer {
+  option (orrery.v1.component) = { consumer: { source: "cart" } };
+  option (orrery.v1.service) = { acl: { deny: "internet" } };
+  rpc OnAdded(Added) returns (google.protobuf.Empty) { option (orrery.v1.method).jwt = { require_bearer_token: true }; }
+}
+service CartsView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnAdded(Added) returns (Row) { option (orrery.v1.method) = { view_update: { source: "cart" table: "carts" } rate_limit: { requests: 1 } }; }
+  rpc All(google.protobuf.Empty) returns (Rows) { option (orrery.v1.method) = { view_query: { query: "SELECT * AS rows FROM carts" } acl: { deny: "internet" } }; }
+}
+message Cart {}
+message Added { string cart_id = 1; }
+message Row { string cart_id = 1; }
+message Rows { repeated Row rows = 1; }
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/view_problems.proto", `syntax = "proto3";
 package v.view_problems;
 import "orrery/v1/options.proto";
@@ -302,6 +325,14 @@ describe("protoc-gen-orrery", () => {
         `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
         "service v.other_kinds.ViewService: the view has no update method, so its tables would stay empty",
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
+      ]);
+    });
+
+    it("access options where no call from the wire arrives: a consumer's service and rpcs, a view's update rpcs", () => {
+      assert.deepEqual(problemsOf("access_not_served").map((p) => p.replace(/^v\/access_not_served\.proto:\d+:\d+: /, "")), [
+        "service v.access_not_served.CartConsumer, option (orrery.v1.service).acl: acl governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
+        "service v.access_not_served.CartConsumer, rpc OnAdded, option (orrery.v1.method).jwt: jwt governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
+        "service v.access_not_served.CartsView, rpc OnAdded, option (orrery.v1.method).rate_limit: rate_limit governs calls from the wire, and a view's update rpcs are not served there. Fix: remove it",
       ]);
     });
 
