@@ -121,7 +121,7 @@ export function createService(options: ServiceOptions): OrreryService {
     hosts = entities.map((component) =>
       createEntityHost({
         model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
-        components: inProcess.client, logger,
+        components: inProcess.within, logger,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
         storageWaitMs: config.storageWaitMs,

@@ -32,6 +32,7 @@ export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";
 export type { JwtClaims, Principal } from "./principal.js";
+export { IDEMPOTENCY_KEY_HEADER } from "./component-client.js";
 export { Code, ConnectError } from "@connectrpc/connect";
 
 // For runtimes and test kits; component authors do not need these.
