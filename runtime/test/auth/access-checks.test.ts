@@ -9,6 +9,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from "j
 import type { CryptoKey, JWK } from "jose";
 import { createService, signCallsAs } from "../../src/index.js";
 import type { OrreryService, ServiceOptions } from "../../src/index.js";
+import { failure } from "../support/call-failure.js";
 import { Note } from "../gen/authtest/v1/notes_orrery.js";
 import { NoteSchema, NoteService } from "../gen/authtest/v1/notes_pb.js";
 
@@ -30,16 +31,6 @@ async function start(options: Partial<ServiceOptions>): Promise<OrreryService> {
   const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent", shutdownGraceMs: 500, ...options });
   await service.start();
   return service;
-}
-
-/** The error a call failed with. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("the call succeeded");
 }
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });

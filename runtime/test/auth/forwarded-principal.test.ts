@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -9,8 +8,9 @@ import { desiredOwner } from "../../src/cluster/placement.js";
 import { shardOf } from "../../src/cluster/shard-hash.js";
 import { createService, signCallsAs } from "../../src/index.js";
 import type { OrreryService } from "../../src/index.js";
-import { admin, postgresServerUrl, withDatabase } from "../support/postgres-server.js";
 import "../support/postgres.js"; // its root hook stops the embedded server after the run
+import { freshStorageOn } from "../support/sample-storage.js";
+import type { TestStorage } from "../support/sample-storage.js";
 import { Note } from "../gen/authtest/v1/notes_orrery.js";
 import { NoteSchema, NoteService } from "../gen/authtest/v1/notes_pb.js";
 import { create } from "@bufbuild/protobuf";
@@ -29,24 +29,21 @@ const notes = Note.implement({
 describe("a call forwarded to its entity's owner", function () {
   this.timeout(60_000);
   const services: OrreryService[] = [];
-  let drop: (() => Promise<void>) | undefined;
+  let storage: TestStorage | undefined;
   after(async () => {
     await Promise.allSettled(services.map((s) => s.stop()));
-    await drop?.();
+    await storage?.cleanup();
   });
 
   it("is checked on the node it reached, and its handler on the owner sees the principal that node verified", async () => {
-    const server = await postgresServerUrl();
-    const name = `auth_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-    await admin(server, `create database ${name}`);
-    drop = () => admin(server, `drop database if exists ${name} with (force)`);
+    storage = await freshStorageOn("PostgreSQL");
     const issuer = "https://issuer.test/";
     const pair = await generateKeyPair("ES256");
     const secret = "a-test-secret-of-the-cluster";
     const settings = {
       components: [notes], port: 0, host: "127.0.0.1", logger: pino({ level: "silent" }), handleSignals: false, shutdownGraceMs: 500,
       heartbeatMs: 50, selfFenceAfterMs: 200, deadAfterMs: 300, rebalanceStableMs: 200, clusterSecret: secret,
-      databaseUrl: withDatabase(server, name), jwtIssuers: [issuer], jwtPublicKey: await exportSPKI(pair.publicKey),
+      databaseUrl: storage.databaseUrl, jwtIssuers: [issuer], jwtPublicKey: await exportSPKI(pair.publicKey),
     };
     for (let i = 0; i < 2; i++) {
       const service = createService(settings);
