@@ -15,7 +15,7 @@ import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
-import { consumerProjection, createProjectionRunner, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
+import { consumerProjection, createProjectionRunner, createViewChanges, createViewTableDirectory, registerView, viewTableProjection } from "./projection/index.js";
 import type { ProjectionSpec } from "./projection/index.js";
 import type { ProjectionRunner } from "./projection/index.js";
 import { createRestHandler, createRestRoutes } from "./rest/index.js";
@@ -74,8 +74,13 @@ export function createService(options: ServiceOptions): OrreryService {
   const consumers = options.components.filter((c): c is Consumer => c.kind === "consumer");
   const views = options.components.filter((c): c is View => c.kind === "view");
   // Views answer queries from their tables, on any node; they need the database, so their routes reach it late.
+  const streamedTables = new Set(views.flatMap((view) => Object.values(view.spec.queries).flatMap((plan) => (plan.streamUpdates === undefined ? [] : [plan.tables[0]!.sqlName]))));
+  const viewChanges = createViewChanges(() => store!.database, streamedTables, logger.child({ component: "projection" }));
+  const viewTables = createViewTableDirectory(() => store!.database, logger.child({ component: "projection" }));
+  viewTables.onSwitch((table) => viewChanges.resync(table));
+  const stopStreams = new AbortController();
   const inProcess = createInProcessComponents(entities, (router) => {
-    for (const view of views) registerView(router, view, () => store!.database);
+    for (const view of views) registerView(router, view, () => store!.database, { tables: viewTables, changes: viewChanges, stopping: stopStreams.signal });
   });
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
@@ -150,17 +155,23 @@ export function createService(options: ServiceOptions): OrreryService {
         return host.invoke(method, entityId, command, call);
       },
     }]));
-    for (const view of views) await ensureViewTables(store.database.db, view);
-    const projectionSpecs: ProjectionSpec[] = [
-      ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal)),
-      ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table))),
+    for (const view of views) await viewTables.prepare(view);
+    const projectionSpecs: Array<{ spec: ProjectionSpec; onCaughtUp?: () => void }> = [
+      ...consumers.map((consumer) => ({ spec: consumerProjection(consumer, inProcess.client, stopProjections.signal) })),
+      ...views.flatMap((view) => view.spec.tables.map((table) => ({
+        spec: viewTableProjection(view, table, viewChanges),
+        // A rebuilt view switches over once all its tables caught up; until then the previous tables answer.
+        onCaughtUp: () => void viewTables.caughtUp(view, table).catch((err: unknown) =>
+          logger.warn({ err, view: view.spec.service.typeName, table: table.name }, `${view.spec.service.typeName} table ${table.name}: could not switch to the rebuilt table yet; trying again`)),
+      }))),
     ];
-    projections = projectionSpecs.map((spec) => {
+    projections = projectionSpecs.map(({ spec, onCaughtUp }) => {
       // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
       const shard = node.shardOf("orrery.projection", spec.name);
       return createProjectionRunner(spec, {
         // A view table's batch is a few set-based statements whatever its size: big batches keep up with the writes.
         batchSize: spec.delivery === "in-transaction" ? 1_000 : 100,
+        onCaughtUp,
         database: store!.database, signal: store!.feed, logger: logger.child({ component: "projection" }),
         placement: {
           current: () => {
@@ -239,6 +250,7 @@ export function createService(options: ServiceOptions): OrreryService {
         process.off("SIGINT", onSignal);
         // Projections first: a batch they are handling finishes and stores its offset while this node still holds its shard.
         stopProjections.abort();
+        stopStreams.abort(); // streams of view updates would keep the server from closing
         await Promise.all(projections.map((p) => p.stop()));
         // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
         await cluster?.leave();
@@ -248,6 +260,8 @@ export function createService(options: ServiceOptions): OrreryService {
         await store?.keyValues.close();
         await store?.journal.close();
         await store?.feed.close();
+        await viewChanges.close();
+        viewTables.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");
