@@ -51,14 +51,17 @@ describe("a call forwarded to its entity's owner", function () {
       services.push(service);
     }
     const [a, b] = services as [OrreryService, OrreryService];
-    const until = performance.now() + 10_000;
-    while (!(a.cluster!.ownedShards().length + b.cluster!.ownedShards().length === 1024 && b.cluster!.ownedShards().length > 0)) {
-      if (performance.now() > until) assert.fail("the two nodes never split the shards");
+    const ready = async (s: OrreryService) => (await fetch(`${s.url}/readyz`)).status === 200;
+    const until = performance.now() + 30_000;
+    while (!(a.cluster!.ownedShards().length + b.cluster!.ownedShards().length === 1024 && b.cluster!.ownedShards().length > 0 && (await ready(a)) && (await ready(b)))) {
+      if (performance.now() > until) assert.fail("the two nodes were not both ready with their shares within 30 s");
       await sleep(20);
     }
+    // A note whose shard b holds and keeps (placement wants it there): shards still move while the two settle.
     const placement = [a, b].map((s) => ({ name: s.cluster!.name!, weight: 100 }));
+    const held = (note: string) => b.cluster!.epochOf(shardOf("note", note, 1024)) !== undefined && desiredOwner(shardOf("note", note, 1024), placement) === b.cluster!.name;
     let id = "";
-    for (let i = 0; id === ""; i++) if (desiredOwner(shardOf("note", `n-${i}`, 1024), placement) === b.cluster!.name) id = `n-${i}`;
+    for (let i = 0; id === ""; i++) if (held(`n-${i}`)) id = `n-${i}`;
     assert.equal(a.cluster!.epochOf(shardOf("note", id, 1024)), undefined, "a does not own the note");
 
     const viaA = createClient(NoteService, createConnectTransport({ baseUrl: a.url, httpVersion: "2" }));
