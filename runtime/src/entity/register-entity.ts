@@ -5,13 +5,15 @@ import type { HostedComponent } from "./entity-model.js";
 import { describeCall } from "./call-description.js";
 import { callTargetKey } from "./call-target.js";
 import type { EntityRouter } from "./entity-router.js";
+import { requestCheck } from "../validation/index.js";
 
 /** The longest entity id accepted; keys are stored and indexed with every event. */
 export const MAX_ENTITY_ID_LENGTH = 512;
 
 /**
- * Serves an entity's Connect service (event-sourced or key-value): each rpc reads the entity
- * key from the request and hands the command to the routing point.
+ * Serves an entity's Connect service (event-sourced or key-value): each rpc checks the
+ * request's buf.validate rules, reads the entity key from the request and hands the command
+ * to the routing point.
  */
 export function registerEntity(router: ConnectRouter, entity: HostedComponent, entities: EntityRouter): void {
   const { spec } = entity;
@@ -23,7 +25,9 @@ export function registerEntity(router: ConnectRouter, entity: HostedComponent, e
     }
     const keyField = method.input.fields.find((f) => f.localName === methodSpec.entityKey);
     const keyName = keyField?.name ?? methodSpec.entityKey;
+    const validate = requestCheck(method);
     impl[method.localName] = (req, ctx) => {
+      validate?.(req);
       const key = (req as unknown as Record<string, unknown>)[methodSpec.entityKey];
       if (typeof key !== "string" || key.length === 0) {
         throw new ConnectError(`${describeCall(method, spec.type)}: the entity key "${keyName}" is missing or empty; set it to the id of the ${spec.type}`, Code.InvalidArgument);
