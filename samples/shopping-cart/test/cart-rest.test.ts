@@ -68,9 +68,22 @@ describe("shopping cart over REST", function () {
     assert.deepEqual(await rest(base, "DELETE", "/carts/r3/items/nope"), {
       status: 404, json: { code: 5, message: 'ShoppingCartService.RemoveItem for shopping-cart "r3": product "nope" is not in the cart', details: [] },
     });
+    const quantityRule = { elements: [{ fieldNumber: 3, fieldName: "int32", fieldType: "TYPE_MESSAGE" }, { fieldNumber: 4, fieldName: "gt", fieldType: "TYPE_INT32" }] };
     assert.deepEqual(await rest(base, "POST", "/carts/r3/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 0 })), {
-      status: 400, json: { code: 3, message: 'ShoppingCartService.AddItem for shopping-cart "r3": quantity must be at least 1, got 0', details: [] },
+      status: 400,
+      json: {
+        code: 3,
+        message: "ShoppingCartService.AddItem: the request breaks its validation rules: quantity: must be greater than 0 [int32.gt]",
+        details: [{
+          "@type": "type.googleapis.com/buf.validate.Violations",
+          violations: [{
+            field: { elements: [{ fieldNumber: 4, fieldName: "quantity", fieldType: "TYPE_INT32" }] },
+            rule: quantityRule, ruleId: "int32.gt", message: "must be greater than 0", forKey: false,
+          }],
+        }],
+      },
     });
+    assert.deepEqual((await rest(base, "GET", "/carts/r3")).json, { cartId: "r3" }, "nothing was persisted");
     const empty = await rest(base, "POST", "/carts/r3:checkout");
     assert.equal(empty.status, 400);
     assert.equal(empty.json["code"], 9); // FAILED_PRECONDITION
