@@ -66,7 +66,10 @@ export function collectComponents(
       }
       if (kind.case === "view") {
         const view = readView(service, kind.value, allFiles, registry, report);
-        if (view !== undefined && !clashes(view)) byFile.set(file, [...(byFile.get(file) ?? []), view]);
+        if (view !== undefined && !clashes(view)) {
+          byFile.set(file, [...(byFile.get(file) ?? []), view]);
+          routes.push(...view.routes);
+        }
         continue;
       }
       if (kind.case === "consumer") {

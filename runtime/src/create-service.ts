@@ -90,7 +90,7 @@ export function createService(options: ServiceOptions): OrreryService {
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
-    const restRoutes = createRestRoutes(entities.map((c) => c.spec.service));
+    const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,

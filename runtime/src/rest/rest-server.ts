@@ -2,11 +2,13 @@
 // builds the request message (path variables, query parameters, JSON body),
 // runs the method through the same handler as a Connect call, and answers
 // with the reply (or its response_body field) in protobuf JSON, or with the
-// error in the google.rpc.Status shape.
+// error in the google.rpc.Status shape. A server-streaming method answers
+// newline-delimited JSON, one {"result": …} line per message (grpc-gateway's
+// framing), and {"error": {code, message, details}} if it fails midway.
 import { fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import type { DescMethod, JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NodeHandler, UnaryDispatch } from "../server/index.js";
+import type { MethodDispatch, NodeHandler, StreamReply } from "../server/index.js";
 import { httpRequestMessage } from "./request-message.js";
 import { restErrorResponse } from "./rest-error.js";
 import type { RestRoutes } from "./rest-routes.js";
@@ -15,7 +17,7 @@ import type { RestRoutes } from "./rest-routes.js";
 export interface RestHandlerOptions {
   readonly routes: RestRoutes<DescMethod>;
   /** Runs a method's call; from the Connect handler (`methodRoutes`). */
-  readonly dispatch: UnaryDispatch;
+  readonly dispatch: MethodDispatch;
   /** The largest request body accepted, in bytes (the Connect side's `maxMessageBytes`). */
   readonly maxBodyBytes: number;
 }
@@ -68,11 +70,13 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
       const message = httpRequestMessage(method.input, route.body, { bindings, query, body });
       return toBinary(method.input, message);
     };
-    dispatch(method, build, req, res).then(
+    if (method.methodKind === "server_streaming") {
+      void answerStream(res, dispatch.serverStream(method, build, req, res), (message) => replyJson(method, message, route.responseBody));
+      return true;
+    }
+    dispatch.unary(method, build, req, res).then(
       (reply) => {
-        const json = toJson(method.output, fromBinary(method.output, reply.message));
-        const payload = route.responseBody === "" ? json : responseField(method, json, route.responseBody);
-        const text = JSON.stringify(payload);
+        const text = JSON.stringify(replyJson(method, reply.message, route.responseBody));
         res.writeHead(200, { ...passedOn(reply.header), "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) });
         res.end(text);
       },
@@ -80,6 +84,59 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
     );
     return true;
   };
+}
+
+/** A reply message (binary) in JSON: the whole message, or its `responseBody` field. */
+function replyJson(method: DescMethod, message: Uint8Array, responseBody: string): JsonValue {
+  const json = toJson(method.output, fromBinary(method.output, message));
+  return responseBody === "" ? json : responseField(method, json, responseBody);
+}
+
+/**
+ * Answers a server-streaming call as newline-delimited JSON. An error before
+ * the first message is answered like a unary call's (its HTTP status, the
+ * Google status body); after it, as a last `{"error": …}` line.
+ */
+async function answerStream(res: Res, started: Promise<StreamReply>, toJsonLine: (message: Uint8Array) => JsonValue): Promise<void> {
+  let reply: StreamReply;
+  let next: IteratorResult<Uint8Array>;
+  let messages: AsyncIterator<Uint8Array>;
+  try {
+    reply = await started;
+    messages = reply.messages[Symbol.asyncIterator]();
+    next = await messages.next();
+  } catch (error) {
+    return answerError(res, error);
+  }
+  res.writeHead(200, { ...passedOn(reply.header), "content-type": "application/x-ndjson" });
+  try {
+    for (; !next.done; next = await messages.next()) {
+      if (!writeLine(res, { result: toJsonLine(next.value) })) await drained(res);
+      if (res.destroyed) return void messages.return?.();
+    }
+  } catch (error) {
+    if (res.destroyed) return;
+    writeLine(res, { error: restErrorResponse(error).body });
+  }
+  res.end();
+}
+
+/** Writes one line of newline-delimited JSON; false when `res` wants a drain first. */
+function writeLine(res: Res, line: object): boolean {
+  return (res as { write(chunk: string): boolean }).write(`${JSON.stringify(line)}\n`);
+}
+
+/** Resolves when `res` can take more, or is gone. */
+function drained(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
 }
 
 /** The reply's `response_body` field in JSON; an unset field is its default (an empty object, list or the zero value). */

@@ -25,7 +25,7 @@ const checks = new WeakMap<DescMethod, RequestCheck | null>();
 export function requestCheck(method: DescMethod): RequestCheck | undefined {
   const known = checks.get(method);
   if (known !== undefined) return known ?? undefined;
-  const rpc = `${method.parent.typeName}/${method.name}`;
+  const rpc = `${method.parent.name}.${method.name}`;
   const schema = method.input;
   if (!declaresRules(schema, new Set())) {
     checks.set(method, null);
@@ -50,7 +50,7 @@ export function requestCheck(method: DescMethod): RequestCheck | undefined {
 export function invalidRequest(rpc: string, violations: readonly Violation[]): ConnectError {
   const [value, desc] = violationsToProto([...violations]);
   const listed = violations.map((v) => v.toString()).join("; ");
-  return new ConnectError(`${rpc}: invalid request: ${listed}`, Code.InvalidArgument, undefined, [{ desc, value }]);
+  return new ConnectError(`${rpc}: the request breaks its validation rules: ${listed}`, Code.InvalidArgument, undefined, [{ desc, value }]);
 }
 
 function declaresRules(message: DescMessage, seen: Set<DescMessage>): boolean {

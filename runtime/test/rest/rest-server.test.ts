@@ -15,6 +15,10 @@ function registerLibrary(router: ConnectRouter): void {
     fail(req) {
       throw new ConnectError(`failing with code ${req.count} as asked`, req.count as Code);
     },
+    async *listBooks(req) {
+      for (let i = 0; i < req.count; i++) yield { bookId: `${req.name}-${i}`, title: `T${i}` };
+      if (req.flag) throw new ConnectError(`shelf ${req.name} fell over after ${req.count} books`, Code.Aborted);
+    },
   });
 }
 
@@ -123,6 +127,44 @@ describe("REST server", () => {
       c.check?.(parsed, res.headers);
     });
   }
+
+  /** A streamed answer: status, content type and its lines parsed. */
+  async function streamed(path: string): Promise<{ status: number; type: string | null; lines: unknown[] }> {
+    const res = await fetch(`${base}${path}`);
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get("content-type"), lines: text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as unknown) };
+  }
+
+  it("streams a server-streaming rpc as newline-delimited JSON, one {result} per message", async () => {
+    assert.deepEqual(await streamed("/v1/shelves/s1/books:stream?count=3"), {
+      status: 200, type: "application/x-ndjson",
+      lines: [{ result: { bookId: "s1-0", title: "T0" } }, { result: { bookId: "s1-1", title: "T1" } }, { result: { bookId: "s1-2", title: "T2" } }],
+    });
+    assert.deepEqual(await streamed("/v1/shelves/s1/books:stream"), { status: 200, type: "application/x-ndjson", lines: [] });
+  });
+
+  it("applies response_body to each streamed message", async () => {
+    assert.deepEqual((await streamed("/v1/shelves/s1/titles:stream?count=2")).lines, [{ result: "T0" }, { result: "T1" }]);
+  });
+
+  it("ends a stream that fails midway with an {error} line in the Google status shape", async () => {
+    assert.deepEqual(await streamed("/v1/shelves/s2/books:stream?count=2&flag=true"), {
+      status: 200, type: "application/x-ndjson",
+      lines: [
+        { result: { bookId: "s2-0", title: "T0" } }, { result: { bookId: "s2-1", title: "T1" } },
+        { error: { code: Code.Aborted, message: "shelf s2 fell over after 2 books", details: [] } },
+      ],
+    });
+  });
+
+  it("answers a stream that fails before its first message like a unary call: its HTTP status and a JSON error", async () => {
+    const res = await fetch(`${base}/v1/shelves/s3/books:stream?flag=true`);
+    assert.equal(res.status, 409);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    assert.deepEqual(await res.json(), { code: Code.Aborted, message: "shelf s3 fell over after 0 books", details: [] });
+    const bad = await fetch(`${base}/v1/shelves/s3/books:stream?count=many`);
+    assert.equal(bad.status, 400);
+  });
 
   it("serves the same routes over h2c", async () => {
     const session = http2.connect(base);

@@ -28,7 +28,7 @@ export function grpcViolations(statusDetailsBin: Uint8Array): ViolationTriple[] 
     }
     const any = new BinaryReader(status.bytes());
     let typeUrl = "";
-    let value = new Uint8Array();
+    let value: Uint8Array = new Uint8Array();
     while (any.pos < any.len) {
       const [f, w] = any.tag();
       if (f === 1) typeUrl = any.string();
