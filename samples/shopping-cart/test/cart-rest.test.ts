@@ -39,6 +39,15 @@ describe("shopping cart over REST", function () {
     await storage?.cleanup();
   });
 
+  it("sends no CORS header and answers no preflight when CORS is not configured (the default)", async () => {
+    const read = await fetch(`${base}/carts/r0`, { headers: { origin: "https://shop.example" } });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers.get("access-control-allow-origin"), null);
+    const preflight = await fetch(`${base}/carts/r0`, { method: "OPTIONS", headers: { origin: "https://shop.example", "access-control-request-method": "GET" } });
+    assert.notEqual(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+  });
+
   it("adds items, reads, removes and checks out through the four routes", async () => {
     const added = await rest(base, "POST", "/carts/r1/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 2 }));
     assert.deepEqual(added, { status: 200, json: { cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }] } });
