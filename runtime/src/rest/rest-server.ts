@@ -10,6 +10,7 @@ import type { DescMethod, JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MethodDispatch, NodeHandler, StreamReply } from "../server/index.js";
 import { httpRequestMessage } from "./request-message.js";
+import { openApiDocument, openApiPath } from "./openapi-document.js";
 import { restErrorResponse } from "./rest-error.js";
 import type { RestRoutes } from "./rest-routes.js";
 
@@ -38,7 +39,9 @@ function httpError(message: string, code: Code, status: number, headers: Record<
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Creates the route for `otherRoutes`: takes (returns true for) every request
+ * Creates the route for `otherRoutes`: serves the OpenAPI document of the
+ * routes at /openapi.json (unless a route of the services claims that path),
+ * and takes (returns true for) every request
  * a REST route matches, or whose path matches with another HTTP method (405),
  * and answers 404 in the Google shape for paths that are not `/pkg.Service/Method`
  * procedures and are not sent by an RPC client; leaves the rest to the
@@ -46,12 +49,19 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function createRestHandler(options: RestHandlerOptions): (req: Req, res: Res) => boolean {
   const { routes, dispatch, maxBodyBytes } = options;
+  const served = routes.list();
+  const openApi = JSON.stringify(openApiDocument(served, [...new Set(served.map((r) => r.target.parent.typeName))].join(", ")));
   return (req, res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const httpMethod = req.method ?? "GET";
     const found = routes.match(httpMethod, path);
+    if (path === openApiPath && found.kind !== "matched" && (httpMethod === "GET" || httpMethod === "HEAD")) {
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(openApi)) });
+      res.end(httpMethod === "HEAD" ? "" : openApi);
+      return true;
+    }
     if (found.kind === "no-route") {
       if (/^\/[^/]+\.[^/]+\/[^/]+$/.test(path) || /^application\/(grpc|connect)/i.test(req.headers["content-type"] ?? "")) return false;
       void answerError(res, httpError(`no REST route matches ${httpMethod} ${path.slice(0, 200)}`, Code.NotFound, 404));

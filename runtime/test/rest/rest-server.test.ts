@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createRestHandler, createRestRoutes } from "../../src/rest/index.js";
 import { createConnectHandler, createHttpServer, createReadiness } from "../../src/server/index.js";
@@ -164,6 +165,22 @@ describe("REST server", () => {
     assert.deepEqual(await res.json(), { code: Code.Aborted, message: "shelf s3 fell over after 0 books", details: [] });
     const bad = await fetch(`${base}/v1/shelves/s3/books:stream?count=many`);
     assert.equal(bad.status, 400);
+  });
+
+  it("serves a valid OpenAPI document: templates with patterns as path parameters, nested fields, named bodies, response_body, streams", async () => {
+    type Operation = { operationId: string; parameters?: Array<{ name: string; in: string; description?: string }>; requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, Operation>> };
+    assert.deepEqual(await new Validator().validate(structuredClone(doc)), { valid: true });
+    const getBook = doc.paths["/v1/{name}"]!["get"]!;
+    assert.equal(getBook.operationId, "resttest.v1.LibraryService.GetBook");
+    assert.deepEqual(getBook.parameters?.[0], { name: "name", in: "path", required: true, schema: { type: "string" }, description: "matches shelves/*/books/*" });
+    assert.ok(getBook.parameters?.some((p) => p.name === "shelf.floor" && p.in === "query"), "nested query parameters");
+    assert.equal(doc.paths["/v1/files/{name}"]!["get"]!.parameters?.[0]?.description, "matches **");
+    assert.deepEqual(doc.paths["/v1/books/{book.book_id}:cancel"]!["post"]!.parameters?.[0]?.name, "book.book_id");
+    assert.deepEqual(doc.paths["/v1/shelves/{name}/book"]!["patch"]!.requestBody?.content["application/json"]?.schema, { $ref: "#/components/schemas/resttest.v1.Book" });
+    assert.deepEqual(doc.paths["/v1/tags/{name}"]!["get"]!.responses["200"]?.content["application/json"]?.schema, { type: "array", items: { type: "string" } });
+    assert.deepEqual(Object.keys(doc.paths["/v1/shelves/{name}/books:stream"]!["get"]!.responses["200"]!.content), ["application/x-ndjson"]);
+    assert.deepEqual(["/v1/echo", "/v1/echo/{name}"].map((p) => Object.values(doc.paths[p]!)[0]!.operationId), ["resttest.v1.LibraryService.Echo_2", "resttest.v1.LibraryService.Echo"]);
   });
 
   it("serves the same routes over h2c", async () => {

@@ -93,6 +93,16 @@ describe("customer registry over REST", function () {
     assert.deepEqual(await lines("/cities/Nowhere/customers:stream"), { status: 200, type: "application/x-ndjson", lines: [] });
   });
 
+  it("lists the entity's and the view's routes in /openapi.json, the streamed query as newline-delimited JSON", async () => {
+    const doc = (await rest("GET", "/openapi.json")).json as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, unknown> }> }>> };
+    assert.deepEqual(Object.keys(doc.paths), [
+      "/cities/{city}/customers", "/cities/{city}/customers:stream", "/customers", "/customers/{customer_id}", "/customers/{customer_id}/address",
+      "/customers/{customer_id}:rename", "/customers:search", "/emails/{email}/customer",
+    ]);
+    assert.deepEqual(Object.keys(doc.paths["/customers/{customer_id}"]!).sort(), ["delete", "get"]);
+    assert.deepEqual(Object.keys(doc.paths["/cities/{city}/customers:stream"]!["get"]!.responses["200"]!.content), ["application/x-ndjson"]);
+  });
+
   it("answers a streamed query that breaks its validation rules with 400 before any line", async () => {
     const response = await fetch(`${base}/cities/Ogdenville/customers:stream?page_size=-1`);
     assert.equal(response.status, 400);

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createService } from "@orrery/runtime";
 import type { OrreryService } from "@orrery/runtime";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { pino } from "pino";
 import { desiredOwner } from "../../../runtime/src/cluster/placement.js";
 import { shardOf } from "../../../runtime/src/cluster/shard-hash.js";
@@ -46,6 +47,36 @@ describe("shopping cart over REST", function () {
     const preflight = await fetch(`${base}/carts/r0`, { method: "OPTIONS", headers: { origin: "https://shop.example", "access-control-request-method": "GET" } });
     assert.notEqual(preflight.status, 204);
     assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+  });
+
+  it("serves an OpenAPI 3.1 document of the four routes at /openapi.json, with their parameters and schemas", async () => {
+    const res = await fetch(`${base}/openapi.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    type Operation = { operationId: string; parameters?: Array<{ name: string; in: string; required: boolean }>; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const validation = await new Validator().validate(structuredClone(doc));
+    assert.deepEqual(validation, { valid: true }, JSON.stringify(validation.errors));
+    assert.equal(doc.openapi, "3.1.0");
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `${method.toUpperCase()} ${path} ${op.operationId}`));
+    assert.deepEqual(routes.sort(), [
+      "DELETE /carts/{cart_id}/items/{product_id} shop.cart.v1.ShoppingCartService.RemoveItem",
+      "GET /carts/{cart_id} shop.cart.v1.ShoppingCartService.GetCart",
+      "POST /carts/{cart_id}/items shop.cart.v1.ShoppingCartService.AddItem",
+      "POST /carts/{cart_id}:checkout shop.cart.v1.ShoppingCartService.Checkout",
+    ]);
+    const addItem = doc.paths["/carts/{cart_id}/items"]!["post"]!;
+    assert.deepEqual(addItem.parameters, [{ name: "cart_id", in: "path", required: true, schema: { type: "string" } }]);
+    assert.deepEqual(addItem.requestBody?.content["application/json"]?.schema, {
+      type: "object", additionalProperties: false,
+      properties: { productId: { type: "string" }, name: { type: "string" }, quantity: { type: "integer", format: "int32" } },
+    });
+    assert.deepEqual(addItem.responses["200"]?.content["application/json"]?.schema, { $ref: "#/components/schemas/shop.cart.v1.Cart" });
+    assert.deepEqual(addItem.responses["default"]?.content["application/json"]?.schema, { $ref: "#/components/schemas/google.rpc.Status" });
+    assert.deepEqual(Object.keys(doc.components.schemas["shop.cart.v1.Cart"]!.properties), ["cartId", "items", "checkedOut"]);
+    assert.deepEqual(doc.components.schemas["shop.cart.v1.LineItem"]!.properties["quantity"], { type: "integer", format: "int32" });
+    assert.deepEqual(doc.paths["/carts/{cart_id}/items/{product_id}"]!["delete"]!.parameters?.map((p) => [p.name, p.in]), [["cart_id", "path"], ["product_id", "path"]]);
+    assert.equal(doc.paths["/carts/{cart_id}"]!["get"]!.requestBody, undefined);
   });
 
   it("adds items, reads, removes and checks out through the four routes", async () => {
