@@ -6,10 +6,11 @@ import { findComponent, unknownSource } from "./consumer-model.js";
 import type { Fail } from "./entity-methods.js";
 import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
-import { component, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
+import { component, field as fieldSettings, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
 import type { ViewOptions } from "./gen/orrery/v1/options_pb.js";
 import { checkHttpRule, rejectHttpRule } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
+import { pluginName, pluginVersion } from "./version.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { createProblemReport } from "./problem-report.js";
 import type { ProblemReport } from "./problem-report.js";
@@ -168,9 +169,12 @@ export function readView(
       fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}; a query is unary or server-streaming`, "drop `stream` from the request");
       continue;
     }
-    const text = getOption(method, methodSettings).viewQuery!.query;
+    const { query: text, streamUpdates } = getOption(method, methodSettings).viewQuery!;
     try {
-      const plan = planViewQuery(text, { tables: rows, request: method.input, response: method.output, streaming: method.methodKind === "server_streaming" }, { view: name });
+      const planned = planViewQuery(text, { tables: rows, request: method.input, response: method.output, streaming: method.methodKind === "server_streaming" }, { view: name });
+      const updates = streamUpdates ? streamUpdatesOf(method, planned, fail) : undefined;
+      if (streamUpdates && updates === undefined) continue;
+      const plan: CompiledViewQuery = updates === undefined ? planned : { ...planned, streamUpdates: updates };
       queries.push({ method, plan });
       for (const index of plan.indexes) {
         const set = indexes.get(index.table) ?? new Set<string>();
@@ -189,6 +193,34 @@ export function readView(
     queries,
     routes,
   };
+}
+
+/** Checks a query with `stream_updates` and finds the response's key field; undefined (after failing) when it cannot stream updates. */
+function streamUpdatesOf(method: DescMethod, plan: CompiledViewQuery, fail: Fail): { keyField: string } | undefined {
+  const option = "(orrery.v1.method).view_query.stream_updates";
+  if (method.methodKind !== "server_streaming") {
+    fail({ method, option }, "stream_updates needs a server-streaming rpc; this one is unary", `return a stream: rpc ${method.name}(${method.input.name}) returns (stream ${method.output.name})`);
+    return undefined;
+  }
+  if (plan.tables.length > 1) {
+    fail({ method, option }, `stream_updates on a query with a JOIN is not supported yet by ${pluginName} ${pluginVersion}`, "stream the FROM table alone, or drop stream_updates");
+    return undefined;
+  }
+  const keys = method.output.fields.filter((f) => hasOption(f, fieldSettings) && getOption(f, fieldSettings).entityKey);
+  const key = keys[0];
+  if (keys.length !== 1 || key === undefined || key.fieldKind !== "scalar" || key.scalar !== 9 /* string */) {
+    fail(
+      { method, option },
+      keys.length > 1
+        ? `the response message ${method.output.typeName} marks ${keys.length} fields as entity_key; stream_updates needs exactly one`
+        : key !== undefined
+          ? `the field ${key.name} of ${method.output.typeName} is marked entity_key but is not a string; the row's key is one`
+          : `stream_updates sends a row that stops matching as a deletion marker carrying only the row's key, and the response message ${method.output.typeName} marks no field for it`,
+      `mark the string field that holds the source entity's id: string ${key?.name ?? "id"} = N [(orrery.v1.field).entity_key = true];`,
+    );
+    return undefined;
+  }
+  return { keyField: key.localName };
 }
 
 /** 8 hex digits of a hash of what decides a view's rows: its version, and per table the row and source messages' fields and the handlers. */

@@ -132,6 +132,22 @@ message Cart { string cart_id = 1; }
 message Added {}
 message Removed {}
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/stream_updates_problems.proto", `syntax = "proto3";
+package v.stream_updates_problems;
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service CartsView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnAdded(Added) returns (Cart) { option (orrery.v1.method).view_update = { source: "cart" table: "carts" }; }
+  rpc OneCart(AddRequest) returns (Cart) { option (orrery.v1.method).view_query = { query: "SELECT * FROM carts WHERE cart_id = :cart_id" stream_updates: true }; }
+  rpc Carts(AddRequest) returns (stream Cart) { option (orrery.v1.method).view_query = { query: "SELECT * FROM carts" stream_updates: true }; }
+}
+message Cart { string cart_id = 1; }
+message Added {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/view_options_elsewhere.proto", `syntax = "proto3";
 package v.view_options_elsewhere;
 import "orrery/v1/options.proto";
@@ -276,6 +292,17 @@ describe("protoc-gen-orrery", () => {
         "service v.view_problems.CartsView, rpc Unmarked: the rpc has neither view_update nor view_query",
         'service v.view_problems.CartsView, option (orrery.v1.component).view: table carts: event v.view_problems.Removed of "cart" is neither handled nor ignored',
         'service v.view_problems.CartsView, rpc ByOwner, option (orrery.v1.method).view_query.query: at column 27 ("owner"): unknown column owner: table carts (v.view_problems.Cart) has no field owner (its fields: cart_id)',
+      ]);
+    });
+
+    it("stream_updates on a unary query, and on a response without a key field for its deletion markers", () => {
+      const problems = problemsOf("stream_updates_problems").map((p) => p.replace(/^v\/stream_updates_problems\.proto:\d+:\d+: /, ""));
+      assert.deepEqual(problems, [
+        "service v.stream_updates_problems.CartsView, rpc OneCart, option (orrery.v1.method).view_query.stream_updates: stream_updates needs a server-streaming rpc; this one is unary. " +
+          "Fix: return a stream: rpc OneCart(AddRequest) returns (stream Cart)",
+        "service v.stream_updates_problems.CartsView, rpc Carts, option (orrery.v1.method).view_query.stream_updates: stream_updates sends a row that stops matching as a deletion marker " +
+          "carrying only the row's key, and the response message v.stream_updates_problems.Cart marks no field for it. " +
+          "Fix: mark the string field that holds the source entity's id: string id = N [(orrery.v1.field).entity_key = true];",
       ]);
     });
 

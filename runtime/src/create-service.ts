@@ -13,7 +13,7 @@ import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
-import { consumerProjection, createProjectionRunner, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
+import { consumerProjection, createProjectionRunner, createViewChanges, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
 import type { ProjectionSpec } from "./projection/index.js";
 import type { ProjectionRunner } from "./projection/index.js";
 import { createRestHandler, createRestRoutes } from "./rest/index.js";
@@ -66,8 +66,11 @@ export function createService(options: ServiceOptions): OrreryService {
   const consumers = options.components.filter((c): c is Consumer => c.kind === "consumer");
   const views = options.components.filter((c): c is View => c.kind === "view");
   // Views answer queries from their tables, on any node; they need the database, so their routes reach it late.
+  const streamedTables = new Set(views.flatMap((view) => Object.values(view.spec.queries).flatMap((plan) => (plan.streamUpdates === undefined ? [] : [plan.tables[0]!.sqlName]))));
+  const viewChanges = createViewChanges(() => store!.database, streamedTables, logger.child({ component: "projection" }));
+  const stopStreams = new AbortController();
   const inProcess = createInProcessComponents(entities, (router) => {
-    for (const view of views) registerView(router, view, () => store!.database);
+    for (const view of views) registerView(router, view, () => store!.database, { changes: viewChanges, stopping: stopStreams.signal });
   });
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
@@ -112,7 +115,7 @@ export function createService(options: ServiceOptions): OrreryService {
     hosts = entities.map((component) =>
       createEntityHost({
         model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
-        components: inProcess.client, logger,
+        components: inProcess.within, logger,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
         storageWaitMs: config.storageWaitMs,
@@ -144,7 +147,7 @@ export function createService(options: ServiceOptions): OrreryService {
     for (const view of views) await ensureViewTables(store.database.db, view);
     const projectionSpecs: ProjectionSpec[] = [
       ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal)),
-      ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table))),
+      ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table, viewChanges))),
     ];
     projections = projectionSpecs.map((spec) => {
       // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
@@ -228,6 +231,7 @@ export function createService(options: ServiceOptions): OrreryService {
         process.off("SIGINT", onSignal);
         // Projections first: a batch they are handling finishes and stores its offset while this node still holds its shard.
         stopProjections.abort();
+        stopStreams.abort(); // streams of view updates would keep the server from closing
         await Promise.all(projections.map((p) => p.stop()));
         // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
         await cluster?.leave();
@@ -237,6 +241,7 @@ export function createService(options: ServiceOptions): OrreryService {
         await store?.keyValues.close();
         await store?.journal.close();
         await store?.feed.close();
+        await viewChanges.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");

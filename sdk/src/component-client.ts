@@ -13,3 +13,13 @@ export interface ComponentClient {
   /** A typed client for a service served by this Orrery service. */
   forService<S extends DescService>(service: S): Client<S>;
 }
+
+/**
+ * The header under which a caller names a command so that a retry of it is
+ * applied once: an event-sourced entity that already applied a command under
+ * this key (within 7 days) returns that command's reply and persists nothing.
+ *
+ * @example
+ * await ctx.components.forService(WalletService).deposit(req, { headers: { [IDEMPOTENCY_KEY_HEADER]: `${transferId}/deposit` } });
+ */
+export const IDEMPOTENCY_KEY_HEADER = "orrery-idempotency-key";

@@ -31,6 +31,7 @@ export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition,
 export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";
+export { IDEMPOTENCY_KEY_HEADER } from "./component-client.js";
 export { Code, ConnectError } from "@connectrpc/connect";
 
 // For runtimes and test kits; component authors do not need these.

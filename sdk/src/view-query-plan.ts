@@ -134,4 +134,10 @@ export interface CompiledViewQuery {
   readonly result: QueryResultShape;
   readonly tables: readonly QueryTable[];
   readonly indexes: readonly IndexSuggestion[];
+  /**
+   * Set when the query has `stream_updates`: the stream stays open, and each
+   * matching row is sent again when it changes; a row that stops matching is
+   * sent as a response with only `keyField` (its localName) set to the row's key.
+   */
+  readonly streamUpdates?: { readonly keyField: string };
 }

@@ -1,12 +1,16 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { HandlerFailure } from "@orrery/sdk";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { HandlerFailure, IDEMPOTENCY_KEY_HEADER } from "@orrery/sdk";
 import type { ComponentClient } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import { NOT_SERVED_HEADER } from "../cluster/peer-calls.js";
+import type { AppliedCommand } from "../storage/index.js";
 import { CommitOutcomeUnknownError, FencedWriteError, RevisionConflictError, SequenceConflictError, StorageError, StorageUnavailableError } from "../storage/index.js";
 import { describeCall } from "./call-description.js";
+import { callCycleError } from "./call-scope.js";
+import type { CallScope } from "./call-scope.js";
 import type { EntityModel, HostedComponent } from "./entity-model.js";
 import type { CommandTrace, EntityObserver } from "./entity-observer.js";
 
@@ -45,7 +49,8 @@ export interface EntityHost {
 export interface EntityHostOptions {
   /** How the component's entities are loaded and written (`eventSourcedModel`, `keyValueModel`). */
   readonly model: EntityModel;
-  readonly components: ComponentClient;
+  /** The component client of a command's handler, made for the command (see `InProcessComponents.within`). */
+  readonly components: (scope: CallScope) => ComponentClient;
   readonly logger: Logger;
   /** Passivate entities idle this long. */
   readonly passivateAfterMs: number;
@@ -99,7 +104,14 @@ interface Slot {
   readonly queue: Command[];
   running: Promise<void> | undefined;
   lastUsed: number;
+  /** The commands applied under an idempotency key (recent ones, by key), read at the first keyed command after a load. */
+  applied: Map<string, AppliedCommand> | undefined;
 }
+
+/** How long an idempotency key is honoured: a retry within it returns the first reply. */
+export const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
+/** The longest idempotency key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 
 /**
  * Creates the host of one entity component. Each entity has a mailbox;
@@ -153,6 +165,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         }
         slot.epoch = epoch; // read before the load: if the shard moves on meanwhile, the append is fenced
       }
+      slot.applied = undefined;
       try {
         const recovered = await model.load(slot.id);
         slot.state = recovered.state;
@@ -172,6 +185,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     let seqNr = slot.seqNr;
     const write = model.batch(slot.id, seqNr);
     const settled: Array<() => void> = [];
+    /** Keyed commands of this batch that persisted something: theirs once the batch commits. */
+    const applying = new Map<string, AppliedCommand>();
     let failed = false;
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
@@ -180,10 +195,19 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
         continue;
       }
+      const key = idempotencyKeyOf(command);
+      if (key !== undefined) {
+        const earlier = await appliedEarlier(slot, command, key, applying);
+        if (earlier !== undefined) {
+          settled.push(earlier.kind === "reply" ? () => command.resolve(earlier.reply) : () => command.reject(earlier.error));
+          continue;
+        }
+      }
       try {
         const run = () => model.handle({
           entityId: slot.id, method: command.method, command: command.message, state, seqNr,
-          metadata: command.call.headers, signal: command.call.signal, components: options.components,
+          metadata: command.call.headers, signal: command.call.signal,
+          components: lazyClient(() => options.components({ headers: command.call.headers, deadline: command.call.deadline, caller: { type, id: slot.id } })),
         });
         const outcome = await (command.trace === undefined ? run() : command.trace.run(run));
         if (outcome.kind === "rejected") {
@@ -191,13 +215,16 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           settled.push(() => command.reject(error));
           continue;
         }
-        seqNr = write.add(outcome);
+        const before = seqNr;
+        const applied = key === undefined ? undefined : { key, method: command.method.name, reply: toBinary(command.method.output, outcome.reply) };
+        seqNr = write.add(outcome, applied);
+        if (applied !== undefined && seqNr > before) applying.set(key!, applied);
         state = outcome.state;
         settled.push(() => command.resolve(outcome.reply));
       } catch (cause) {
         // The state may be half-updated: commit what the earlier commands decided,
         // then reload from the journal for the commands after this one.
-        const error = internalError(where(), slot.id, cause);
+        const error = thrownConnectError(where(), cause) ?? internalError(where(), slot.id, cause);
         settled.push(() => command.reject(error));
         slot.queue.unshift(...batch.slice(i + 1));
         failed = true;
@@ -223,6 +250,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         return;
       }
     }
+    for (const [key, applied] of applying) slot.applied?.set(key, applied);
     if (failed) {
       slot.loaded = false;
       slot.state = undefined;
@@ -231,6 +259,46 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     slot.seqNr = seqNr;
     for (const settle of settled) settle();
+  }
+
+  /** The command's idempotency key; undefined when it has none or is a read (which has no effect to repeat). */
+  function idempotencyKeyOf(command: Command): string | undefined {
+    const key = command.call.headers?.get(IDEMPOTENCY_KEY_HEADER);
+    if (key === null || key === undefined || key === "") return undefined;
+    const spec = (entity.spec.methods as Record<string, { readOnly?: boolean } | undefined>)[command.method.localName];
+    return spec?.readOnly === true ? undefined : key;
+  }
+
+  /**
+   * What a keyed command gets without running: the reply of the command
+   * applied earlier under its key, or an error (a key of another rpc, a key
+   * this kind of entity cannot honour, an unreadable store); undefined when
+   * the key is new and the command runs.
+   */
+  async function appliedEarlier(
+    slot: Slot, command: Command, key: string, applying: ReadonlyMap<string, AppliedCommand>,
+  ): Promise<{ kind: "reply"; reply: Message } | { kind: "error"; error: ConnectError } | undefined> {
+    const where = describeCall(command.method, type, slot.id);
+    const fail = (message: string, code: Code) => ({ kind: "error" as const, error: new ConnectError(`${where}: ${message}`, code) });
+    if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      return fail(`the ${IDEMPOTENCY_KEY_HEADER} header is ${key.length} characters; at most ${MAX_IDEMPOTENCY_KEY_LENGTH} are allowed`, Code.InvalidArgument);
+    }
+    if (model.appliedCommands === undefined) {
+      return fail(`idempotency keys (${IDEMPOTENCY_KEY_HEADER}) are not supported yet by ${entity.kind === "key-value-entity" ? "key-value" : "these"} entities; call without the header`, Code.Unimplemented);
+    }
+    if (slot.applied === undefined) {
+      try {
+        slot.applied = await model.appliedCommands(slot.id, IDEMPOTENCY_WINDOW_MS);
+      } catch (cause) {
+        return { kind: "error", error: storageError(where, cause, "was not applied", storeName) };
+      }
+    }
+    const earlier = applying.get(key) ?? slot.applied.get(key);
+    if (earlier === undefined) return undefined;
+    if (earlier.method !== command.method.name) {
+      return fail(`the idempotency key ${JSON.stringify(key)} was already used for ${earlier.method} on this entity; use a new key for each distinct call`, Code.FailedPrecondition);
+    }
+    return { kind: "reply", reply: fromBinary(command.method.output, earlier.reply) };
   }
 
   function internalError(where: string, entityId: string, cause: unknown, stateUnchanged = true): ConnectError {
@@ -259,11 +327,13 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       return active.get(entityId)?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
     },
     invoke(method, entityId, message, call = {}) {
+      const cycle = callCycleError(call.headers, method, type, entityId);
+      if (cycle !== undefined) return Promise.reject(cycle);
       let slot = active.get(entityId);
       const shard = slot?.shard ?? (shards === undefined ? 0 : shards.shardOf(type, entityId));
       if (shards !== undefined && shards.epochOf(shard) === undefined) return Promise.reject(notServed(describeCall(method, type, entityId), shard));
       if (slot === undefined) {
-        slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0 };
+        slot = { id: entityId, shard, epoch: 0, loaded: false, state: undefined, seqNr: 0, queue: [], running: undefined, lastUsed: 0, applied: undefined };
         active.set(entityId, slot);
       }
       const s = slot;
@@ -349,6 +419,27 @@ function storageError(where: string, cause: unknown, outcome: "was not applied" 
     return new ConnectError(`${where}: the ${store} is unreachable or overloaded; ${what} and the call is safe to retry${id}`, Code.Unavailable, undefined, undefined, cause);
   }
   return new ConnectError(`${where}: the ${store} failed; ${what}${id}`, Code.Internal, undefined, undefined, cause);
+}
+
+/**
+ * A handler that let a ConnectError through (typically a failed call to
+ * another component: `await ctx.components.forService(…).…`) rejects its
+ * command with that error's code, so the caller sees what went wrong where.
+ */
+function thrownConnectError(where: string, cause: unknown): ConnectError | undefined {
+  if (!(cause instanceof HandlerFailure) || cause.phase !== "handler" || !(cause.cause instanceof ConnectError)) return undefined;
+  const inner = cause.cause;
+  // A call to the entity itself already names it.
+  const message = inner.rawMessage.startsWith(`${where}: `) ? inner.rawMessage : `${where}: ${inner.rawMessage}`;
+  const error = new ConnectError(message, inner.code, undefined, undefined, inner);
+  error.details.push(...inner.details);
+  return error;
+}
+
+/** A component client made only when the handler first uses it: most handlers call nothing. */
+function lazyClient(make: () => ComponentClient): ComponentClient {
+  let client: ComponentClient | undefined;
+  return { forService: (service) => (client ??= make()).forService(service) };
 }
 
 function recoveryFailure(cause: unknown): HandlerFailure {

@@ -2,7 +2,7 @@ import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 import type { ComponentClient, EventSourcedEntity, KeyValueEntity } from "@orrery/sdk";
 import type { Span } from "@opentelemetry/api";
-import type { ShardFence } from "../storage/index.js";
+import type { AppliedCommand, ShardFence } from "../storage/index.js";
 
 /** A component whose entities an entity host keeps in memory. */
 export type HostedComponent = EventSourcedEntity | KeyValueEntity;
@@ -20,6 +20,11 @@ export interface EntityModel {
   handle(input: CommandRun): Promise<ModelOutcome>;
   /** Starts collecting the writes of one batch of commands of one entity, from its position `seqNr`. */
   batch(entityId: string, seqNr: number): BatchWrite;
+  /**
+   * The commands the entity applied under an idempotency key within `withinMs`,
+   * by key; absent where this kind of entity does not honour keys yet.
+   */
+  readonly appliedCommands?: (entityId: string, withinMs: number) => Promise<Map<string, AppliedCommand>>;
 }
 
 /** One command, as the entity host hands it to the model. */
@@ -42,8 +47,13 @@ export type ModelOutcome =
 
 /** The writes of one batch of commands of one entity, committed together. */
 export interface BatchWrite {
-  /** Adds an accepted command's change; returns the position the next command sees. Throws `HandlerFailure` when it cannot be encoded. */
-  add(outcome: Extract<ModelOutcome, { kind: "accepted" }>): number;
+  /**
+   * Adds an accepted command's change; returns the position the next command
+   * sees. `applied`: the command came with an idempotency key, recorded with
+   * its change (if it has one) so that a retry returns the same reply.
+   * Throws `HandlerFailure` when it cannot be encoded.
+   */
+  add(outcome: Extract<ModelOutcome, { kind: "accepted" }>, applied?: AppliedCommand & { readonly key: string }): number;
   /** Whether there is nothing to write. */
   readonly empty: boolean;
   /** Commits; resolves with the entity's position after it. `failed`: a command broke the contract, so its state is not snapshotted. */

@@ -1,6 +1,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import { HandlerFailure, processCommand } from "@orrery/sdk";
 import type { CommandOutcome, EventSourcedEntity } from "@orrery/sdk";
+import { IDEMPOTENCY_METADATA } from "../storage/index.js";
 import type { EventJournal, JournalEvent } from "../storage/index.js";
 import type { BatchWrite, EntityModel } from "./entity-model.js";
 import { recoverEntity } from "./entity-recovery.js";
@@ -28,6 +29,7 @@ export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJour
   return {
     component: entity,
     load: (entityId) => recoverEntity(entity, codec, journal, entityId),
+    appliedCommands: (entityId, withinMs) => journal.appliedCommands(type, entityId, withinMs),
     async handle(run) {
       const outcome = await processCommand({
         entity, entityId: run.entityId, method: run.method, command: run.command, state: run.state, sequenceNumber: run.seqNr,
@@ -39,11 +41,24 @@ export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJour
       let seqNr = startSeqNr;
       const events: JournalEvent[] = [];
       return {
-        add(outcome) {
+        add(outcome, applied) {
           const accepted = outcome.change as Accepted;
           const encoded = accepted.events.map((event) => encodeEvent(event));
+          const first = events.length;
           for (const e of encoded) events.push({ seqNr: ++seqNr, eventType: e.type, payload: e.payload });
           if (accepted.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
+          if (applied !== undefined && events.length > first) {
+            // On the command's last event, in the same statement as its events: both commit or neither does.
+            const last = events[events.length - 1]!;
+            events[events.length - 1] = {
+              ...last,
+              metadata: {
+                [IDEMPOTENCY_METADATA.key]: applied.key,
+                [IDEMPOTENCY_METADATA.method]: applied.method,
+                [IDEMPOTENCY_METADATA.reply]: Buffer.from(applied.reply).toString("base64"),
+              },
+            };
+          }
           return seqNr;
         },
         get empty() {

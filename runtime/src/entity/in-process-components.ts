@@ -1,7 +1,9 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
-import type { Client, ConnectRouter } from "@connectrpc/connect";
+import type { Client, ConnectRouter, Transport } from "@connectrpc/connect";
 import type { ComponentClient } from "@orrery/sdk";
+import { scopedTransport } from "./call-scope.js";
+import type { CallScope } from "./call-scope.js";
 import type { HostedComponent } from "./entity-model.js";
 import type { EntityRouter } from "./entity-router.js";
 import { registerEntity } from "./register-entity.js";
@@ -12,6 +14,12 @@ export interface InProcessComponents {
   readonly routes: (router: ConnectRouter) => void;
   /** Calls components in this process, through the same routes as calls from the wire. */
   readonly client: ComponentClient;
+  /**
+   * The client a handler gets: its calls carry the command's deadline,
+   * correlation id and application metadata, and the chain of entities
+   * waiting on them (a call back into one of those is refused).
+   */
+  within(scope: CallScope): ComponentClient;
   /** Sets the routing point once the entity hosts exist (they need `client` first). */
   route(router: EntityRouter): void;
 }
@@ -35,18 +43,24 @@ export function createInProcessComponents(components: readonly HostedComponent[]
     otherRoutes?.(router);
   };
   const transport = createRouterTransport(routes);
-  const clients = new Map<DescService, Client<DescService>>();
   return {
     routes,
-    client: {
-      forService<S extends DescService>(svc: S): Client<S> {
-        let client = clients.get(svc);
-        if (client === undefined) clients.set(svc, (client = createClient(svc, transport) as Client<DescService>));
-        return client as unknown as Client<S>;
-      },
-    },
+    client: clientOver(transport),
+    within: (scope) => clientOver(scopedTransport(transport, scope)),
     route(router) {
       entityRouter = router;
+    },
+  };
+}
+
+/** A component client over `transport`, with one typed client per service, made on first use. */
+function clientOver(transport: Transport): ComponentClient {
+  const clients = new Map<DescService, Client<DescService>>();
+  return {
+    forService<S extends DescService>(svc: S): Client<S> {
+      let client = clients.get(svc);
+      if (client === undefined) clients.set(svc, (client = createClient(svc, transport) as Client<DescService>));
+      return client as unknown as Client<S>;
     },
   };
 }

@@ -8,5 +8,8 @@ export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, Pr
 export { consumerProjection } from "./consumer-projection.js";
 export { ensureViewTables, viewTableProjection } from "./view-projection.js";
 export { registerView } from "./register-view.js";
+export type { StreamingUpdates } from "./register-view.js";
+export { createViewChanges } from "./view-changes.js";
+export type { ViewChange, ViewChanges } from "./view-changes.js";
 export { InvalidQueryArgument, runByKeyQuery, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";
 export type { RunSql } from "./view-query-executor.js";

@@ -27,6 +27,8 @@ export interface ProjectionSpec {
    * {@link RecordFailure} naming the record that failed.
    */
   handleBatch?(records: readonly FeedRecord[], db: Kysely<OrreryTables>): Promise<void>;
+  /** For `in-transaction` delivery: called once the transaction of the last `handleBatch` committed. */
+  afterCommit?(): void;
 }
 
 /** Thrown by `handleBatch`: record `index` of the batch failed with `cause`. */
@@ -223,6 +225,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
           await storeOffset(trx, spec.name, spec.feed, records.at(-1)!.offset);
           await checkFence(trx, fence, spec.name);
         });
+        spec.afterCommit?.();
         advance(records.length, records.at(-1)!.offset);
         return records.length;
       } catch (error) {

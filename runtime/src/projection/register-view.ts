@@ -1,13 +1,22 @@
-import type { Message } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
+import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { View } from "@orrery/sdk";
+import type { CompiledViewQuery, View } from "@orrery/sdk";
 import { CompiledQuery } from "kysely";
 import type { Database } from "../storage/index.js";
 import { requestCheck } from "../validation/index.js";
 import { toStorageError, StorageUnavailableError } from "../storage/index.js";
 import type { RunSql } from "./view-query-executor.js";
-import { InvalidQueryArgument, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";
+import type { ViewChange, ViewChanges } from "./view-changes.js";
+import { InvalidQueryArgument, runByKeyQuery, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";
+
+/** What streaming queries with `stream_updates` need besides the database. */
+export interface StreamingUpdates {
+  readonly changes: ViewChanges;
+  /** Aborted when the service stops: open streams end with UNAVAILABLE, so clients reopen them elsewhere. */
+  readonly stopping: AbortSignal;
+}
 
 /**
  * Serves a view's query methods: each runs its plan (compiled by `buf
@@ -17,7 +26,7 @@ import { InvalidQueryArgument, runStreamQuery, runUnaryQuery } from "./view-quer
  * INVALID_ARGUMENT; an unreachable database is UNAVAILABLE. Update methods
  * are fed by their source and answer UNIMPLEMENTED when called.
  */
-export function registerView(router: ConnectRouter, view: View, database: () => Database): void {
+export function registerView(router: ConnectRouter, view: View, database: () => Database, streaming?: StreamingUpdates): void {
   const { spec } = view;
   const run: RunSql = async (sql, parameters) => (await database().db.executeQuery(CompiledQuery.raw(sql, [...parameters]))).rows as never;
   const impl: Record<string, unknown> = {};
@@ -32,7 +41,13 @@ export function registerView(router: ConnectRouter, view: View, database: () => 
       continue;
     }
     const validate = requestCheck(method);
-    if (method.methodKind === "server_streaming") {
+    if (method.methodKind === "server_streaming" && plan.streamUpdates !== undefined) {
+      if (streaming === undefined) throw new Error(`${where} streams updates, but the view was registered without its change notifications`);
+      impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
+        validate?.(req);
+        yield* streamWithUpdates(where, plan, method, req, ctx, run, streaming);
+      };
+    } else if (method.methodKind === "server_streaming") {
       impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
         validate?.(req);
         const rows = await guarded(where, () => runStreamQuery(run, plan, req, method.output));
@@ -61,5 +76,82 @@ async function guarded<T>(where: string, run: () => Promise<T>): Promise<T> {
     const storage = toStorageError(error, `${where}: querying the view`);
     if (storage instanceof StorageUnavailableError) throw new ConnectError(`${where}: the database is unreachable; the query is safe to retry`, Code.Unavailable, undefined, undefined, error);
     throw new ConnectError(`${where}: the query failed`, Code.Internal, undefined, undefined, error);
+  }
+}
+
+/**
+ * A streaming query with `stream_updates`: the rows matching now, then each
+ * matching row again whenever it changes (a change that leaves it as it was
+ * sends nothing), and a row that stops matching as a deletion marker — the
+ * response with only its key field set. Changes are learnt per key from the
+ * view's batches (`ViewChanges`), subscribed to before the first read so
+ * that nothing committed meanwhile is missed; rapid changes of one row may
+ * arrive as its latest version only.
+ */
+async function* streamWithUpdates(
+  where: string, plan: CompiledViewQuery, method: DescMethod, req: Message, ctx: HandlerContext, run: RunSql, streaming: StreamingUpdates,
+): AsyncGenerator<Message> {
+  const keyField = plan.streamUpdates!.keyField;
+  const table = plan.tables[0]!.sqlName;
+  const keyOf = (row: Message) => String((row as unknown as Record<string, unknown>)[keyField] ?? "");
+  const marker = (key: string) => create(method.output, { [keyField]: key } as never) as Message;
+  const pending = new Set<string>();
+  let resync = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = streaming.changes.subscribe(table, (change: ViewChange) => {
+    if (change.kind === "resync") resync = true;
+    else for (const key of change.keys) pending.add(key);
+    wake?.();
+  });
+  const stop = () => wake?.();
+  ctx.signal.addEventListener("abort", stop);
+  streaming.stopping.addEventListener("abort", stop);
+  /** What was last sent per key, so an unchanged row is not sent again. */
+  const sent = new Map<string, Message>();
+  function* changed(key: string, now: Message | undefined): Generator<Message> {
+    if (now === undefined) {
+      if (sent.delete(key)) yield marker(key);
+      return;
+    }
+    const before = sent.get(key);
+    if (before !== undefined && equals(method.output, before, now)) return;
+    sent.set(key, now);
+    yield now;
+  }
+  try {
+    for (const row of await guarded(where, () => runStreamQuery(run, plan, req, method.output))) {
+      sent.set(keyOf(row), row);
+      yield row;
+    }
+    while (!ctx.signal.aborted) {
+      if (streaming.stopping.aborted) {
+        throw new ConnectError(`${where}: the node is shutting down; open the stream again to go on receiving updates`, Code.Unavailable);
+      }
+      if (resync) {
+        // Notifications may have been lost: compare everything that matches now with what was sent.
+        resync = false;
+        pending.clear();
+        const rows = await guarded(where, () => runStreamQuery(run, plan, req, method.output));
+        const now = new Map(rows.map((row) => [keyOf(row), row]));
+        for (const key of [...sent.keys()]) if (!now.has(key)) yield* changed(key, undefined);
+        for (const [key, row] of now) yield* changed(key, row);
+        continue;
+      }
+      if (pending.size === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      const keys = [...pending];
+      pending.clear();
+      for (const key of keys) {
+        if (ctx.signal.aborted) return;
+        yield* changed(key, await guarded(where, () => runByKeyQuery(run, plan, req, key, method.output)));
+      }
+    }
+  } finally {
+    unsubscribe();
+    ctx.signal.removeEventListener("abort", stop);
+    streaming.stopping.removeEventListener("abort", stop);
   }
 }

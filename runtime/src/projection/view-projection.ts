@@ -8,6 +8,7 @@ import type { OrreryTables } from "../storage/index.js";
 import type { FeedRecord } from "./feed.js";
 import { RecordFailure } from "./projection-runner.js";
 import type { ProjectionSpec } from "./projection-runner.js";
+import type { ViewChanges } from "./view-changes.js";
 
 /**
  * Creates the tables of a view and their indexes, if they are not there yet,
@@ -31,7 +32,7 @@ export async function ensureViewTables(db: Kysely<OrreryTables>, view: View): Pr
  * or left, in the same transaction as the projection's offset: every update
  * takes effect exactly once. A key-value entity's deletion deletes its row.
  */
-export function viewTableProjection(view: View, table: ViewTableSpec): ProjectionSpec {
+export function viewTableProjection(view: View, table: ViewTableSpec, changes?: ViewChanges): ProjectionSpec {
   assertQuoted(table.sqlName);
   const messages = new Map<string, DescMessage>(table.messages.map((desc) => [desc.typeName, desc]));
   const ignored = new Set(table.ignored);
@@ -67,6 +68,8 @@ export function viewTableProjection(view: View, table: ViewTableSpec): Projectio
   const read = (json: JsonValue) => fromJson(table.row, json, { ignoreUnknownFields: true });
   const encode = (row: Message) => JSON.stringify(toJson(table.row, row, { useProtoFieldName: true }));
 
+  /** The keys the batch being handled changed, for streaming queries once it commits. */
+  let changedKeys: string[] = [];
   return {
     name: `${view.spec.name}/${table.name}`,
     feed: table.feed,
@@ -77,6 +80,7 @@ export function viewTableProjection(view: View, table: ViewTableSpec): Projectio
     },
     // One read of the batch's rows, the handlers in order in memory, one write of the rows that changed.
     async handleBatch(records, db) {
+      changedKeys = [];
       const keys = [...new Set(records.map((r) => r.entityId))];
       const { rows } = await sql<{ key: string; row: JsonValue }>`select key, row from ${sql.raw(table.sqlName)} where key = any(${keys}::text[])`.execute(db);
       const current = new Map<string, Message | undefined>(rows.map((r) => [r.key, read(r.row)]));
@@ -99,6 +103,14 @@ export function viewTableProjection(view: View, table: ViewTableSpec): Projectio
           select k, r::jsonb from unnest(${kept}::text[], ${kept.map((key) => encode(current.get(key)!))}::text[]) as u(k, r)
           on conflict (key) do update set row = excluded.row`.execute(db);
       }
+      if (changes?.watched(table.sqlName)) {
+        changedKeys = [...changed];
+        await changes.announce(db, table.sqlName, changedKeys);
+      }
+    },
+    afterCommit() {
+      if (changedKeys.length > 0) changes?.committed(table.sqlName, changedKeys);
+      changedKeys = [];
     },
   };
 }

@@ -102,27 +102,43 @@ function replyJson(method: DescMethod, message: Uint8Array, responseBody: string
   return responseBody === "" ? json : responseField(method, json, responseBody);
 }
 
+// How long a stream's answer waits for its first message before it sends its headers: long enough
+// for a failure before any user code (validation, a bad argument) to get its own HTTP status, short
+// enough that a stream with nothing to send yet (a view streaming its updates) shows it is open.
+const firstMessageWaitMs = 250;
+
 /**
  * Answers a server-streaming call as newline-delimited JSON. An error before
- * the first message is answered like a unary call's (its HTTP status, the
- * Google status body); after it, as a last `{"error": …}` line.
+ * the first message (within its first moments) is answered like a unary
+ * call's (its HTTP status, the Google status body); after it, as a last
+ * `{"error": …}` line.
  */
 async function answerStream(res: Res, started: Promise<StreamReply>, toJsonLine: (message: Uint8Array) => JsonValue): Promise<void> {
-  let reply: StreamReply;
-  let next: IteratorResult<Uint8Array>;
-  let messages: AsyncIterator<Uint8Array>;
+  // The handler answers (`started`) only once its first message or its end is there (connect-es waits for it).
+  const firstStep = (async () => {
+    const reply = await started;
+    const messages = reply.messages[Symbol.asyncIterator]();
+    return { reply, messages, first: await messages.next() };
+  })();
+  let early: Awaited<typeof firstStep> | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    reply = await started;
-    messages = reply.messages[Symbol.asyncIterator]();
-    next = await messages.next();
+    early = await Promise.race([firstStep, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), firstMessageWaitMs)))]);
   } catch (error) {
     return answerError(res, error);
+  } finally {
+    clearTimeout(timer);
   }
-  res.writeHead(200, { ...passedOn(reply.header), "content-type": "application/x-ndjson" });
+  // Headers the handler set reach the client when its first message came in time; a later one's are too late.
+  res.writeHead(200, { ...(early === undefined ? {} : passedOn(early.reply.header)), "content-type": "application/x-ndjson" });
+  (res as { flushHeaders?: () => void }).flushHeaders?.();
+  let messages: AsyncIterator<Uint8Array> | undefined;
   try {
-    for (; !next.done; next = await messages.next()) {
+    const step = early ?? (await firstStep);
+    messages = step.messages;
+    for (let next = step.first; !next.done; next = await messages.next()) {
+      if (res.destroyed) return void messages.return?.(); // the client went away
       if (!writeLine(res, { result: toJsonLine(next.value) })) await drained(res);
-      if (res.destroyed) return void messages.return?.();
     }
   } catch (error) {
     if (res.destroyed) return;
@@ -139,6 +155,7 @@ function writeLine(res: Res, line: object): boolean {
 /** Resolves when `res` can take more, or is gone. */
 function drained(res: Res): Promise<void> {
   return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
     const done = () => {
       res.off("drain", done);
       res.off("close", done);

@@ -3,7 +3,9 @@ import type { Database } from "./database.js";
 import { createFailureLog } from "./failure-log.js";
 import { createGroupCommit } from "./group-commit.js";
 import type { JournalObserver } from "./journal-observer.js";
-import type { AppendRequest, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
+import { sql } from "kysely";
+import { IDEMPOTENCY_METADATA } from "./journal-records.js";
+import type { AppendRequest, AppliedCommand, LoadedEntity, Snapshot, StoredEvent } from "./journal-records.js";
 import { resolveInDoubtAppends } from "./resolve-in-doubt.js";
 import { createStorageHealth } from "./storage-health.js";
 import type { StorageHealth } from "./storage-health.js";
@@ -78,6 +80,11 @@ export interface EventJournal {
   load(entityType: string, entityId: string): Promise<LoadedEntity>;
   /** Events with `seqNr >= fromSeqNr` (default 1), ordered by sequence number. */
   readEvents(entityType: string, entityId: string, fromSeqNr?: number): Promise<StoredEvent[]>;
+  /**
+   * The commands the entity applied under an idempotency key in the last
+   * `withinMs` (by the database's clock), by key.
+   */
+  appliedCommands(entityType: string, entityId: string, withinMs: number): Promise<Map<string, AppliedCommand>>;
   /** Whether the event store can be reached. */
   readonly health: StorageHealth;
   stats(): EventJournalStats;
@@ -193,6 +200,25 @@ export function createEventJournal(database: Database, options: EventJournalOpti
     },
 
     readEvents,
+
+    appliedCommands(entityType, entityId, withinMs) {
+      return access.read(`reading the idempotency keys of ${entityType} "${entityId}"`, async () => {
+        // The predicate is the partial index's, verbatim, so the index serves it.
+        const { rows } = await sql<{ metadata: Record<string, string> }>`
+          select metadata from orrery_events
+          where entity_type = ${entityType} and entity_id = ${entityId}
+            and metadata ? 'orrery.idempotencyKey'
+            and written_at > now() - make_interval(secs => ${withinMs / 1000})`.execute(db);
+        const applied = new Map<string, AppliedCommand>();
+        for (const { metadata } of rows) {
+          const key = metadata[IDEMPOTENCY_METADATA.key];
+          const method = metadata[IDEMPOTENCY_METADATA.method];
+          const reply = metadata[IDEMPOTENCY_METADATA.reply];
+          if (key !== undefined && method !== undefined && reply !== undefined) applied.set(key, { method, reply: Buffer.from(reply, "base64") });
+        }
+        return applied;
+      });
+    },
 
     stats() {
       const { flushes, items, largestBatch } = group.stats();

@@ -15,7 +15,8 @@ export { describeEventStore, openEventStore } from "./open-event-store.js";
 export type { EventStore, EventStoreConfig } from "./open-event-store.js";
 export type { EventJournal, EventJournalOptions, EventJournalStats } from "./event-journal.js";
 export type { CommitOutcomes, JournalObserver } from "./journal-observer.js";
-export type { AppendRequest, JournalEvent, LoadedEntity, ShardFence, Snapshot, StoredEvent } from "./journal-records.js";
+export type { AppendRequest, AppliedCommand, JournalEvent, LoadedEntity, ShardFence, Snapshot, StoredEvent } from "./journal-records.js";
+export { IDEMPOTENCY_METADATA } from "./journal-records.js";
 export {
   CommitOutcomeUnknownError,
   FencedWriteError,

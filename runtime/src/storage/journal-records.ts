@@ -60,3 +60,17 @@ export interface LoadedEntity {
   readonly snapshot?: Snapshot;
   readonly events: StoredEvent[];
 }
+
+/**
+ * The `metadata` of the last event of a command applied under an idempotency
+ * key: the key, the rpc and its reply (protobuf binary, base64), so that a
+ * retry of the command returns that reply and persists nothing new.
+ */
+export const IDEMPOTENCY_METADATA = { key: "orrery.idempotencyKey", method: "orrery.replyMethod", reply: "orrery.reply" } as const;
+
+/** A command an entity applied under an idempotency key, as read back from its events. */
+export interface AppliedCommand {
+  /** The rpc's name, e.g. "Deposit". */
+  readonly method: string;
+  readonly reply: Uint8Array;
+}

@@ -63,7 +63,7 @@ describe("EntityHost batching of one entity's queued commands", () => {
     const gate = gatedJournal(journal);
     host = createEntityHost({
       model: eventSourcedModel(Counter.implement(handlers), gate.journal, 0), logger: pino({ level: "silent" }),
-      components: { forService: () => { throw new Error("unused"); } },
+      components: () => ({ forService: () => { throw new Error("unused"); } }),
       passivateAfterMs: 60_000, maxActive: 100,
     });
     return gate;

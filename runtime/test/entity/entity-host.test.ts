@@ -34,7 +34,7 @@ describe("EntityHost", () => {
     const counting: EventJournal = { ...journal, load: (type, id) => { loads.push(id); return journal.load(type, id); } };
     const { snapshotEvery = 0, ...rest } = options;
     host = createEntityHost({
-      model: eventSourcedModel(Counter.implement(handlers), counting, snapshotEvery), components: noComponents, logger: pino({ level: "silent" }),
+      model: eventSourcedModel(Counter.implement(handlers), counting, snapshotEvery), components: () => noComponents, logger: pino({ level: "silent" }),
       passivateAfterMs: 60_000, maxActive: 1000, ...rest,
     });
     return host;
@@ -106,7 +106,7 @@ describe("EntityHost", () => {
     const gate = new Promise<void>((r) => (release = r));
     const slow: EventJournal = { ...journal, append: async (req) => { await gate; return journal.append(req); } };
     host = createEntityHost({
-      model: eventSourcedModel(Counter.implement(counterHandlers), slow, 0), components: noComponents, logger: pino({ level: "silent" }),
+      model: eventSourcedModel(Counter.implement(counterHandlers), slow, 0), components: () => noComponents, logger: pino({ level: "silent" }),
       passivateAfterMs: 60_000, maxActive: 10,
     });
     let replied = false;
@@ -162,7 +162,7 @@ describe("EntityHost recovery", () => {
 
   function hostWith(handlers = counterHandlers): EntityHost {
     return createEntityHost({
-      model: eventSourcedModel(Counter.implement(handlers), journal, 0), components: noComponents, logger: pino({ level: "silent" }),
+      model: eventSourcedModel(Counter.implement(handlers), journal, 0), components: () => noComponents, logger: pino({ level: "silent" }),
       passivateAfterMs: 60_000, maxActive: 10,
     });
   }

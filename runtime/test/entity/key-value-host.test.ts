@@ -33,7 +33,7 @@ describe("EntityHost with a key-value entity", () => {
     loads = [];
     const counting: KeyValueStore = { ...store, load: (type, id) => { loads.push(id); return store.load(type, id); } };
     host = createEntityHost({
-      model: keyValueModel(KvCounter.implement(handlers), wrap(counting)), components: noComponents, logger: pino({ level: "silent" }),
+      model: keyValueModel(KvCounter.implement(handlers), wrap(counting)), components: () => noComponents, logger: pino({ level: "silent" }),
       passivateAfterMs: 60_000, maxActive: 1000,
     });
     return host;

@@ -14,7 +14,7 @@ for (const setup of testDatabases()) {
     after(() => test?.dispose());
 
     it("creates the journal tables, then finds nothing to do", async () => {
-      assert.deepEqual(await migrateToLatest(test.database), { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets"] });
+      assert.deepEqual(await migrateToLatest(test.database), { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys"] });
       assert.deepEqual(await migrateToLatest(test.database), { applied: [] });
 
       const tables = await test.database.db.introspection.getTables();
@@ -30,12 +30,13 @@ for (const setup of testDatabases()) {
       );
     });
 
-    it("keys events by entity and sequence number and indexes the global feed", async () => {
+    it("keys events by entity and sequence number and indexes the global feed and the idempotency keys", async () => {
       const { rows } = await sql<{ indexname: string; indexdef: string }>`
         select indexname, indexdef from pg_indexes where tablename = 'orrery_events' order by indexname`.execute(test.database.db);
-      assert.deepEqual(rows.map((row) => row.indexname), ["orrery_events_feed_idx", "orrery_events_pkey"]);
+      assert.deepEqual(rows.map((row) => row.indexname), ["orrery_events_feed_idx", "orrery_events_idempotency_keys", "orrery_events_pkey"]);
       assert.match(rows[0]!.indexdef, /\(tx_id, global_position\)$/);
-      assert.match(rows[1]!.indexdef, /UNIQUE INDEX .*\(entity_type, entity_id, seq_nr\)$/);
+      assert.match(rows[1]!.indexdef, /\(entity_type, entity_id, written_at\) WHERE \(metadata \? 'orrery\.idempotencyKey'::text\)$/);
+      assert.match(rows[2]!.indexdef, /UNIQUE INDEX .*\(entity_type, entity_id, seq_nr\)$/);
     });
 
     it("fills tx_id with the writing transaction's id", async () => {
@@ -57,9 +58,9 @@ for (const setup of testDatabases()) {
         try {
           const handles = await Promise.all([fresh.database, fresh.reopen(), fresh.reopen(), fresh.reopen()]);
           const results = await Promise.all(handles.map((handle) => migrateToLatest(handle)));
-          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 4]);
+          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 5]);
           const { rows } = await sql<{ n: number }>`select count(*) as n from orrery_migration`.execute(fresh.database.db);
-          assert.equal(rows[0]?.n, 4);
+          assert.equal(rows[0]?.n, 5);
         } finally {
           await fresh.dispose();
         }
@@ -76,7 +77,7 @@ for (const setup of testDatabases()) {
           await new Promise((resolve) => setTimeout(resolve, 300));
           assert.equal(settled, false, "the migrator must wait while another session holds the lock");
           await holder.query(`select pg_advisory_unlock(${kyselyMigrationLockId})`);
-          assert.deepEqual(await migrating, { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets"] });
+          assert.deepEqual(await migrating, { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys"] });
         } finally {
           await holder.end();
           await fresh.dispose();

@@ -312,7 +312,7 @@ describe("EventJournal through network faults and a restarting PostgreSQL", func
   it("keeps serving reads of active entities while the event store is cut off, and fails writes with UNAVAILABLE naming the entity", async () => {
     const journal = await journalWith({ waitMs: 300 });
     const host = createEntityHost({
-      model: eventSourcedModel(Counter.implement(counterHandlers), journal, 0), components: { forService: () => { throw new Error("unused"); } },
+      model: eventSourcedModel(Counter.implement(counterHandlers), journal, 0), components: () => ({ forService: () => { throw new Error("unused"); } }),
       logger: pino({ level: "silent" }), passivateAfterMs: 60_000, maxActive: 100, storageWaitMs: 300,
     });
     try {

@@ -23,11 +23,30 @@ describe("customer registry over REST", function () {
     return { status: response.status, json: (await response.json()) as Json };
   }
 
-  /** A streamed query: its status, content type and the parsed lines. */
-  async function lines(path: string): Promise<{ status: number; type: string; lines: Json[] }> {
-    const response = await fetch(`${base}${path}`);
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get("content-type") ?? "", lines: text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Json) };
+  /** An open stream of newline-delimited JSON: its status and type, and its lines as they come. */
+  async function openStream(path: string): Promise<{ status: number; type: string; next(): Promise<Json>; close(): void }> {
+    const aborter = new AbortController();
+    const response = await fetch(`${base}${path}`, { signal: aborter.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    return {
+      status: response.status,
+      type: response.headers.get("content-type") ?? "",
+      async next() {
+        for (;;) {
+          const end = buffered.indexOf("\n");
+          if (end >= 0) {
+            const line = buffered.slice(0, end);
+            buffered = buffered.slice(end + 1);
+            return JSON.parse(line) as Json;
+          }
+          const { value, done } = await reader.read();
+          if (done) throw new Error("the stream ended");
+          buffered += value;
+        }
+      },
+      close: () => aborter.abort(),
+    };
   }
 
   async function eventually(check: () => Promise<boolean>): Promise<void> {
@@ -85,12 +104,21 @@ describe("customer registry over REST", function () {
     assert.deepEqual(((await rest("GET", "/customers:search?query=stone")).json["customers"] as Json[]).map((c) => c["customerId"]), ["r2"]);
   });
 
-  it("streams a server-streaming query as newline-delimited JSON, one result per line", async () => {
-    const streamed = await lines("/cities/Ogdenville/customers:stream");
-    assert.equal(streamed.status, 200);
-    assert.equal(streamed.type, "application/x-ndjson");
-    assert.deepEqual(streamed.lines.map((l) => (l["result"] as Json)["name"]), ["Ann Lee", "Bob Stone", "Cat Moss"]);
-    assert.deepEqual(await lines("/cities/Nowhere/customers:stream"), { status: 200, type: "application/x-ndjson", lines: [] });
+  it("streams a server-streaming query as newline-delimited JSON, one result per line, then each change as it happens", async () => {
+    const stream = await openStream("/cities/Ogdenville/customers:stream");
+    try {
+      assert.equal(stream.status, 200);
+      assert.equal(stream.type, "application/x-ndjson");
+      const first = [await stream.next(), await stream.next(), await stream.next()];
+      assert.deepEqual(first.map((l) => (l["result"] as Json)["name"]), ["Ann Lee", "Bob Stone", "Cat Moss"]);
+      await rest("POST", "/customers", { customerId: "r4", email: "r4@example.com", name: "Dan Lee", address: { city: "Ogdenville" } });
+      assert.equal(((await stream.next())["result"] as Json)["name"], "Dan Lee");
+    } finally {
+      stream.close();
+    }
+    const empty = await openStream("/cities/Nowhere/customers:stream");
+    assert.deepEqual([empty.status, empty.type], [200, "application/x-ndjson"], "a stream with nothing to send yet is open");
+    empty.close();
   });
 
   it("lists the entity's and the view's routes in /openapi.json, the streamed query as newline-delimited JSON", async () => {

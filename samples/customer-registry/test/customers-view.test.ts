@@ -79,10 +79,14 @@ describe("the customers view", function () {
     assert.equal((await view.getCustomerByEmail({ email: "c1@example.com" })).name, "Ann Lee", "the table is intact");
   });
 
-  it("streams a city's customers", async () => {
+  it("streams a city's customers, then stays open for updates", async () => {
+    const open = new AbortController();
     const names: string[] = [];
-    for await (const c of view.streamCustomersByCity({ city: "Shelbyville" })) names.push(c.name);
+    const stream = view.streamCustomersByCity({ city: "Shelbyville" }, { signal: open.signal })[Symbol.asyncIterator]();
+    names.push((await stream.next()).value.name);
     assert.deepEqual(names, ["Cat Moss"]);
+    open.abort();
+    await assert.rejects(stream.next(), (error: ConnectError) => error.code === Code.Canceled);
   });
 
   it("follows renames, moves and deletions", async () => {

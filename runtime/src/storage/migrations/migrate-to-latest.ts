@@ -7,6 +7,7 @@ import { eventJournalMigration } from "./0001-event-journal.js";
 import { clusterMigration } from "./0002-cluster.js";
 import { keyValueStateMigration } from "./0003-key-value-state.js";
 import { projectionOffsetsMigration } from "./0004-projection-offsets.js";
+import { idempotencyKeysMigration } from "./0005-idempotency-keys.js";
 
 /**
  * Every schema change, in order. Names sort lexically and are recorded in
@@ -17,6 +18,7 @@ const migrations: Readonly<Record<string, Migration>> = {
   "0002_cluster": clusterMigration,
   "0003_key_value_state": keyValueStateMigration,
   "0004_projection_offsets": projectionOffsetsMigration,
+  "0005_idempotency_keys": idempotencyKeysMigration,
 };
 
 const provider: MigrationProvider = {

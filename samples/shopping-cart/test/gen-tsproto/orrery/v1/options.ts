@@ -160,6 +160,15 @@ export interface ViewQuery {
    * "SELECT * FROM carts WHERE checked_out = :checked_out".
    */
   query: string;
+  /**
+   * On a server-streaming query: after the current rows, keep the stream open
+   * and send each matching row again whenever it changes, and a row that stops
+   * matching (changed, or deleted) as a deletion marker: the response message
+   * with only its key field set. The response message marks that field with
+   * (orrery.v1.field).entity_key; it receives the row's key, the source
+   * entity's id. Not supported yet on a query with a JOIN.
+   */
+  streamUpdates: boolean;
 }
 
 /** An access control list. A deny match wins over an allow match. */
@@ -1111,13 +1120,16 @@ export const ViewUpdate: MessageFns<ViewUpdate> = {
 };
 
 function createBaseViewQuery(): ViewQuery {
-  return { query: "" };
+  return { query: "", streamUpdates: false };
 }
 
 export const ViewQuery: MessageFns<ViewQuery> = {
   encode(message: ViewQuery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.query !== "") {
       writer.uint32(10).string(message.query);
+    }
+    if (message.streamUpdates !== false) {
+      writer.uint32(16).bool(message.streamUpdates);
     }
     return writer;
   },
@@ -1143,6 +1155,14 @@ export const ViewQuery: MessageFns<ViewQuery> = {
             message.query = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.streamUpdates = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1156,13 +1176,23 @@ export const ViewQuery: MessageFns<ViewQuery> = {
   },
 
   fromJSON(object: any): ViewQuery {
-    return { query: isSet(object.query) ? globalThis.String(object.query) : "" };
+    return {
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      streamUpdates: isSet(object.streamUpdates)
+        ? globalThis.Boolean(object.streamUpdates)
+        : isSet(object.stream_updates)
+        ? globalThis.Boolean(object.stream_updates)
+        : false,
+    };
   },
 
   toJSON(message: ViewQuery): unknown {
     const obj: any = {};
     if (message.query !== "") {
       obj.query = message.query;
+    }
+    if (message.streamUpdates !== false) {
+      obj.streamUpdates = message.streamUpdates;
     }
     return obj;
   },
@@ -1173,6 +1203,7 @@ export const ViewQuery: MessageFns<ViewQuery> = {
   fromPartial<I extends Exact<DeepPartial<ViewQuery>, I>>(object: I): ViewQuery {
     const message = createBaseViewQuery();
     message.query = object.query ?? "";
+    message.streamUpdates = object.streamUpdates ?? false;
     return message;
   },
 };

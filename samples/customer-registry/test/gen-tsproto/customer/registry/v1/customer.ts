@@ -36,6 +36,7 @@ export interface Address {
 
 /** A customer, as stored and as returned. */
 export interface Customer {
+  /** Also marks the key of the rows of CustomersView's streaming updates. */
   customerId: string;
   email: string;
   name: string;
@@ -1328,7 +1329,11 @@ export const CustomersViewService = {
     responseSerialize: (value: CustomersPage): Buffer => Buffer.from(CustomersPage.encode(value).finish()),
     responseDeserialize: (value: Buffer): CustomersPage => CustomersPage.decode(value),
   },
-  /** The customers of a city, ordered by name, streamed. */
+  /**
+   * The customers of a city, ordered by name, streamed; then each change: a
+   * customer who joins the city or changes, and one who leaves it or is
+   * deleted as a Customer with only customer_id set.
+   */
   streamCustomersByCity: {
     path: "/customer.registry.v1.CustomersView/StreamCustomersByCity" as const,
     requestStream: false as const,
@@ -1350,7 +1355,11 @@ export interface CustomersViewServer extends UntypedServiceImplementation {
   getCustomerByEmail: handleUnaryCall<CustomerByEmailRequest, Customer>;
   /** Customers whose name matches every word of the query (full-text). */
   searchCustomers: handleUnaryCall<SearchCustomersRequest, CustomersPage>;
-  /** The customers of a city, ordered by name, streamed. */
+  /**
+   * The customers of a city, ordered by name, streamed; then each change: a
+   * customer who joins the city or changes, and one who leaves it or is
+   * deleted as a Customer with only customer_id set.
+   */
   streamCustomersByCity: handleServerStreamingCall<CustomersByCityRequest, Customer>;
 }
 
@@ -1419,7 +1428,11 @@ export interface CustomersViewClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CustomersPage) => void,
   ): ClientUnaryCall;
-  /** The customers of a city, ordered by name, streamed. */
+  /**
+   * The customers of a city, ordered by name, streamed; then each change: a
+   * customer who joins the city or changes, and one who leaves it or is
+   * deleted as a Customer with only customer_id set.
+   */
   streamCustomersByCity(
     request: CustomersByCityRequest,
     options?: Partial<CallOptions>,
