@@ -1,6 +1,7 @@
 import { checkMembershipTiming, defaultMembershipTiming } from "./cluster/membership.js";
 import { defaultShardCount } from "./cluster/shard-hash.js";
 import { MIN_CLUSTER_SECRET_LENGTH } from "./cluster/call-signature.js";
+import { serviceUrlsFrom } from "./entity/remote-services.js";
 /** Runtime settings, read from the environment and overridable in code. */
 export interface RuntimeConfig {
   /** PORT: the port to serve on (0 picks a free one). */
@@ -63,8 +64,13 @@ export interface RuntimeConfig {
    * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces"; unset (or OTEL_SDK_DISABLED=true) traces nothing.
    */
   readonly tracesEndpoint: string | undefined;
-  /** OTEL_SERVICE_NAME: the `service.name` of the spans; the component types, comma-separated, when unset. */
+  /**
+   * ORRERY_SERVICE_NAME (or OTEL_SERVICE_NAME): this service's name among the project's services, and the
+   * `service.name` of its spans; the component types, comma-separated, when unset.
+   */
   readonly serviceName: string | undefined;
+  /** ORRERY_SERVICE_<NAME>_URL: where the project's other services are, by name (`ORRERY_SERVICE_WALLET_URL` is "wallet"). */
+  readonly serviceUrls: ReadonlyMap<string, string>;
   /** ORRERY_SHARD_COUNT: shards entities hash to; written to the database at its first start and fixed for its life. */
   readonly shardCount: number;
   /** ORRERY_ADVERTISE_URL: the URL other nodes reach this one at; by default http://HOST:PORT (this machine's hostname when HOST listens on all interfaces). */
@@ -159,7 +165,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logFormat,
     metrics,
     tracesEndpoint: tracesEndpoint(env, problems),
-    serviceName: env["OTEL_SERVICE_NAME"]?.trim() || undefined,
+    serviceName: env["ORRERY_SERVICE_NAME"]?.trim() || env["OTEL_SERVICE_NAME"]?.trim() || undefined,
+    serviceUrls: serviceUrlsFrom(env, problems),
     ...clusterSettings(env, int, problems),
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {

@@ -11,9 +11,10 @@ import { createEntityRouter } from "./entity/entity-router.js";
 import { eventSourcedModel } from "./entity/event-sourced-model.js";
 import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
+import { createRemoteServices, servicesRoute } from "./entity/remote-services.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
-import { consumerProjection, createProjectionRunner, createViewChanges, ensureViewTables, registerView, viewTableProjection } from "./projection/index.js";
+import { consumerProjection, createProjectionRunner, createViewChanges, createViewTableDirectory, registerView, viewTableProjection } from "./projection/index.js";
 import type { ProjectionSpec } from "./projection/index.js";
 import type { ProjectionRunner } from "./projection/index.js";
 import { createRestHandler, createRestRoutes } from "./rest/index.js";
@@ -68,10 +69,16 @@ export function createService(options: ServiceOptions): OrreryService {
   // Views answer queries from their tables, on any node; they need the database, so their routes reach it late.
   const streamedTables = new Set(views.flatMap((view) => Object.values(view.spec.queries).flatMap((plan) => (plan.streamUpdates === undefined ? [] : [plan.tables[0]!.sqlName]))));
   const viewChanges = createViewChanges(() => store!.database, streamedTables, logger.child({ component: "projection" }));
+  const viewTables = createViewTableDirectory(() => store!.database, logger.child({ component: "projection" }));
+  viewTables.onSwitch((table) => viewChanges.resync(table));
   const stopStreams = new AbortController();
+  // What this service serves; calls to other services of the project go to them (ORRERY_SERVICE_<NAME>_URL).
+  const localServices = new Set([...entities, ...views].map((c) => c.spec.service.typeName));
+  const remote = createRemoteServices({ urls: config.serviceUrls, logger: logger.child({ component: "services" }) });
   const inProcess = createInProcessComponents(entities, (router) => {
-    for (const view of views) registerView(router, view, () => store!.database, { changes: viewChanges, stopping: stopStreams.signal });
-  });
+    for (const view of views) registerView(router, view, () => store!.database, { tables: viewTables, changes: viewChanges, stopping: stopStreams.signal });
+  }, { localServices, remote });
+  const served = servicesRoute(() => ({ name: config.serviceName, services: [...localServices].sort() }));
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
   let cluster: ClusterNode | undefined;
@@ -144,17 +151,23 @@ export function createService(options: ServiceOptions): OrreryService {
         return host.invoke(method, entityId, command, call);
       },
     }]));
-    for (const view of views) await ensureViewTables(store.database.db, view);
-    const projectionSpecs: ProjectionSpec[] = [
-      ...consumers.map((consumer) => consumerProjection(consumer, inProcess.client, stopProjections.signal)),
-      ...views.flatMap((view) => view.spec.tables.map((table) => viewTableProjection(view, table, viewChanges))),
+    for (const view of views) await viewTables.prepare(view);
+    const projectionSpecs: Array<{ spec: ProjectionSpec; onCaughtUp?: () => void }> = [
+      ...consumers.map((consumer) => ({ spec: consumerProjection(consumer, inProcess.client, stopProjections.signal) })),
+      ...views.flatMap((view) => view.spec.tables.map((table) => ({
+        spec: viewTableProjection(view, table, viewChanges),
+        // A rebuilt view switches over once all its tables caught up; until then the previous tables answer.
+        onCaughtUp: () => void viewTables.caughtUp(view, table).catch((err: unknown) =>
+          logger.warn({ err, view: view.spec.service.typeName, table: table.name }, `${view.spec.service.typeName} table ${table.name}: could not switch to the rebuilt table yet; trying again`)),
+      }))),
     ];
-    projections = projectionSpecs.map((spec) => {
+    projections = projectionSpecs.map(({ spec, onCaughtUp }) => {
       // In a cluster a projection runs on the owner of one shard, moves with it, and fences its offsets with its epoch.
       const shard = node.shardOf("orrery.projection", spec.name);
       return createProjectionRunner(spec, {
         // A view table's batch is a few set-based statements whatever its size: big batches keep up with the writes.
         batchSize: spec.delivery === "in-transaction" ? 1_000 : 100,
+        onCaughtUp,
         database: store!.database, signal: store!.feed, logger: logger.child({ component: "projection" }),
         placement: {
           current: () => {
@@ -173,7 +186,7 @@ export function createService(options: ServiceOptions): OrreryService {
         inProcess.routes(router);
         registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
       },
-      otherRoutes: (req, res) => statusRoute(req, res) || (metricsRoute?.(req, res) ?? false),
+      otherRoutes: (req, res) => statusRoute(req, res) || served(req, res) || (metricsRoute?.(req, res) ?? false),
       methodRoutes: restRoutes.size === 0 ? undefined : (dispatch) => createRestHandler({ routes: restRoutes, dispatch, maxBodyBytes: config.maxMessageBytes }),
     });
     const address = await server.listen(config.port, config.host);
@@ -242,6 +255,7 @@ export function createService(options: ServiceOptions): OrreryService {
         await store?.journal.close();
         await store?.feed.close();
         await viewChanges.close();
+        viewTables.close();
         await store?.database.close();
         await observability?.shutdown(); // exports the last spans
         logger.info("stopped");

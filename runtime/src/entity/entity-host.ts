@@ -185,8 +185,6 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     let seqNr = slot.seqNr;
     const write = model.batch(slot.id, seqNr);
     const settled: Array<() => void> = [];
-    /** Keyed commands of this batch that persisted something: theirs once the batch commits. */
-    const applying = new Map<string, AppliedCommand>();
     let failed = false;
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
@@ -197,7 +195,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       }
       const key = idempotencyKeyOf(command);
       if (key !== undefined) {
-        const earlier = await appliedEarlier(slot, command, key, applying);
+        const earlier = await appliedEarlier(slot, command, key, write.recorded);
         if (earlier !== undefined) {
           settled.push(earlier.kind === "reply" ? () => command.resolve(earlier.reply) : () => command.reject(earlier.error));
           continue;
@@ -215,10 +213,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           settled.push(() => command.reject(error));
           continue;
         }
-        const before = seqNr;
-        const applied = key === undefined ? undefined : { key, method: command.method.name, reply: toBinary(command.method.output, outcome.reply) };
+        const applied = key === undefined ? undefined : { key, method: command.method.name, reply: toBinary(command.method.output, outcome.reply), at: Date.now() };
         seqNr = write.add(outcome, applied);
-        if (applied !== undefined && seqNr > before) applying.set(key!, applied);
         state = outcome.state;
         settled.push(() => command.resolve(outcome.reply));
       } catch (cause) {
@@ -236,7 +232,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         // The oldest command of the batch decides how long it may wait for an unreachable store.
         const spans = traceCommand === undefined ? undefined : batch.flatMap((command) => (command.trace === undefined ? [] : [command.trace.span]));
         const fence = shards === undefined ? undefined : { shard: slot.shard, epoch: slot.epoch };
-        seqNr = await write.commit({ state, failed, deadline: batch[0]!.arrivedAt + storageWaitMs, spans, fence });
+        seqNr = await write.commit({ state, failed, deadline: batch[0]!.arrivedAt + storageWaitMs, spans, fence, applied: slot.applied });
       } catch (cause) {
         slot.loaded = false;
         slot.state = undefined;
@@ -250,7 +246,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         return;
       }
     }
-    for (const [key, applied] of applying) slot.applied?.set(key, applied);
+    for (const [key, applied] of write.recorded) slot.applied?.set(key, applied);
     if (failed) {
       slot.loaded = false;
       slot.state = undefined;
@@ -284,7 +280,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       return fail(`the ${IDEMPOTENCY_KEY_HEADER} header is ${key.length} characters; at most ${MAX_IDEMPOTENCY_KEY_LENGTH} are allowed`, Code.InvalidArgument);
     }
     if (model.appliedCommands === undefined) {
-      return fail(`idempotency keys (${IDEMPOTENCY_KEY_HEADER}) are not supported yet by ${entity.kind === "key-value-entity" ? "key-value" : "these"} entities; call without the header`, Code.Unimplemented);
+      return fail(`idempotency keys (${IDEMPOTENCY_KEY_HEADER}) are not supported yet by these entities; call without the header`, Code.Unimplemented);
     }
     if (slot.applied === undefined) {
       try {

@@ -54,6 +54,8 @@ export interface BatchWrite {
    * Throws `HandlerFailure` when it cannot be encoded.
    */
   add(outcome: Extract<ModelOutcome, { kind: "accepted" }>, applied?: AppliedCommand & { readonly key: string }): number;
+  /** The keyed commands added so far whose change is written (a command that changed nothing records no key). */
+  readonly recorded: ReadonlyMap<string, AppliedCommand>;
   /** Whether there is nothing to write. */
   readonly empty: boolean;
   /** Commits; resolves with the entity's position after it. `failed`: a command broke the contract, so its state is not snapshotted. */
@@ -69,4 +71,6 @@ export interface BatchCommit {
   readonly deadline: number;
   readonly spans: readonly Span[] | undefined;
   readonly fence: ShardFence | undefined;
+  /** The keys the entity applied before this batch, when known (a model that stores them with the state writes them all). */
+  readonly applied: ReadonlyMap<string, AppliedCommand> | undefined;
 }

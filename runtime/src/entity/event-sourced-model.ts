@@ -2,7 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import { HandlerFailure, processCommand } from "@orrery/sdk";
 import type { CommandOutcome, EventSourcedEntity } from "@orrery/sdk";
 import { IDEMPOTENCY_METADATA } from "../storage/index.js";
-import type { EventJournal, JournalEvent } from "../storage/index.js";
+import type { AppliedCommand, EventJournal, JournalEvent } from "../storage/index.js";
 import type { BatchWrite, EntityModel } from "./entity-model.js";
 import { recoverEntity } from "./entity-recovery.js";
 import { createEventCodec, ENTITY_DELETED } from "./event-codec.js";
@@ -40,7 +40,9 @@ export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJour
     batch(entityId, startSeqNr): BatchWrite {
       let seqNr = startSeqNr;
       const events: JournalEvent[] = [];
+      const recorded = new Map<string, AppliedCommand>();
       return {
+        recorded,
         add(outcome, applied) {
           const accepted = outcome.change as Accepted;
           const encoded = accepted.events.map((event) => encodeEvent(event));
@@ -48,6 +50,7 @@ export function eventSourcedModel(entity: EventSourcedEntity, journal: EventJour
           for (const e of encoded) events.push({ seqNr: ++seqNr, eventType: e.type, payload: e.payload });
           if (accepted.deleted) events.push({ seqNr: ++seqNr, eventType: ENTITY_DELETED, payload: new Uint8Array(0) });
           if (applied !== undefined && events.length > first) {
+            recorded.set(applied.key, applied);
             // On the command's last event, in the same statement as its events: both commit or neither does.
             const last = events[events.length - 1]!;
             events[events.length - 1] = {

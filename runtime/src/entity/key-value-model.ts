@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Message } from "@bufbuild/protobuf";
 import { HandlerFailure, initialKeyValueState, processKeyValueCommand } from "@orrery/sdk";
 import type { KeyValueEntity, KeyValueOutcome } from "@orrery/sdk";
-import type { KeyValueStore } from "../storage/index.js";
+import type { AppliedCommand, KeyValueStore } from "../storage/index.js";
 import type { BatchWrite, EntityModel } from "./entity-model.js";
 
 type Accepted = Extract<KeyValueOutcome, { kind: "accepted" }>;
@@ -47,28 +47,48 @@ export function keyValueModel(entity: KeyValueEntity, store: KeyValueStore): Ent
       });
       return outcome.kind === "rejected" ? outcome : { kind: "accepted", state: outcome.state, reply: outcome.reply, change: outcome };
     },
+    appliedCommands: (entityId) => store.appliedCommands(type, entityId),
     batch(entityId, revision): BatchWrite {
       let write: { payload: Uint8Array | undefined } | undefined;
+      const recorded = new Map<string, AppliedCommand>();
       return {
-        add(outcome) {
+        recorded,
+        add(outcome, applied) {
           const accepted = outcome.change as Accepted;
           // Encoded per command, so a state that cannot be encoded fails the command that stored it.
-          if (accepted.changed) write = { payload: accepted.deleted ? undefined : encodeState(accepted.state) };
+          if (accepted.changed) {
+            write = { payload: accepted.deleted ? undefined : encodeState(accepted.state) };
+            if (applied !== undefined) recorded.set(applied.key, applied);
+          }
           return revision;
         },
         get empty() {
           return write === undefined;
         },
-        async commit({ deadline, spans, fence }) {
+        async commit({ deadline, spans, fence, applied }) {
           const payload = write!.payload;
           await store.write({
             entityType: type, entityId, revision: revision + 1,
             state: payload === undefined ? undefined : { type: stateDesc.typeName, payload },
             deadline, spans, fence,
+            // The row keeps the recent keys: all of them are written with the state that applied a new one.
+            applied: recorded.size === 0 ? undefined : keptKeys(applied, recorded),
           });
           return revision + 1;
         },
       };
     },
   };
+}
+
+/** A key-value entity keeps at most this many idempotency keys, the most recent ones. */
+export const MAX_KEPT_KEYS = 1_000;
+/** Keys older than this are forgotten at the next write that stores a key. */
+const KEPT_FOR_MS = 7 * 24 * 3600 * 1000;
+
+/** The keys to store with the state: the known ones and the batch's, minus the expired and the oldest beyond the bound. */
+function keptKeys(known: ReadonlyMap<string, AppliedCommand> | undefined, added: ReadonlyMap<string, AppliedCommand>): Map<string, AppliedCommand> {
+  const since = Date.now() - KEPT_FOR_MS;
+  const all = [...(known ?? []), ...added].filter(([, a]) => a.at >= since).sort(([, a], [, b]) => a.at - b.at);
+  return new Map(all.slice(Math.max(0, all.length - MAX_KEPT_KEYS)));
 }

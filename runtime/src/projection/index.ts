@@ -6,9 +6,11 @@ export type { EventRecord, FeedOffset, FeedRecord, StateRecord } from "./feed.js
 export { createProjectionRunner } from "./projection-runner.js";
 export type { ProjectionPlacement, ProjectionRunner, ProjectionRunnerOptions, ProjectionSpec, ProjectionStatus } from "./projection-runner.js";
 export { consumerProjection } from "./consumer-projection.js";
-export { ensureViewTables, viewTableProjection } from "./view-projection.js";
+export { viewTableProjection } from "./view-projection.js";
+export { createViewTableDirectory } from "./view-tables.js";
+export type { ViewTableDirectory } from "./view-tables.js";
 export { registerView } from "./register-view.js";
-export type { StreamingUpdates } from "./register-view.js";
+export type { ViewServing } from "./register-view.js";
 export { createViewChanges } from "./view-changes.js";
 export type { ViewChange, ViewChanges } from "./view-changes.js";
 export { InvalidQueryArgument, runByKeyQuery, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";

@@ -61,6 +61,8 @@ export interface ProjectionRunnerOptions {
   /** The first retry delay after a failure, doubled up to `maxRetryMs` (defaults 100 and 30,000 ms). */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
+  /** Called whenever a read reached the end of the feed and everything read was stored (a rebuilt view switches over then). */
+  readonly onCaughtUp?: () => void;
 }
 
 /** How a projection is doing. */
@@ -174,6 +176,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
           }
         }
         if (records.length === 0) {
+          options.onCaughtUp?.();
           for (const waiter of idleWaiters.filter((w) => w.after < thisRead)) {
             idleWaiters.splice(idleWaiters.indexOf(waiter), 1);
             waiter.resolve();
@@ -182,6 +185,7 @@ export function createProjectionRunner(spec: ProjectionSpec, options: Projection
           continue;
         }
         const done = await applyBatch(records, fenceWrites ? fence : undefined);
+        if (done === records.length && records.length < batchSize) options.onCaughtUp?.();
         if (done < records.length) await sleep(Math.min(maxRetryMs, retryMs * 2 ** Math.min(failures - 1, 20)));
       } catch (error) {
         if (error instanceof FencedWriteError) {

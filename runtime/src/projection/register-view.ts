@@ -9,10 +9,14 @@ import { requestCheck } from "../validation/index.js";
 import { toStorageError, StorageUnavailableError } from "../storage/index.js";
 import type { RunSql } from "./view-query-executor.js";
 import type { ViewChange, ViewChanges } from "./view-changes.js";
+import type { ViewTableDirectory } from "./view-tables.js";
 import { InvalidQueryArgument, runByKeyQuery, runStreamQuery, runUnaryQuery } from "./view-query-executor.js";
 
-/** What streaming queries with `stream_updates` need besides the database. */
-export interface StreamingUpdates {
+/** What a view's queries need besides the database. */
+export interface ViewServing {
+  /** Which tables answer now (the previous definition's while a changed one is rebuilt). */
+  readonly tables: ViewTableDirectory;
+  /** For streaming queries with `stream_updates`. */
   readonly changes: ViewChanges;
   /** Aborted when the service stops: open streams end with UNAVAILABLE, so clients reopen them elsewhere. */
   readonly stopping: AbortSignal;
@@ -26,31 +30,31 @@ export interface StreamingUpdates {
  * INVALID_ARGUMENT; an unreachable database is UNAVAILABLE. Update methods
  * are fed by their source and answer UNIMPLEMENTED when called.
  */
-export function registerView(router: ConnectRouter, view: View, database: () => Database, streaming?: StreamingUpdates): void {
+export function registerView(router: ConnectRouter, view: View, database: () => Database, serving: ViewServing): void {
   const { spec } = view;
   const run: RunSql = async (sql, parameters) => (await database().db.executeQuery(CompiledQuery.raw(sql, [...parameters]))).rows as never;
   const impl: Record<string, unknown> = {};
   const updates = new Set(spec.tables.flatMap((t) => Object.values(t.updates)));
   for (const method of spec.service.methods) {
     const where = `${spec.service.name}.${method.name}`;
-    const plan = spec.queries[method.localName];
-    if (plan === undefined) {
+    const own = spec.queries[method.localName];
+    if (own === undefined) {
       impl[method.localName] = () => {
         throw new ConnectError(`${where} updates the view from ${updates.has(method.localName) ? "its source" : "nothing"}; it cannot be called, call a query method`, Code.Unimplemented);
       };
       continue;
     }
+    const plan = () => serving.tables.current(own);
     const validate = requestCheck(method);
-    if (method.methodKind === "server_streaming" && plan.streamUpdates !== undefined) {
-      if (streaming === undefined) throw new Error(`${where} streams updates, but the view was registered without its change notifications`);
+    if (method.methodKind === "server_streaming" && own.streamUpdates !== undefined) {
       impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
         validate?.(req);
-        yield* streamWithUpdates(where, plan, method, req, ctx, run, streaming);
+        yield* streamWithUpdates(where, own, plan, method, req, ctx, run, serving);
       };
     } else if (method.methodKind === "server_streaming") {
       impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
         validate?.(req);
-        const rows = await guarded(where, () => runStreamQuery(run, plan, req, method.output));
+        const rows = await guarded(where, () => runStreamQuery(run, plan(), req, method.output));
         for (const row of rows) {
           if (ctx.signal.aborted) return;
           yield row;
@@ -59,8 +63,8 @@ export function registerView(router: ConnectRouter, view: View, database: () => 
     } else {
       impl[method.localName] = async (req: Message) => {
         validate?.(req);
-        const reply = await guarded(where, () => runUnaryQuery(run, plan, req, method.output));
-        if (reply === undefined) throw new ConnectError(`${where}: no row of table ${plan.tables[0]?.name ?? "?"} matches the query`, Code.NotFound);
+        const reply = await guarded(where, () => runUnaryQuery(run, plan(), req, method.output));
+        if (reply === undefined) throw new ConnectError(`${where}: no row of table ${own.tables[0]?.name ?? "?"} matches the query`, Code.NotFound);
         return reply;
       };
     }
@@ -89,10 +93,11 @@ async function guarded<T>(where: string, run: () => Promise<T>): Promise<T> {
  * arrive as its latest version only.
  */
 async function* streamWithUpdates(
-  where: string, plan: CompiledViewQuery, method: DescMethod, req: Message, ctx: HandlerContext, run: RunSql, streaming: StreamingUpdates,
+  where: string, own: CompiledViewQuery, plan: () => CompiledViewQuery, method: DescMethod, req: Message, ctx: HandlerContext, run: RunSql, streaming: ViewServing,
 ): AsyncGenerator<Message> {
-  const keyField = plan.streamUpdates!.keyField;
-  const table = plan.tables[0]!.sqlName;
+  const keyField = own.streamUpdates!.keyField;
+  // Changes are announced under the definition's own table; while it is rebuilt, the table read is the previous one.
+  const table = own.tables[0]!.sqlName;
   const keyOf = (row: Message) => String((row as unknown as Record<string, unknown>)[keyField] ?? "");
   const marker = (key: string) => create(method.output, { [keyField]: key } as never) as Message;
   const pending = new Set<string>();
@@ -119,7 +124,7 @@ async function* streamWithUpdates(
     yield now;
   }
   try {
-    for (const row of await guarded(where, () => runStreamQuery(run, plan, req, method.output))) {
+    for (const row of await guarded(where, () => runStreamQuery(run, plan(), req, method.output))) {
       sent.set(keyOf(row), row);
       yield row;
     }
@@ -131,7 +136,7 @@ async function* streamWithUpdates(
         // Notifications may have been lost: compare everything that matches now with what was sent.
         resync = false;
         pending.clear();
-        const rows = await guarded(where, () => runStreamQuery(run, plan, req, method.output));
+        const rows = await guarded(where, () => runStreamQuery(run, plan(), req, method.output));
         const now = new Map(rows.map((row) => [keyOf(row), row]));
         for (const key of [...sent.keys()]) if (!now.has(key)) yield* changed(key, undefined);
         for (const [key, row] of now) yield* changed(key, row);
@@ -146,7 +151,7 @@ async function* streamWithUpdates(
       pending.clear();
       for (const key of keys) {
         if (ctx.signal.aborted) return;
-        yield* changed(key, await guarded(where, () => runByKeyQuery(run, plan, req, key, method.output)));
+        yield* changed(key, await guarded(where, () => runByKeyQuery(run, plan(), req, key, method.output)));
       }
     }
   } finally {

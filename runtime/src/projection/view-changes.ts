@@ -27,6 +27,8 @@ export interface ViewChanges {
   announce(trx: Kysely<OrreryTables>, table: string, keys: readonly string[]): Promise<void>;
   /** After the batch committed: hands `keys` to this process's listeners (PGlite). */
   committed(table: string, keys: readonly string[]): void;
+  /** Tells this process's listeners of `table` to compare everything (the table they read was switched). */
+  resync(table: string): void;
   /** Calls `listener` with the changes of `table`; returns a function that stops it. */
   subscribe(table: string, listener: (change: ViewChange) => void): () => void;
   close(): Promise<void>;
@@ -68,6 +70,9 @@ export function createViewChanges(database: () => Database, watchedTables: Reado
     committed(table, keys) {
       if (!watchedTables.has(table) || remote() || keys.length === 0) return;
       deliver(table, { kind: "keys", keys });
+    },
+    resync(table) {
+      deliver(table, { kind: "resync" });
     },
     subscribe(table, l) {
       let set = listeners.get(table);

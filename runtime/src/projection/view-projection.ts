@@ -11,21 +11,6 @@ import type { ProjectionSpec } from "./projection-runner.js";
 import type { ViewChanges } from "./view-changes.js";
 
 /**
- * Creates the tables of a view and their indexes, if they are not there yet,
- * under a lock: nodes starting together would otherwise race on the catalog.
- */
-export async function ensureViewTables(db: Kysely<OrreryTables>, view: View): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('orrery view tables'))`.execute(trx);
-    for (const table of view.spec.tables) {
-      assertQuoted(table.sqlName);
-      await sql.raw(`create table if not exists ${table.sqlName} (key text primary key, row jsonb not null)`).execute(trx);
-      for (const index of table.indexes) await sql.raw(index).execute(trx);
-    }
-  });
-}
-
-/**
  * The projection that keeps one table of a view: each record of its source
  * (an event, or a key-value entity's latest state) goes to the update handler
  * of its type with the entity's current row, and the row is stored, deleted

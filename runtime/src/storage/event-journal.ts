@@ -204,17 +204,17 @@ export function createEventJournal(database: Database, options: EventJournalOpti
     appliedCommands(entityType, entityId, withinMs) {
       return access.read(`reading the idempotency keys of ${entityType} "${entityId}"`, async () => {
         // The predicate is the partial index's, verbatim, so the index serves it.
-        const { rows } = await sql<{ metadata: Record<string, string> }>`
-          select metadata from orrery_events
+        const { rows } = await sql<{ metadata: Record<string, string>; at: number }>`
+          select metadata, (extract(epoch from written_at) * 1000)::float8 as at from orrery_events
           where entity_type = ${entityType} and entity_id = ${entityId}
             and metadata ? 'orrery.idempotencyKey'
             and written_at > now() - make_interval(secs => ${withinMs / 1000})`.execute(db);
         const applied = new Map<string, AppliedCommand>();
-        for (const { metadata } of rows) {
+        for (const { metadata, at } of rows) {
           const key = metadata[IDEMPOTENCY_METADATA.key];
           const method = metadata[IDEMPOTENCY_METADATA.method];
           const reply = metadata[IDEMPOTENCY_METADATA.reply];
-          if (key !== undefined && method !== undefined && reply !== undefined) applied.set(key, { method, reply: Buffer.from(reply, "base64") });
+          if (key !== undefined && method !== undefined && reply !== undefined) applied.set(key, { method, reply: Buffer.from(reply, "base64"), at: Number(at) });
         }
         return applied;
       });

@@ -73,4 +73,6 @@ export interface AppliedCommand {
   /** The rpc's name, e.g. "Deposit". */
   readonly method: string;
   readonly reply: Uint8Array;
+  /** When it was applied, in ms since the epoch (for forgetting old keys). */
+  readonly at: number;
 }

@@ -3,7 +3,7 @@ import { type Kysely, sql } from "kysely";
 import type { Database } from "./database.js";
 import { createFailureLog } from "./failure-log.js";
 import { createGroupCommit } from "./group-commit.js";
-import type { ShardFence } from "./journal-records.js";
+import type { AppliedCommand, ShardFence } from "./journal-records.js";
 import type { OrreryTables } from "./orrery-tables.js";
 import { sameBytes, settleInDoubt } from "./resolve-in-doubt.js";
 import { createStorageHealth } from "./storage-health.js";
@@ -34,6 +34,8 @@ export interface StateWrite {
   readonly fence?: ShardFence | undefined;
   /** The spans of the commands this write commits, when tracing. */
   readonly spans?: readonly Span[] | undefined;
+  /** Replaces the idempotency keys stored with the state; undefined leaves them as they are. */
+  readonly applied?: ReadonlyMap<string, AppliedCommand> | undefined;
 }
 
 /** A key-value entity's stored state row. */
@@ -80,6 +82,8 @@ export interface KeyValueStore {
   write(write: StateWrite): Promise<void>;
   /** The entity's state row, or undefined when it was never written. */
   load(entityType: string, entityId: string): Promise<StoredState | undefined>;
+  /** The idempotency keys stored with the entity's state, by key. */
+  appliedCommands(entityType: string, entityId: string): Promise<Map<string, AppliedCommand>>;
   readonly health: StorageHealth;
   stats(): KeyValueStoreStats;
   /** Waits for pending writes and rejects new ones; the database stays open. */
@@ -141,6 +145,12 @@ export function createKeyValueStore(database: Database, options: KeyValueStoreOp
       const state = row.state_type === null || row.payload === null ? undefined : { type: row.state_type, payload: row.payload };
       return { revision: row.revision, state };
     },
+    async appliedCommands(entityType, entityId) {
+      const row = await access.read(`reading the idempotency keys of ${entityType} "${entityId}"`, () =>
+        db.selectFrom("orrery_kv_state").select("applied").where("entity_type", "=", entityType).where("entity_id", "=", entityId).executeTakeFirst(),
+      );
+      return new Map(Object.entries(row?.applied ?? {}).map(([key, a]) => [key, { method: a.m, reply: Buffer.from(a.r, "base64"), at: a.t }]));
+    },
     stats() {
       const { flushes, items, largestBatch } = group.stats();
       return { flushes, writes: items, conflicts: access.conflicts, largestBatch, pending: access.pending };
@@ -198,16 +208,17 @@ export async function writeStates(db: Kysely<OrreryTables>, writes: readonly Sta
     with fence as (
       select shard, epoch from orrery_shards where shard = any(${shards}::int[]) for share
     ), written as (
-      insert into orrery_kv_state as s (entity_type, entity_id, revision, state_type, payload, deleted)
-      select u.entity_type, u.entity_id, u.revision, u.state_type, u.payload, u.state_type is null
+      insert into orrery_kv_state as s (entity_type, entity_id, revision, state_type, payload, deleted, applied)
+      select u.entity_type, u.entity_id, u.revision, u.state_type, u.payload, u.state_type is null, u.applied
         from unnest(${writes.map((w) => w.entityType)}::text[], ${writes.map((w) => w.entityId)}::text[],
                     ${writes.map((w) => w.revision)}::int8[], ${writes.map((w) => w.state?.type ?? null)}::text[],
                     ${writes.map((w) => w.state?.payload ?? null)}::bytea[], ${writes.map((w) => w.fence?.shard ?? null)}::int[],
-                    ${writes.map((w) => w.fence?.epoch ?? null)}::int8[])
-             as u(entity_type, entity_id, revision, state_type, payload, shard, epoch)
+                    ${writes.map((w) => w.fence?.epoch ?? null)}::int8[], ${writes.map((w) => appliedJson(w.applied))}::jsonb[])
+             as u(entity_type, entity_id, revision, state_type, payload, shard, epoch, applied)
        where u.shard is null or exists (select 1 from fence f where f.shard = u.shard and f.epoch = u.epoch)
       on conflict (entity_type, entity_id) do update
          set revision = excluded.revision, state_type = excluded.state_type, payload = excluded.payload, deleted = excluded.deleted,
+             applied = coalesce(excluded.applied, s.applied),
              change_position = nextval('orrery_kv_change_seq'), tx_id = pg_current_xact_id(), written_at = now()
        where s.revision = excluded.revision - 1
       returning s.entity_type, s.entity_id
@@ -228,6 +239,12 @@ export async function writeStates(db: Kysely<OrreryTables>, writes: readonly Sta
     }
     return new RevisionConflictError(write.entityType, write.entityId, write.revision);
   });
+}
+
+/** The stored form of a write's idempotency keys; null leaves the stored ones. */
+function appliedJson(applied: ReadonlyMap<string, AppliedCommand> | undefined): string | null {
+  if (applied === undefined) return null;
+  return JSON.stringify(Object.fromEntries([...applied].map(([key, a]) => [key, { m: a.method, r: Buffer.from(a.reply).toString("base64"), t: a.at }])));
 }
 
 /**

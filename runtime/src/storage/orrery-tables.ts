@@ -51,6 +51,18 @@ export interface OrreryTables {
   orrery_shards: ShardsTable;
   orrery_kv_state: KeyValueStateTable;
   orrery_projection_offsets: ProjectionOffsetsTable;
+  orrery_view_tables: ViewTablesTable;
+}
+
+/** Which physical table a table of a view answers from; see migration 0006. */
+export interface ViewTablesTable {
+  /** The quoted physical table name, e.g. `"view_carts_view_1a2b3c4d__carts"`. */
+  sql_name: string;
+  /** The view service's full name, the same across its definitions. */
+  view: string;
+  table_name: string;
+  state: "building" | "caught-up" | "serving" | "retired";
+  changed_at: ColumnType<Date, never, never>;
 }
 
 /** How far one projection has read one feed. */
@@ -82,6 +94,8 @@ export interface KeyValueStateTable {
   /** `pg_current_xact_id()` of the last write, as a number. */
   tx_id: Generated<number>;
   written_at: Generated<Date>;
+  /** The idempotency keys applied recently (migration 0007); null when none. */
+  applied: ColumnType<Record<string, { m: string; r: string; t: number }> | null, string | null, string | null>;
 }
 
 /** One row: the shard layout, written at the database's first start and checked at every start. */

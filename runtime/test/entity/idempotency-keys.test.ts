@@ -31,7 +31,7 @@ async function failure(call: Promise<unknown>): Promise<ConnectError> {
 }
 
 for (const dialect of ["PGlite", "PostgreSQL"] as const) {
-  describe(`idempotency keys on an event-sourced entity (${dialect})`, function () {
+  describe(`idempotency keys (${dialect})`, function () {
     this.timeout(60_000);
     let storage: TestStorage;
     let service: OrreryService | undefined;
@@ -97,13 +97,25 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
       assert.match(long.rawMessage, /CounterService\.Add for counter "g": the orrery-idempotency-key header is 257 characters; at most 256/);
     });
 
-    it("refuses a key on a key-value entity as not supported yet instead of ignoring it", async () => {
+    it("holds for a key-value entity too: the keys live in its state row, across restarts", async () => {
+      const kv = () => start([KvCounter.implement(kvCounterHandlers)] as never);
       await service!.stop();
-      await start([KvCounter.implement(kvCounterHandlers)] as never);
-      const error = await failure(client.add({ counterId: "kv", amount: 1 }, keyed("k")));
-      assert.equal(error.code, Code.Unimplemented);
-      assert.match(error.rawMessage, /idempotency keys \(orrery-idempotency-key\) are not supported yet by key-value entities/);
-      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 1 })), 1, "nothing was applied");
+      await kv();
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 4 }, keyed("k1"))), 4);
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 4 }, keyed("k1"))), 4);
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 1 })), 5, "the retry stored nothing");
+      const replies = await Promise.all(Array.from({ length: 10 }, () => client.add({ counterId: "kv", amount: 10 }, keyed("k2"))));
+      assert.deepEqual(new Set(replies.map(valueOf)), new Set([15]));
+      await service!.stop();
+      await kv();
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 4 }, keyed("k1"))), 4, "read back from the row after a restart");
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 10 }, keyed("k2"))), 15);
+      assert.equal(valueOf(await client.get({ counterId: "kv" })), 15);
+      // A keyed deletion (amount -1 deletes) answers its retry with the first reply too.
+      await client.add({ counterId: "kv", amount: -1 }, keyed("k3"));
+      assert.equal(valueOf(await client.add({ counterId: "kv", amount: 3 })), 3, "deleted, then written anew");
+      await client.add({ counterId: "kv", amount: -1 }, keyed("k3"));
+      assert.equal(valueOf(await client.get({ counterId: "kv" })), 3, "the retried deletion deleted nothing");
     });
   });
 }

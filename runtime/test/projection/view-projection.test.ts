@@ -4,7 +4,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { AnyViewUpdateHandler, View } from "@orrery/sdk";
 import { sql } from "kysely";
 import { pino } from "pino";
-import { createProjectionRunner, ensureViewTables, viewTableProjection } from "../../src/projection/index.js";
+import { createProjectionRunner, createViewTableDirectory, viewTableProjection } from "../../src/projection/index.js";
 import { createEventJournal, createFeedSignal, createKeyValueStore } from "../../src/storage/index.js";
 import { testDatabases, type TestDatabase } from "../support/postgres.js";
 import { AddedSchema, CounterSchema, CounterService, field, ResetSchema } from "../../../sdk/test/fixtures.js";
@@ -48,8 +48,9 @@ for (const setup of testDatabases()) {
       });
       const onAdded: AnyViewUpdateHandler = (row, update, ctx) => (field(update, "amount") === -1 ? ctx.deleteRow()
           : ctx.updateRow(create(CounterSchema, { value: ((row === undefined ? 0 : field(row, "value")) as number) + (field(update, "amount") as number) } as never)));
-      await ensureViewTables(database.db, view);
-      await ensureViewTables(database.db, view); // idempotent
+      const tables = createViewTableDirectory(() => database, pino({ level: "silent" }));
+      await tables.prepare(view);
+      await tables.prepare(view); // idempotent
       const signal = createFeedSignal(database);
       const journal = createEventJournal(database, { onCommitted: () => signal.committed() });
       const store = createKeyValueStore(database, { onCommitted: () => signal.committed() });

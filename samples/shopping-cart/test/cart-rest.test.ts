@@ -149,6 +149,19 @@ describe("shopping cart over REST", function () {
     assert.equal((await rest(base, "GET", "/carts")).status, 404);
     assert.equal((await rest(base, "POST", "/carts/r4/items", JSON.stringify({ productId: "p", name: "P", quantity: 1 }))).status, 200);
   });
+
+  it("applies a POST with an orrery-idempotency-key once: the retry gets the first answer and adds nothing", async () => {
+    const post = () => fetch(`${base}/carts/r5/items`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "orrery-idempotency-key": "order-17/line-1" },
+      body: JSON.stringify({ productId: "pen", name: "Pen", quantity: 2 }),
+    }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }));
+    const first = await post();
+    assert.equal(first.status, 200);
+    assert.deepEqual(await post(), first);
+    const cart = await rest(base, "GET", "/carts/r5");
+    assert.deepEqual(cart.json["items"], [{ productId: "pen", name: "Pen", quantity: 2 }]);
+  });
 });
 
 describe("shopping cart over REST in a cluster", function () {

@@ -5,14 +5,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createService } from "@orrery/runtime";
-import { PGlite } from "@electric-sql/pglite";
-import pg from "pg";
 import { pino } from "pino";
 import { cart } from "../src/cart.js";
 import { cartsView } from "../src/carts-view.js";
 import { CartsView } from "../src/gen/shop/cart/v1/carts_view_pb.js";
 import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
 import { freshStorageOn } from "./support/storage.js";
+import { tableRows } from "./support/table-rows.js";
 
 /** Runs one fixed history of carts on `dialect`; returns the view's answers and its table's rows. */
 async function runHistory(dialect: "PGlite" | "PostgreSQL") {
@@ -43,31 +42,11 @@ async function runHistory(dialect: "PGlite" | "PostgreSQL") {
       [productId, (await view.getCartsByProduct({ productId })).carts.map((c) => c.cartId)] as const)));
     const page1 = await view.getCartsByCheckedOut({ checkedOut: true, pageSize: 4 });
     const page2 = await view.getCartsByCheckedOut({ checkedOut: true, pageSize: 4, pageToken: page1.nextPageToken });
-    const rows = await tableRows(storage.databaseUrl, storage.dataDir, service);
+    const rows = await tableRows(cartsView.spec.tables[0]!.sqlName, storage, service);
     return { byProduct, pages: [page1.carts.map((c) => c.cartId), page2.carts.map((c) => c.cartId), page2.hasMore], rows };
   } finally {
     await service.stop();
     await storage.cleanup();
-  }
-}
-
-async function tableRows(databaseUrl: string | undefined, dataDir: string, service: { stop(): Promise<void> }): Promise<unknown[]> {
-  const text = `select key, row from ${cartsView.spec.tables[0]!.sqlName} order by key`;
-  if (databaseUrl !== undefined) {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query(text)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-  await service.stop(); // PGlite's data directory belongs to one process at a time
-  const db = new PGlite(dataDir);
-  try {
-    return (await db.query(text)).rows;
-  } finally {
-    await db.close();
   }
 }
 

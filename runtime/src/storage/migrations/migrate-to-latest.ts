@@ -8,6 +8,8 @@ import { clusterMigration } from "./0002-cluster.js";
 import { keyValueStateMigration } from "./0003-key-value-state.js";
 import { projectionOffsetsMigration } from "./0004-projection-offsets.js";
 import { idempotencyKeysMigration } from "./0005-idempotency-keys.js";
+import { viewTablesMigration } from "./0006-view-tables.js";
+import { keyValueIdempotencyMigration } from "./0007-key-value-idempotency.js";
 
 /**
  * Every schema change, in order. Names sort lexically and are recorded in
@@ -19,6 +21,8 @@ const migrations: Readonly<Record<string, Migration>> = {
   "0003_key_value_state": keyValueStateMigration,
   "0004_projection_offsets": projectionOffsetsMigration,
   "0005_idempotency_keys": idempotencyKeysMigration,
+  "0006_view_tables": viewTablesMigration,
+  "0007_key_value_idempotency": keyValueIdempotencyMigration,
 };
 
 const provider: MigrationProvider = {
