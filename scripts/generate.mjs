@@ -6,6 +6,7 @@
 //      codegen/test/gen (the view query tests' messages),
 //      runtime/template/src/gen (the new-project template's generated code)
 //   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
+//   0. proto/buf/validate/validate.proto, printed from @bufbuild/protovalidate's embedded descriptor
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
 // committed (CI runs this), including new untracked files.
 import { spawnSync } from "node:child_process";
@@ -35,7 +36,10 @@ function fail(message) {
   process.exit(1);
 }
 
-const generatedDirs = ["codegen/src/gen"];
+const generatedDirs = ["codegen/src/gen", "proto/buf"];
+
+// buf.validate's rules, vendored from the npm package the runtime validates with (no network needed).
+run("node", ["scripts/vendor-validate-proto.mjs"]);
 
 run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
 

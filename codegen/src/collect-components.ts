@@ -68,7 +68,10 @@ export function collectComponents(
       checkServiceAccess(service, kind.case === "consumer" ? "a consumer's rpcs are not served there" : undefined, (site, problem, fix) => report.add({ service, ...site }, problem, fix));
       if (kind.case === "view") {
         const view = readView(service, kind.value, allFiles, registry, report);
-        if (view !== undefined && !clashes(view)) byFile.set(file, [...(byFile.get(file) ?? []), view]);
+        if (view !== undefined && !clashes(view)) {
+          byFile.set(file, [...(byFile.get(file) ?? []), view]);
+          routes.push(...view.routes);
+        }
         continue;
       }
       if (kind.case === "consumer") {

@@ -13,6 +13,7 @@ import { createEntityRouter } from "./entity/entity-router.js";
 import { eventSourcedModel } from "./entity/event-sourced-model.js";
 import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
+import { createRemoteServices, servicesRoute } from "./entity/remote-services.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
 import { consumerProjection, createProjectionRunner, createViewChanges, createViewTableDirectory, registerView, viewTableProjection } from "./projection/index.js";
@@ -79,9 +80,13 @@ export function createService(options: ServiceOptions): OrreryService {
   const viewTables = createViewTableDirectory(() => store!.database, logger.child({ component: "projection" }));
   viewTables.onSwitch((table) => viewChanges.resync(table));
   const stopStreams = new AbortController();
+  // What this service serves; calls to other services of the project go to them (ORRERY_SERVICE_<NAME>_URL).
+  const localServices = new Set([...entities, ...views].map((c) => c.spec.service.typeName));
+  const remote = createRemoteServices({ urls: config.serviceUrls, logger: logger.child({ component: "services" }) });
   const inProcess = createInProcessComponents(entities, (router) => {
     for (const view of views) registerView(router, view, () => store!.database, { tables: viewTables, changes: viewChanges, stopping: stopStreams.signal });
-  });
+  }, { localServices, remote });
+  const served = servicesRoute(() => ({ name: config.serviceName, services: [...localServices].sort() }));
   const readiness = createReadiness("starting");
   let store: EventStore | undefined;
   let cluster: ClusterNode | undefined;
@@ -103,7 +108,7 @@ export function createService(options: ServiceOptions): OrreryService {
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
-    const restRoutes = createRestRoutes(entities.map((c) => c.spec.service));
+    const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
     const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), config });
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
@@ -190,7 +195,7 @@ export function createService(options: ServiceOptions): OrreryService {
         inProcess.routes(router);
         registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
       },
-      otherRoutes: (req, res) => statusRoute(req, res) || (metricsRoute?.(req, res) ?? false),
+      otherRoutes: (req, res) => statusRoute(req, res) || served(req, res) || (metricsRoute?.(req, res) ?? false),
       interceptors: [...(options.interceptors ?? []), access.interceptor],
       contextValues: access.contextValues,
       methodRoutes: restRoutes.size === 0 ? undefined : (dispatch) => createRestHandler({ routes: restRoutes, dispatch, maxBodyBytes: config.maxMessageBytes }),

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import type { CallObserver } from "./call-observer.js";
 import { createConnectHandler } from "./connect-handler.js";
+import { createCors } from "./cors.js";
 import type { ConnectHandlerOptions } from "./connect-handler.js";
 import type { FallbackOptions } from "./fallback.js";
 import { registerHealthService } from "./health-service.js";
@@ -13,7 +14,7 @@ import type { Readiness } from "./readiness.js";
 /** The settings {@link createServiceServer} reads. */
 export type ServiceServerConfig = Pick<
   RuntimeConfig,
-  "maxMessageBytes" | "maxConnections" | "http2MaxStreams" | "maxBufferedBytes" | "headersTimeoutMs" | "requestTimeoutMs" | "idleTimeoutMs" | "maxHeaderBytes"
+  "maxMessageBytes" | "maxConnections" | "http2MaxStreams" | "maxBufferedBytes" | "headersTimeoutMs" | "requestTimeoutMs" | "idleTimeoutMs" | "maxHeaderBytes" | "corsOrigins"
 >;
 
 /** Options for {@link createServiceServer}. */
@@ -37,7 +38,7 @@ export interface ServiceServerOptions {
 /** The server of a service: its components, their REST routes and the gRPC health service on one port, bounded by the configured limits. */
 export function createServiceServer(options: ServiceServerOptions): HttpServer {
   const { config, readiness, logger } = options;
-  const handler = createConnectHandler({
+  const serve = createConnectHandler({
     routes: (router) => {
       options.routes(router);
       registerHealthService(router, readiness);
@@ -51,6 +52,10 @@ export function createServiceServer(options: ServiceServerOptions): HttpServer {
     interceptors: options.interceptors,
     contextValues: options.contextValues,
   });
+  const cors = createCors(config.corsOrigins);
+  const handler: typeof serve = cors === undefined ? serve : (req, res) => {
+    if (!cors(req, res)) serve(req, res);
+  };
   return createHttpServer({
     handler, logger,
     maxConnections: config.maxConnections,

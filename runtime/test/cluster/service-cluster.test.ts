@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
@@ -11,12 +10,10 @@ import { createCallSigner } from "../../src/cluster/call-signature.js";
 import { ForwardedCallSchema, NodeService } from "../../src/gen/orrery/cluster/v1/node_pb.js";
 import { createService } from "../../src/index.js";
 import type { OrreryService, ServiceOptions } from "../../src/index.js";
-import { desiredOwner, desiredShards } from "../../src/cluster/placement.js";
+import { desiredShards } from "../../src/cluster/placement.js";
 import { shardOf } from "../../src/cluster/shard-hash.js";
-import { openDatabase } from "../../src/storage/index.js";
-import type { Database } from "../../src/storage/index.js";
-import { admin, postgresServerUrl, withDatabase } from "../support/postgres-server.js";
 import "../support/postgres.js"; // its root hook stops the embedded server after the run
+import { eventually, fast, freshDatabase, idsOwnedBy } from "./cluster-fixtures.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { cart } from "../../../samples/shopping-cart/src/cart.js";
 import { AddItemRequestSchema, ShoppingCartService } from "../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
@@ -24,10 +21,8 @@ import { ProductPopularityService } from "../../../samples/shopping-cart/src/gen
 import { popularity, popularProducts } from "../../../samples/shopping-cart/src/popularity.js";
 
 const silent = pino({ level: "silent" });
-/** 50 ms heartbeats, fenced after 200 ms, dead after 300 ms, shards move after 200 ms of a stable view; one secret. */
-const fast = {
-  heartbeatMs: 50, selfFenceAfterMs: 200, deadAfterMs: 300, rebalanceStableMs: 200, clusterSecret: "a-test-secret-of-the-cluster",
-} satisfies Partial<ServiceOptions>;
+/** Cart ids whose shard placement gives to `node` among `nodes`. */
+const cartsOf = (node: string, nodes: string[], count: number) => idsOwnedBy("shopping-cart", "cart", node, nodes, count);
 
 function startNode(more: Partial<ServiceOptions>): Promise<OrreryService> {
   const service = createService({ components: [cart], port: 0, host: "127.0.0.1", logger: silent, handleSignals: false, ...fast, ...more });
@@ -42,41 +37,8 @@ async function readyz(service: OrreryService): Promise<{ status: number; body: s
   return { status: response.status, body: (await response.text()).trim() };
 }
 
-async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const until = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > until) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
-    await sleep(10);
-  }
-}
 
-/** A fresh database on the test server, named cluster_…, and a connection of the test's own to it. */
-async function freshDatabase(): Promise<{ url: string; database: Database; drop(): Promise<void> }> {
-  const server = await postgresServerUrl();
-  const name = `cluster_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-  await admin(server, `create database ${name}`);
-  const url = withDatabase(server, name);
-  const database = await openDatabase({ url });
-  return {
-    url,
-    database,
-    async drop() {
-      await database.close();
-      await admin(server, `drop database if exists ${name} with (force)`);
-    },
-  };
-}
 
-/** Cart ids whose shard placement gives to `node` among `nodes`. */
-function cartsOf(node: string, nodes: string[], count: number): string[] {
-  const ids: string[] = [];
-  const placement = nodes.map((name) => ({ name, weight: 100 }));
-  for (let i = 0; ids.length < count; i++) {
-    const id = `cart-${i}`;
-    if (desiredOwner(shardOf("shopping-cart", id, 1024), placement) === node) ids.push(id);
-  }
-  return ids;
-}
 
 describe("a service in a cluster", function () {
   this.timeout(30_000);
@@ -160,10 +122,10 @@ describe("a service in a cluster", function () {
       assert.deepEqual(viaA, await clientB.getCart({ cartId: cartOfB! }));
       assert.equal((await clientB.getCart({ cartId: cartOfA! })).items[0]?.quantity, 1);
       // An error of the owner arrives with its code and text unchanged.
-      const fromOwner = await clientB.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
-      const forwarded = await clientA.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
+      const fromOwner = await clientB.removeItem({ cartId: cartOfB!, productId: "absent" }).catch((e: unknown) => e);
+      const forwarded = await clientA.removeItem({ cartId: cartOfB!, productId: "absent" }).catch((e: unknown) => e);
       assert.ok(fromOwner instanceof ConnectError && forwarded instanceof ConnectError);
-      assert.equal(forwarded.code, Code.InvalidArgument);
+      assert.equal(forwarded.code, Code.NotFound);
       assert.equal(forwarded.rawMessage, fromOwner.rawMessage);
       const status = await (await fetch(`${a.url}/orrery/cluster`)).json() as { members: Array<{ name: string; shards: number; state: string }>; unowned: number };
       assert.deepEqual(status.members.filter((m) => m.state === "up").map((m) => m.shards).sort(), [...shares].sort());
