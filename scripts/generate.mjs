@@ -6,6 +6,7 @@
 //      codegen/test/gen (the view query tests' messages),
 //      runtime/template/src/gen (the new-project template's generated code)
 //   3. samples/<x>/src/gen, samples/<x>/test/gen-tsproto   for every samples/<x>/proto
+//   0. proto/buf/validate/validate.proto, printed from @bufbuild/protovalidate's embedded descriptor
 // `node scripts/generate.mjs --check` then fails if the result differs from what is
 // committed (CI runs this), including new untracked files.
 import { spawnSync } from "node:child_process";
@@ -35,7 +36,10 @@ function fail(message) {
   process.exit(1);
 }
 
-const generatedDirs = ["codegen/src/gen"];
+const generatedDirs = ["codegen/src/gen", "proto/buf"];
+
+// buf.validate's rules, vendored from the npm package the runtime validates with (no network needed).
+run("node", ["scripts/vendor-validate-proto.mjs"]);
 
 run("buf", ["generate", "--template", "codegen/buf.gen.bootstrap.yaml"]);
 
@@ -47,6 +51,8 @@ generatedDirs.push("codegen/OPTIONS.md");
 run("buf", ["generate", "runtime/proto", "--template", "runtime/buf.gen.yaml", "-o", "runtime"]);
 // The vendored google.api.http annotation, which the REST routes read (after the run above, which cleans src/gen).
 run("buf", ["generate", "proto", "--path", "proto/google/api", "--template", "runtime/buf.gen.google-api.yaml", "-o", "runtime"]);
+// Orrery's own options, which the access checks (auth/) read from the served services' descriptors.
+run("buf", ["generate", "proto", "--path", "proto/orrery/v1", "--template", "runtime/buf.gen.google-api.yaml", "-o", "runtime"]);
 generatedDirs.push("runtime/src/gen");
 
 // Test protos of the runtime: the subset of OTLP that the trace tests decode the exporter's requests

@@ -9,6 +9,7 @@ import type { KeyValueEntityModel } from "./key-value-entity-model.js";
 import type { ViewModel } from "./view-model.js";
 import { readView } from "./view-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
+import { checkServiceAccess } from "./access-options.js";
 import { checkRouteConflicts } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
@@ -64,9 +65,13 @@ export function collectComponents(
         );
         continue;
       }
+      checkServiceAccess(service, kind.case === "consumer" ? "a consumer's rpcs are not served there" : undefined, (site, problem, fix) => report.add({ service, ...site }, problem, fix));
       if (kind.case === "view") {
         const view = readView(service, kind.value, allFiles, registry, report);
-        if (view !== undefined && !clashes(view)) byFile.set(file, [...(byFile.get(file) ?? []), view]);
+        if (view !== undefined && !clashes(view)) {
+          byFile.set(file, [...(byFile.get(file) ?? []), view]);
+          routes.push(...view.routes);
+        }
         continue;
       }
       if (kind.case === "consumer") {

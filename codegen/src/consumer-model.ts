@@ -1,6 +1,7 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { Fail } from "./entity-methods.js";
+import { checkMethodAccess } from "./access-options.js";
 import { entityBaseName, lookupMessage, rejectUnsupportedMethodOptions, rejectViewMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component } from "./gen/orrery/v1/options_pb.js";
@@ -170,6 +171,7 @@ function checkConsumerRpc(method: DescMethod, fail: Fail): void {
   }
   rejectUnsupportedMethodOptions(method, fail);
   rejectViewMethodOptions(method, "a consumer", fail);
+  checkMethodAccess(method, "a consumer's rpcs are not served there", fail);
   rejectHttpRule(method, consumerRest, fail);
 }
 

@@ -2,6 +2,7 @@ import { getOption, hasOption, isFieldSet, ScalarType } from "@bufbuild/protobuf
 import type { DescField, DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import { getDeclarationString } from "@bufbuild/protoplugin";
 import { field as fieldSettings, method as methodSettings, MethodSettingsSchema } from "./gen/orrery/v1/options_pb.js";
+import { checkMethodAccess } from "./access-options.js";
 import { checkHttpRule } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
@@ -45,6 +46,7 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
     const entityKey = readEntityKey(method, fail);
     rejectUnsupportedMethodOptions(method, fail);
     rejectViewMethodOptions(method, kindName, fail);
+    checkMethodAccess(method, undefined, fail);
     const routes = checkHttpRule(method, fail);
     const readOnly = hasOption(method, methodSettings) && getOption(method, methodSettings).readOnly;
     if (entityKey) methods.push({ method, entityKey, readOnly, routes });

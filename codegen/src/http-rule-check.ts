@@ -1,8 +1,9 @@
 // Generate-time checks of `option (google.api.http)`: everything the runtime's
 // REST routes would reject at start, or would serve wrongly, fails `buf
 // generate` here instead, naming the file, service, rpc and rule. What the
-// runtime does not serve yet (custom methods, streaming) is rejected as "not
-// supported yet" rather than accepted and ignored.
+// runtime does not serve yet (custom methods) is rejected as "not supported
+// yet" rather than accepted and ignored. A server-streaming rpc is served as
+// newline-delimited JSON.
 import { getOption, hasOption, ScalarType } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, DescMethod } from "@bufbuild/protobuf";
 import { parsePathTemplate, PathTemplateError, sameRoute } from "@orrery/sdk/path-template";
@@ -35,11 +36,7 @@ export function checkHttpRule(method: DescMethod, fail: HttpRuleFail): HttpRoute
   if (!hasOption(method, http)) return [];
   const rule = getOption(method, http);
   const kind = method.methodKind;
-  if (kind === "server_streaming") {
-    fail({ method, option: OPTION }, `REST routes for server-streaming rpcs are not supported yet by ${pluginName} ${pluginVersion}`, "remove the option and call the method over Connect or gRPC");
-    return [];
-  }
-  if (kind !== "unary") {
+  if (kind !== "unary" && kind !== "server_streaming") {
     fail({ method, option: OPTION }, `the rpc is ${kind.replace("_", "-")}, and a REST route cannot carry a stream of requests`, "remove the option, or make the rpc unary");
     return [];
   }

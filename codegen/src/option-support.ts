@@ -13,8 +13,6 @@ export interface UnsupportedOption {
 /** Every option field that `buf generate` rejects with "not supported yet". */
 export const unsupportedOptions: readonly UnsupportedOption[] = [
   { field: "ComponentOptions.workflow", fix: "declare the service as an event_sourced_entity or a key_value_entity, or leave out the option until this kind is supported" },
-  { field: "MethodSettings.acl", fix: "remove it; until access control lands, put the service behind a gateway that enforces it" },
-  { field: "MethodSettings.jwt", fix: "remove it; until JWT validation lands, validate tokens in a gateway in front of the service" },
 ];
 
 /** The entry for `message.field` of orrery.v1, if that option is not supported yet. */

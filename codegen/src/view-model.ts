@@ -4,11 +4,13 @@ import type { DescFile, DescMessage, DescMethod, DescService, Registry } from "@
 import type { CompiledViewQuery } from "@orrery/sdk";
 import { findComponent, unknownSource } from "./consumer-model.js";
 import type { Fail } from "./entity-methods.js";
+import { checkMethodAccess } from "./access-options.js";
 import { entityBaseName, kebab, lookupMessage, rejectUnsupportedMethodOptions } from "./entity-methods.js";
 import { readEventSourcedEntity } from "./event-sourced-entity-model.js";
 import { component, field as fieldSettings, method as methodSettings } from "./gen/orrery/v1/options_pb.js";
 import type { ViewOptions } from "./gen/orrery/v1/options_pb.js";
-import { rejectHttpRule } from "./http-rule-check.js";
+import { checkHttpRule, rejectHttpRule } from "./http-rule-check.js";
+import type { HttpRoute } from "./http-rule-check.js";
 import { pluginName, pluginVersion } from "./version.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { createProblemReport } from "./problem-report.js";
@@ -41,6 +43,8 @@ export interface ViewModel {
   readonly baseName: string;
   readonly tables: readonly ViewTableModel[];
   readonly queries: ReadonlyArray<{ readonly method: DescMethod; readonly plan: CompiledViewQuery }>;
+  /** The REST routes of its query methods (google.api.http), for the route-conflict check. */
+  readonly routes: readonly HttpRoute[];
 }
 
 const tableName = /^[a-z][a-z0-9_]*$/;
@@ -72,10 +76,9 @@ export function readView(
   }
   const tables = new Map<string, { row: DescMessage; source: string; feed: "events" | "states"; messages: readonly DescMessage[]; updates: Array<{ method: DescMethod; message: DescMessage }> }>();
   const queryMethods: DescMethod[] = [];
+  const routes: HttpRoute[] = [];
   for (const method of service.methods) {
     rejectUnsupportedMethodOptions(method, fail);
-    // Not served yet: a route declared but answering 404 would be a silent lie.
-    rejectHttpRule(method, `REST routes on views are not supported yet by ${pluginName} ${pluginVersion}; call the view over Connect or gRPC`, fail);
     const settings = hasOption(method, methodSettings) ? getOption(method, methodSettings) : undefined;
     const update = settings?.viewUpdate;
     const query = settings?.viewQuery;
@@ -83,10 +86,14 @@ export function readView(
       fail({ method }, "the rpc has both view_update and view_query", "give each rpc one of them");
       continue;
     }
+    checkMethodAccess(method, query === undefined && update !== undefined ? "a view's update rpcs are not served there" : undefined, fail);
     if (query !== undefined) {
       queryMethods.push(method);
+      routes.push(...checkHttpRule(method, fail));
       continue;
     }
+    // An update method answers UNIMPLEMENTED when called: a route to it would only ever fail.
+    rejectHttpRule(method, "a view_update rpc is fed by its source and cannot be called, so a REST route to it would always fail", fail);
     if (update === undefined) {
       fail({ method }, "the rpc has neither view_update nor view_query", 'mark it option (orrery.v1.method).view_update = { source: "...", table: "..." } or .view_query = { query: "SELECT ..." }');
       continue;
@@ -186,6 +193,7 @@ export function readView(
     kind: "view", service, name, baseName: entityBaseName(service),
     tables: tableModels.map((t) => ({ ...t, indexes: [...(indexes.get(t.name) ?? [])].sort() })),
     queries,
+    routes,
   };
 }
 

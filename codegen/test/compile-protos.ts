@@ -16,12 +16,12 @@ import { protocGenOrrery } from "../src/index.js";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The buf binary installed by npm. */
 export const bufBin = path.join(repoRoot, "node_modules", ".bin", "buf");
-// Orrery's options and the vendored google/api protos, as a user's buf.yaml finds them in @orrery/codegen.
-const shippedProtos = ["orrery/v1/options.proto", "google/api/annotations.proto", "google/api/http.proto"];
+// Orrery's options and the vendored google/api and buf/validate protos, as a user's buf.yaml finds them in @orrery/codegen.
+const shippedProtos = ["orrery/v1/options.proto", "google/api/annotations.proto", "google/api/http.proto", "buf/validate/validate.proto"];
 
 /**
- * Writes `files` (path → proto source) plus orrery/v1/options.proto and
- * google/api/{annotations,http}.proto into a
+ * Writes `files` (path → proto source) plus orrery/v1/options.proto,
+ * google/api/{annotations,http}.proto and buf/validate/validate.proto into a
  * temporary buf module and builds it; the result holds every file with its
  * imports and source info, in dependency order.
  */

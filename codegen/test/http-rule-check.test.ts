@@ -55,6 +55,27 @@ const cases: Record<string, string> = {
   body_bound_by_path: rpc('post: "/v1/books/{book_id}/{shelf.name}" body: "shelf"'),
 };
 
+/** A view of h.key_value's shelves, with `queryOption` on its streaming query and `updateOption` on its update. */
+function viewFile(name: string, queryOption: string, updateOption: string): string {
+  return `syntax = "proto3";
+package h.${name};
+import "orrery/v1/options.proto";
+import "google/api/annotations.proto";
+import "h/key_value.proto";
+service ShelvesView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnShelf(h.key_value.Shelf) returns (h.key_value.Shelf) {
+    option (orrery.v1.method).view_update = { source: "shelf" table: "shelves" };
+    ${updateOption}
+  }
+  rpc StreamShelves(ByName) returns (stream h.key_value.Shelf) {
+    option (orrery.v1.method).view_query = { query: "SELECT * FROM shelves WHERE name = :name" };
+    ${queryOption}
+  }
+}
+message ByName { string name = 1; }`;
+}
+
 const otherKinds: Record<string, string> = {
   "h/key_value.proto": `syntax = "proto3";
 package h.key_value;
@@ -66,6 +87,8 @@ service ShelfService {
 }
 message ShelfRequest { string shelf_id = 1 [(orrery.v1.field).entity_key = true]; }
 message Shelf { string name = 1; }`,
+  "h/view.proto": viewFile("view", 'option (google.api.http) = { get: "/v1/shelves-by-name/{name}" };', ""),
+  "h/view_update_route.proto": viewFile("view_update_route", "", 'option (google.api.http) = { post: "/v1/on-shelf" body: "*" };'),
   "h/consumer.proto": `syntax = "proto3";
 package h.consumer;
 import "orrery/v1/options.proto";
@@ -132,8 +155,18 @@ describe("google.api.http checks", () => {
     assert.match(problems[0]!, /service h\.consumer\.BookCounter, rpc OnBook, option \(google\.api\.http\): a consumer's rpcs are called by its source's changes, not by clients, so they have no REST routes/);
   });
 
-  it("rejects REST on a server-streaming rpc as not supported yet, and on a client-streaming one", () => {
-    assert.ok(problemsOf("server_streaming").some((p) => /rpc Watch, option \(google\.api\.http\): REST routes for server-streaming rpcs are not supported yet/.test(p)));
+  it("accepts REST routes on a view's query, server-streaming too (served as newline-delimited JSON)", () => {
+    assert.ok(generate(set, ["h/view.proto"]).has("h/view_orrery.ts"));
+  });
+
+  it("rejects a REST route on a view's update method, which cannot be called", () => {
+    const problems = problemsOf("view_update_route");
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0]!, /service h\.view_update_route\.ShelvesView, rpc OnShelf, option \(google\.api\.http\): a view_update rpc is fed by its source and cannot be called/);
+  });
+
+  it("rejects REST on a client-streaming rpc; a server-streaming rpc on an entity fails as an entity rpc, not for its route", () => {
+    assert.deepEqual(problemsOf("server_streaming").filter((p) => /google\.api\.http/.test(p)), []);
     assert.ok(problemsOf("client_streaming").some((p) => /rpc Upload, option \(google\.api\.http\): the rpc is client-streaming, and a REST route cannot carry a stream of requests/.test(p)));
   });
 });

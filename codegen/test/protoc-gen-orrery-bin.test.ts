@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const binDir = path.join(repoRoot, "node_modules", ".bin");
 const env = { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ""}` };
 
-/** A buf module in a temp dir holding options.proto, google/api and the sample cart, or a broken copy of it. */
+/** A buf module in a temp dir holding options.proto, google/api, buf/validate and the sample cart, or a broken copy of it. */
 async function createModule(broken: boolean): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "orrery-bin-"));
   await writeFile(path.join(dir, "buf.yaml"), "version: v2\n");
@@ -20,6 +20,8 @@ async function createModule(broken: boolean): Promise<string> {
   await copyFile(path.join(repoRoot, "proto/orrery/v1/options.proto"), path.join(dir, "orrery/v1/options.proto"));
   await mkdir(path.join(dir, "google/api"), { recursive: true });
   for (const name of ["annotations.proto", "http.proto"]) await copyFile(path.join(repoRoot, "proto/google/api", name), path.join(dir, "google/api", name));
+  await mkdir(path.join(dir, "buf/validate"), { recursive: true });
+  await copyFile(path.join(repoRoot, "proto/buf/validate/validate.proto"), path.join(dir, "buf/validate/validate.proto"));
   const cart = await readFile(path.join(repoRoot, "samples/shopping-cart/proto/shop/cart/v1/cart.proto"), "utf8");
   await writeFile(path.join(dir, "shop/cart/v1/cart.proto"), broken ? cart.replace('state: "Cart"', 'state: "Crt"') : cart);
   return dir;

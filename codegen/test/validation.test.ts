@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { OrreryCodegenError, pluginVersion } from "../src/index.js";
-import { compileProtos, generateError } from "./compile-protos.js";
+import { compileProtos, generate, generateError } from "./compile-protos.js";
 
 /** A proto file `v/<name>.proto` (package v.<name>) with one entity service; parts replace the defaults. */
 function entityFile(name: string, parts: { option?: string; rpcs?: string; messages?: string } = {}): [string, string] {
@@ -51,10 +51,18 @@ const files = Object.fromEntries([
     option: 'type: "" state: "Cart" events: ["Added", "Gone"]',
     rpcs: "rpc Add(AddRequest) returns (Cart); rpc Watch(AddRequest) returns (stream Cart);",
   }),
-  entityFile("unenforced_method_options", {
+  entityFile("access_options", {
     rpcs: [
+      'option (orrery.v1.service) = { acl: { allow: ["internet", "service:*", "service:orders", "cluster", "authenticated", "all"] } rate_limit: { requests: 5 by: "principal" } };',
       'rpc Add(AddRequest) returns (Cart) { option (orrery.v1.method) = { acl: { deny: ["internet"] } }; }',
-      'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { read_only: true jwt: { validate_bearer_token: true } }; }',
+      'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { read_only: true jwt: { require_bearer_token: true required_claims: { name: "scope" values: "read" } } }; }',
+    ].join("\n  "),
+  }),
+  entityFile("bad_access_options", {
+    rpcs: [
+      'option (orrery.v1.service) = { acl: { allow: ["internets"] } };',
+      'rpc Add(AddRequest) returns (Cart) { option (orrery.v1.method) = { acl: { deny: ["service:"] } rate_limit: { requests: 1 by: "ip" } }; }',
+      'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { jwt: { issuers: " " required_claims: { name: "" } } }; }',
     ].join("\n  "),
   }),
   ["v/other_kinds.proto", `syntax = "proto3";
@@ -112,6 +120,29 @@ message Cart {}
 message Added {}
 message Removed {}
 message Paid {}
+message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
+  ["v/access_not_served.proto", `syntax = "proto3";
+package v.access_not_served;
+import "google/protobuf/empty.proto";
+import "orrery/v1/options.proto";
+service CartService {
+  option (orrery.v1.component) = { event_sourced_entity: { type: "cart" state: "Cart" events: ["Added"] } };
+  rpc Add(AddRequest) returns (Cart);
+}
+service CartConsumer {
+  option (orrery.v1.component) = { consumer: { source: "cart" } };
+  option (orrery.v1.service) = { acl: { deny: "internet" } };
+  rpc OnAdded(Added) returns (google.protobuf.Empty) { option (orrery.v1.method).jwt = { require_bearer_token: true }; }
+}
+service CartsView {
+  option (orrery.v1.component) = { view: {} };
+  rpc OnAdded(Added) returns (Row) { option (orrery.v1.method) = { view_update: { source: "cart" table: "carts" } rate_limit: { requests: 1 } }; }
+  rpc All(google.protobuf.Empty) returns (Rows) { option (orrery.v1.method) = { view_query: { query: "SELECT * AS rows FROM carts" } acl: { deny: "internet" } }; }
+}
+message Cart {}
+message Added { string cart_id = 1; }
+message Row { string cart_id = 1; }
+message Rows { repeated Row rows = 1; }
 message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }`],
   ["v/view_problems.proto", `syntax = "proto3";
 package v.view_problems;
@@ -324,11 +355,23 @@ describe("protoc-gen-orrery", () => {
       ]);
     });
 
-    it("method options the runtime does not enforce yet (acl, jwt), instead of accepting and ignoring them", () => {
-      const problems = problemsOf("unenforced_method_options");
-      assert.equal(problems.length, 2, problems.join("\n"));
-      assert.match(problems[0] ?? "", new RegExp(`rpc Add, option \\(orrery\\.v1\\.method\\)\\.acl: acl is not supported yet by protoc-gen-orrery ${pluginVersion}\\. Fix: remove it`));
-      assert.match(problems[1] ?? "", /rpc Get, option \(orrery\.v1\.method\)\.jwt: jwt is not supported yet/);
+    it("access options where no call from the wire arrives: a consumer's service and rpcs, a view's update rpcs", () => {
+      assert.deepEqual(problemsOf("access_not_served").map((p) => p.replace(/^v\/access_not_served\.proto:\d+:\d+: /, "")), [
+        "service v.access_not_served.CartConsumer, option (orrery.v1.service).acl: acl governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
+        "service v.access_not_served.CartConsumer, rpc OnAdded, option (orrery.v1.method).jwt: jwt governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
+        "service v.access_not_served.CartsView, rpc OnAdded, option (orrery.v1.method).rate_limit: rate_limit governs calls from the wire, and a view's update rpcs are not served there. Fix: remove it",
+      ]);
+    });
+
+    it("access options (acl, jwt, rate_limit) naming an unknown principal, an empty issuer or claim, or an unknown rate-limit key", () => {
+      assert.ok(generate(set, ["v/access_options.proto"]).size > 0);
+      assert.deepEqual(problemsOf("bad_access_options").map((p) => p.replace(/^v\/bad_access_options\.proto:\d+:\d+: service v\.bad_access_options\.CartService/, "")), [
+          ', option (orrery.v1.service).acl: the acl names the principal "internets". Fix: name "internet", "authenticated", "service:<name>", "service:*", "cluster" or "all"',
+          ', rpc Add, option (orrery.v1.method).acl: the acl names the principal "service:". Fix: name "internet", "authenticated", "service:<name>", "service:*", "cluster" or "all"',
+          ', rpc Add, option (orrery.v1.method).rate_limit.by: the rate limit counts by "ip". Fix: use "address" or "principal"',
+          ", rpc Get, option (orrery.v1.method).jwt.issuers: an accepted issuer is empty. Fix: name the issuer as its tokens' iss claim holds it, or remove the entry",
+          ', rpc Get, option (orrery.v1.method).jwt.required_claims: a required claim has no name. Fix: name the claim, e.g. "email_verified" or "realm_access.roles"',
+      ]);
     });
   });
 

@@ -1,9 +1,11 @@
 import { checkMembershipTiming, defaultMembershipTiming } from "./cluster/membership.js";
 import { defaultShardCount } from "./cluster/shard-hash.js";
 import { MIN_CLUSTER_SECRET_LENGTH } from "./cluster/call-signature.js";
+import { authSettings } from "./auth/auth-config.js";
+import type { AuthConfig } from "./auth/auth-config.js";
 import { serviceUrlsFrom } from "./entity/remote-services.js";
 /** Runtime settings, read from the environment and overridable in code. */
-export interface RuntimeConfig {
+export interface RuntimeConfig extends AuthConfig {
   /** PORT: the port to serve on (0 picks a free one). */
   readonly port: number;
   /** HOST: the interface to bind. */
@@ -36,6 +38,13 @@ export interface RuntimeConfig {
   readonly idleTimeoutMs: number;
   /** ORRERY_MAX_HEADER_BYTES: the largest request line plus headers (HTTP/1.1) or header list (HTTP/2). */
   readonly maxHeaderBytes: number;
+  /**
+   * ORRERY_CORS_ORIGINS: the browser origins allowed to call this service
+   * (comma-separated, e.g. "https://app.example.com,http://localhost:5173",
+   * or "*" for any). Empty (the default): CORS is off, no CORS header is sent
+   * and preflights are not answered.
+   */
+  readonly corsOrigins: readonly string[];
   /** ORRERY_STORAGE_WAIT_MS: how long a call waits for an unreachable event store before UNAVAILABLE. */
   readonly storageWaitMs: number;
   /** ORRERY_MAX_QUEUED_PER_ENTITY: commands queued for one entity at most; more get RESOURCE_EXHAUSTED. */
@@ -148,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: int("ORRERY_REQUEST_TIMEOUT_MS", 30_000, 100),
     idleTimeoutMs: int("ORRERY_IDLE_TIMEOUT_MS", 60_000, 100),
     maxHeaderBytes: int("ORRERY_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    corsOrigins: corsOrigins(env["ORRERY_CORS_ORIGINS"], problems),
     storageWaitMs: int("ORRERY_STORAGE_WAIT_MS", 2_000, 0, 600_000),
     maxQueuedPerEntity: int("ORRERY_MAX_QUEUED_PER_ENTITY", 1_000, 1),
     maxPendingAppends: int("ORRERY_MAX_PENDING_APPENDS", 10_000, 1),
@@ -160,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     serviceName: env["ORRERY_SERVICE_NAME"]?.trim() || env["OTEL_SERVICE_NAME"]?.trim() || undefined,
     serviceUrls: serviceUrlsFrom(env, problems),
     ...clusterSettings(env, int, problems),
+    ...authSettings(env, int, problems),
   };
   if (config.requestTimeoutMs < config.headersTimeoutMs) {
     problems.push(`ORRERY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must not be below ORRERY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`);
@@ -204,6 +215,21 @@ function clusterSettings(env: Record<string, string | undefined>, int: IntSettin
     shardWaitMs: int("ORRERY_SHARD_WAIT_MS", 5_000, 0, 600_000),
     forwardTimeoutMs: int("ORRERY_FORWARD_TIMEOUT_MS", 10_000, 10, 3_600_000),
   };
+}
+
+/** ORRERY_CORS_ORIGINS, checked: "*" alone, or origins (scheme://host[:port], no path). */
+function corsOrigins(raw: string | undefined, problems: string[]): readonly string[] {
+  const origins = (raw ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  if (origins.includes("*")) {
+    if (origins.length > 1) problems.push(`ORRERY_CORS_ORIGINS=${JSON.stringify(raw)} mixes "*" with origins; use "*" alone or list the origins`);
+    return ["*"];
+  }
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      problems.push(`ORRERY_CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin; write scheme://host[:port] with no path or trailing slash (e.g. https://app.example.com)`);
+    }
+  }
+  return origins;
 }
 
 /** The OTLP traces URL from the standard OpenTelemetry variables, checked; undefined when tracing is off. */

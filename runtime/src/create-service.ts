@@ -1,5 +1,7 @@
+import type { Interceptor } from "@connectrpc/connect";
 import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, Timers, View } from "@orrery/sdk";
 import type { Logger } from "pino";
+import { createAccessChecks } from "./auth/index.js";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
 import type { ClusterNode, LocalComponent } from "./cluster/index.js";
@@ -37,6 +39,12 @@ export interface ServiceOptions extends Partial<RuntimeConfig> {
   readonly logger?: Logger;
   /** Stop gracefully on SIGTERM and SIGINT (default true). */
   readonly handleSignals?: boolean;
+  /**
+   * Connect interceptors run on every call from the wire (Connect, gRPC,
+   * gRPC-Web and REST), the first outermost, around the built-in token, ACL
+   * and rate-limit checks: for authentication, auditing or limits of your own.
+   */
+  readonly interceptors?: readonly Interceptor[];
 }
 
 /** A running (or runnable) Orrery service. */
@@ -106,7 +114,8 @@ export function createService(options: ServiceOptions): OrreryService {
   async function startServing(): Promise<{ url: string; port: number }> {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
-    const restRoutes = createRestRoutes(entities.map((c) => c.spec.service));
+    const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
+    const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), config });
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
@@ -200,6 +209,8 @@ export function createService(options: ServiceOptions): OrreryService {
         registerNodeService(router, { components: local, verifier: secret === undefined ? undefined : createCallVerifier(secret), logger: logger.child({ component: "cluster" }) });
       },
       otherRoutes: (req, res) => statusRoute(req, res) || served(req, res) || (metricsRoute?.(req, res) ?? false),
+      interceptors: [...(options.interceptors ?? []), access.interceptor],
+      contextValues: access.contextValues,
       methodRoutes: restRoutes.size === 0 ? undefined : (dispatch) => createRestHandler({ routes: restRoutes, dispatch, maxBodyBytes: config.maxMessageBytes }),
     });
     const address = await server.listen(config.port, config.host);
@@ -305,7 +316,7 @@ function checkComponents(components: readonly Component[]): void {
 function settingsIn(options: ServiceOptions): Partial<RuntimeConfig> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
-    if (k === "components" || k === "logger" || k === "handleSignals") continue;
+    if (k === "components" || k === "logger" || k === "handleSignals" || k === "interceptors") continue;
     // `databaseUrl: undefined`, written out, means PGlite even when DATABASE_URL is set.
     if (v !== undefined || k === "databaseUrl") out[k] = v;
   }

@@ -36,6 +36,15 @@ describe("loadConfig", () => {
     );
   });
 
+  it("leaves CORS off unless ORRERY_CORS_ORIGINS lists origins, and rejects what is not an origin", () => {
+    assert.deepEqual(loadConfig({}).corsOrigins, []);
+    assert.deepEqual(loadConfig({ ORRERY_CORS_ORIGINS: " https://app.example.com , http://localhost:5173" }).corsOrigins, ["https://app.example.com", "http://localhost:5173"]);
+    assert.deepEqual(loadConfig({ ORRERY_CORS_ORIGINS: "*" }).corsOrigins, ["*"]);
+    assert.throws(() => loadConfig({ ORRERY_CORS_ORIGINS: "https://app.example.com/,app.example.com" }), (e: unknown) =>
+      e instanceof ConfigError && /"https:\/\/app\.example\.com\/" is not an origin/.test(e.message) && /"app\.example\.com" is not an origin/.test(e.message));
+    assert.throws(() => loadConfig({ ORRERY_CORS_ORIGINS: "*,https://a.example" }), /mixes "\*" with origins/);
+  });
+
   it("reads the cluster settings, with defaults that let a node fence itself before its peers take its shards", () => {
     const defaults = loadConfig({});
     assert.equal(defaults.shardCount, 1024);

@@ -1,5 +1,7 @@
 import type { Code } from "@connectrpc/connect";
 import type { ComponentClient } from "./component-client.js";
+import { principalOf } from "./principal.js";
+import type { Principal } from "./principal.js";
 import type { ErrorEffect, PersistEffect, ReplyEffect } from "./effect.js";
 import { errorEffect, persistEffect } from "./effect.js";
 import type { CommandTimers } from "./timers.js";
@@ -25,6 +27,8 @@ export interface CommandContext<State, Event> {
   readonly sequenceNumber: number;
   /** The request headers. */
   readonly metadata: Headers;
+  /** Who made the call: its source and, with a valid bearer token, its claims. */
+  readonly principal: Principal;
   /** Aborted when the caller gives up or the deadline passes. */
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
@@ -62,6 +66,7 @@ export function createCommandContext<State, Event>(init: CommandContextInit): Co
     method: init.method,
     sequenceNumber: init.sequenceNumber,
     metadata: init.metadata ?? new Headers(),
+    principal: principalOf(init.metadata),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
     timers: init.timers,

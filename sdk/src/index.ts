@@ -31,12 +31,14 @@ export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition,
 export type { CommandContext } from "./command-context.js";
 export type { Effect, ErrorEffect, HandlerResult, PersistEffect, ReplyEffect } from "./effect.js";
 export type { ComponentClient } from "./component-client.js";
+export type { JwtClaims, Principal } from "./principal.js";
 export { IDEMPOTENCY_KEY_HEADER } from "./component-client.js";
 export type { CommandTimers, TimerTarget, Timers, TimerWhen } from "./timers.js";
 export { Code, ConnectError } from "@connectrpc/connect";
 
 // For runtimes and test kits; component authors do not need these.
 export { createCommandContext } from "./command-context.js";
+export { attachPrincipal, principalOf } from "./principal.js";
 export type { CommandContextInit } from "./command-context.js";
 export { errorEffect, persistEffect } from "./effect.js";
 export { HandlerFailure, initialState, processCommand } from "./command-processor.js";

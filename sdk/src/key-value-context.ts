@@ -1,5 +1,7 @@
 import type { Code } from "@connectrpc/connect";
 import type { ComponentClient } from "./component-client.js";
+import { principalOf } from "./principal.js";
+import type { Principal } from "./principal.js";
 import type { ErrorEffect } from "./effect.js";
 import { errorEffect } from "./effect.js";
 import type { KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
@@ -25,6 +27,8 @@ export interface KeyValueCommandContext<State> {
   readonly method: string;
   /** The request headers. */
   readonly metadata: Headers;
+  /** Who made the call: its source and, with a valid bearer token, its claims. */
+  readonly principal: Principal;
   /** Aborted when the caller gives up or the deadline passes. */
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
@@ -60,6 +64,7 @@ export function createKeyValueCommandContext<State>(init: KeyValueCommandContext
     entityType: init.entityType,
     method: init.method,
     metadata: init.metadata ?? new Headers(),
+    principal: principalOf(init.metadata),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
     timers: init.timers,

@@ -78,3 +78,19 @@ describe("KeyValueTestKit", () => {
     assert.throws(() => KvCounter.implement({ add: kvCounterHandlers.add } as never), /have no function "get"; add get\(state, command, ctx\) to the "kv-counter" implementation/);
   });
 });
+
+describe("KeyValueTestKit principal", () => {
+  it("shows a handler the principal the test gives, and a component's by default", async () => {
+    const seen: string[] = [];
+    const kit = KeyValueTestKit.of(KvCounter.implement({
+      ...kvCounterHandlers,
+      get(state, _command, ctx) {
+        seen.push(`${ctx.principal.source} ${ctx.principal.subject ?? "-"} ${String(ctx.principal.claims?.["scope"] ?? "-")}`);
+        return ctx.reply(state);
+      },
+    }));
+    await kit.call("get", {} as never);
+    await kit.call("get", {} as never, { principal: { source: "internet", subject: "alice", claims: { sub: "alice", scope: "read" } } });
+    assert.deepEqual(seen, ["component - -", "internet alice read"]);
+  });
+});

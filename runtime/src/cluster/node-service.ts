@@ -6,6 +6,8 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { ForwardedCallSchema, ForwardResultSchema, NodeService } from "../gen/orrery/cluster/v1/node_pb.js";
 import type { ForwardedCall, ForwardRequest, ForwardResponse, ForwardResult } from "../gen/orrery/cluster/v1/node_pb.js";
 import type { CallVerifier } from "./call-signature.js";
+import { attachPrincipal } from "@orrery/sdk";
+import { principalFrom } from "./forwarded-principal.js";
 import type { ClusterLogger } from "./cluster-node.js";
 
 /** A component served on this node, as the node service runs forwarded calls on it. */
@@ -61,6 +63,7 @@ export function registerNodeService(router: ConnectRouter, options: NodeServiceO
     }
     const headers = new Headers();
     for (const { name, value } of call.headers) headers.append(name, value);
+    attachPrincipal(headers, principalFrom(call.principal)); // signed with the call: as the first node verified it
     const timeout = Number(call.timeoutMs);
     const deadline = timeout > 0 ? performance.now() + timeout : undefined;
     const reply = await component.invokeLocal(method, call.entityId, command, { headers, signal: ctx.signal, deadline });

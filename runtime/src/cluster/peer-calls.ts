@@ -6,6 +6,8 @@ import type { ForwardRequest } from "../gen/orrery/cluster/v1/node_pb.js";
 import type { CallSigner } from "./call-signature.js";
 import { errorMetadata, forwardedHeaders } from "./forwarded-headers.js";
 import { answeredByPeer, createPeerSession } from "./peer-session.js";
+import { principalOf } from "@orrery/sdk";
+import { callPrincipal } from "./forwarded-principal.js";
 import type { PeerSession } from "./peer-session.js";
 
 /** The header a node sets on UNAVAILABLE when it does not serve the entity's shard: the call was not applied there. */
@@ -127,6 +129,7 @@ export function createPeerCalls(signer: CallSigner): PeerCalls {
         command: call.command,
         headers: forwardedHeaders(call.headers),
         timeoutMs: BigInt(Math.max(1, Math.floor(call.timeoutMs))),
+        principal: callPrincipal(principalOf(call.headers)),
       }));
       const request = create(ForwardRequestSchema, signer.sign(body));
       return new Promise<ForwardOutcome>((settle) => {

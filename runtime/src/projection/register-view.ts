@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { CompiledViewQuery, View } from "@orrery/sdk";
 import { CompiledQuery } from "kysely";
 import type { Database } from "../storage/index.js";
+import { requestCheck } from "../validation/index.js";
 import { toStorageError, StorageUnavailableError } from "../storage/index.js";
 import type { RunSql } from "./view-query-executor.js";
 import type { ViewChange, ViewChanges } from "./view-changes.js";
@@ -23,7 +24,8 @@ export interface ViewServing {
 
 /**
  * Serves a view's query methods: each runs its plan (compiled by `buf
- * generate`) with the request's values bound as parameters. A unary query
+ * generate`) with the request's values bound as parameters, once the request passed
+ * its buf.validate rules. A unary query
  * with no row is NOT_FOUND; a bad page token or a negative page size is
  * INVALID_ARGUMENT; an unreachable database is UNAVAILABLE. Update methods
  * are fed by their source and answer UNIMPLEMENTED when called.
@@ -43,10 +45,15 @@ export function registerView(router: ConnectRouter, view: View, database: () => 
       continue;
     }
     const plan = () => serving.tables.current(own);
+    const validate = requestCheck(method);
     if (method.methodKind === "server_streaming" && own.streamUpdates !== undefined) {
-      impl[method.localName] = (req: Message, ctx: HandlerContext) => streamWithUpdates(where, own, plan, method, req, ctx, run, serving);
+      impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
+        validate?.(req);
+        yield* streamWithUpdates(where, own, plan, method, req, ctx, run, serving);
+      };
     } else if (method.methodKind === "server_streaming") {
       impl[method.localName] = async function* (req: Message, ctx: HandlerContext) {
+        validate?.(req);
         const rows = await guarded(where, () => runStreamQuery(run, plan(), req, method.output));
         for (const row of rows) {
           if (ctx.signal.aborted) return;
@@ -55,6 +62,7 @@ export function registerView(router: ConnectRouter, view: View, database: () => 
       };
     } else {
       impl[method.localName] = async (req: Message) => {
+        validate?.(req);
         const reply = await guarded(where, () => runUnaryQuery(run, plan(), req, method.output));
         if (reply === undefined) throw new ConnectError(`${where}: no row of table ${own.tables[0]?.name ?? "?"} matches the query`, Code.NotFound);
         return reply;

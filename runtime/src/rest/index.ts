@@ -8,3 +8,4 @@ export type { RestBinding, RestMatch, RestRoute } from "./rest-routes.js";
 export { httpRequestMessage } from "./request-message.js";
 export type { HttpRequestParts } from "./request-message.js";
 export { restErrorResponse } from "./rest-error.js";
+export { openApiDocument, openApiPath } from "./openapi-document.js";

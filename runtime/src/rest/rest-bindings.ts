@@ -18,8 +18,8 @@ export function restBindings(services: readonly DescService[]): RestBinding<Desc
       if (!hasOption(method, http)) continue;
       const rule = getOption(method, http);
       const rpc = `${service.typeName}.${method.name}`;
-      if (method.methodKind !== "unary") {
-        throw new RestRouteError(`${rpc}: REST routes (google.api.http) on ${method.methodKind.replace("_", "-")} rpcs are not supported yet; remove the option`);
+      if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
+        throw new RestRouteError(`${rpc}: the rpc is ${method.methodKind.replace("_", "-")}, and a REST route cannot carry a stream of requests; remove the google.api.http option`);
       }
       bindings.push(binding(method, rpc, rule));
       for (const extra of rule.additionalBindings) {

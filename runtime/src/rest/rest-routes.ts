@@ -37,6 +37,7 @@ export type RestMatch<Target> =
 
 export class RestRoutes<Target> {
   private readonly byMethod = new Map<string, RestRoute<Target>[]>();
+  private readonly declared: RestRoute<Target>[] = [];
 
   /** Parses and orders `bindings`; a `RestRouteError` names the RPCs of a conflict or a bad template. */
   constructor(bindings: readonly RestBinding<Target>[]) {
@@ -55,7 +56,9 @@ export class RestRoutes<Target> {
           `REST routes conflict: ${method} ${binding.pattern} (${binding.rpc}) and ${method} ${clash.pattern} (${clash.rpc}) match the same requests; change one path or its verb`,
         );
       }
-      routes.push({ ...binding, httpMethod: method, template });
+      const route = { ...binding, httpMethod: method, template };
+      routes.push(route);
+      this.declared.push(route);
       this.byMethod.set(method, routes);
     }
     for (const routes of this.byMethod.values()) routes.sort((a, b) => comparePrecedence(a.template, b.template));
@@ -66,6 +69,11 @@ export class RestRoutes<Target> {
     let n = 0;
     for (const routes of this.byMethod.values()) n += routes.length;
     return n;
+  }
+
+  /** Every route in declaration order (a method's rule, then its additional bindings), for the OpenAPI document. */
+  list(): readonly RestRoute<Target>[] {
+    return this.declared;
   }
 
   /** The route for `httpMethod` and `path` (percent-encoded, no query string). */

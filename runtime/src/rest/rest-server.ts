@@ -2,12 +2,15 @@
 // builds the request message (path variables, query parameters, JSON body),
 // runs the method through the same handler as a Connect call, and answers
 // with the reply (or its response_body field) in protobuf JSON, or with the
-// error in the google.rpc.Status shape.
+// error in the google.rpc.Status shape. A server-streaming method answers
+// newline-delimited JSON, one {"result": …} line per message (grpc-gateway's
+// framing), and {"error": {code, message, details}} if it fails midway.
 import { fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import type { DescMethod, JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { NodeHandler, UnaryDispatch } from "../server/index.js";
+import type { MethodDispatch, NodeHandler, StreamReply } from "../server/index.js";
 import { httpRequestMessage } from "./request-message.js";
+import { openApiDocument, openApiPath } from "./openapi-document.js";
 import { restErrorResponse } from "./rest-error.js";
 import type { RestRoutes } from "./rest-routes.js";
 
@@ -15,7 +18,7 @@ import type { RestRoutes } from "./rest-routes.js";
 export interface RestHandlerOptions {
   readonly routes: RestRoutes<DescMethod>;
   /** Runs a method's call; from the Connect handler (`methodRoutes`). */
-  readonly dispatch: UnaryDispatch;
+  readonly dispatch: MethodDispatch;
   /** The largest request body accepted, in bytes (the Connect side's `maxMessageBytes`). */
   readonly maxBodyBytes: number;
 }
@@ -36,7 +39,9 @@ function httpError(message: string, code: Code, status: number, headers: Record<
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Creates the route for `otherRoutes`: takes (returns true for) every request
+ * Creates the route for `otherRoutes`: serves the OpenAPI document of the
+ * routes at /openapi.json (unless a route of the services claims that path),
+ * and takes (returns true for) every request
  * a REST route matches, or whose path matches with another HTTP method (405),
  * and answers 404 in the Google shape for paths that are not `/pkg.Service/Method`
  * procedures and are not sent by an RPC client; leaves the rest to the
@@ -44,12 +49,19 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function createRestHandler(options: RestHandlerOptions): (req: Req, res: Res) => boolean {
   const { routes, dispatch, maxBodyBytes } = options;
+  const served = routes.list();
+  const openApi = JSON.stringify(openApiDocument(served, [...new Set(served.map((r) => r.target.parent.typeName))].join(", ")));
   return (req, res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const httpMethod = req.method ?? "GET";
     const found = routes.match(httpMethod, path);
+    if (path === openApiPath && found.kind !== "matched" && (httpMethod === "GET" || httpMethod === "HEAD")) {
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(openApi)) });
+      res.end(httpMethod === "HEAD" ? "" : openApi);
+      return true;
+    }
     if (found.kind === "no-route") {
       if (/^\/[^/]+\.[^/]+\/[^/]+$/.test(path) || /^application\/(grpc|connect)/i.test(req.headers["content-type"] ?? "")) return false;
       void answerError(res, httpError(`no REST route matches ${httpMethod} ${path.slice(0, 200)}`, Code.NotFound, 404));
@@ -68,11 +80,13 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
       const message = httpRequestMessage(method.input, route.body, { bindings, query, body });
       return toBinary(method.input, message);
     };
-    dispatch(method, build, req, res).then(
+    if (method.methodKind === "server_streaming") {
+      void answerStream(res, dispatch.serverStream(method, build, req, res), (message) => replyJson(method, message, route.responseBody));
+      return true;
+    }
+    dispatch.unary(method, build, req, res).then(
       (reply) => {
-        const json = toJson(method.output, fromBinary(method.output, reply.message));
-        const payload = route.responseBody === "" ? json : responseField(method, json, route.responseBody);
-        const text = JSON.stringify(payload);
+        const text = JSON.stringify(replyJson(method, reply.message, route.responseBody));
         res.writeHead(200, { ...passedOn(reply.header), "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) });
         res.end(text);
       },
@@ -80,6 +94,76 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
     );
     return true;
   };
+}
+
+/** A reply message (binary) in JSON: the whole message, or its `responseBody` field. */
+function replyJson(method: DescMethod, message: Uint8Array, responseBody: string): JsonValue {
+  const json = toJson(method.output, fromBinary(method.output, message));
+  return responseBody === "" ? json : responseField(method, json, responseBody);
+}
+
+// How long a stream's answer waits for its first message before it sends its headers: long enough
+// for a failure before any user code (validation, a bad argument) to get its own HTTP status, short
+// enough that a stream with nothing to send yet (a view streaming its updates) shows it is open.
+const firstMessageWaitMs = 250;
+
+/**
+ * Answers a server-streaming call as newline-delimited JSON. An error before
+ * the first message (within its first moments) is answered like a unary
+ * call's (its HTTP status, the Google status body); after it, as a last
+ * `{"error": …}` line.
+ */
+async function answerStream(res: Res, started: Promise<StreamReply>, toJsonLine: (message: Uint8Array) => JsonValue): Promise<void> {
+  // The handler answers (`started`) only once its first message or its end is there (connect-es waits for it).
+  const firstStep = (async () => {
+    const reply = await started;
+    const messages = reply.messages[Symbol.asyncIterator]();
+    return { reply, messages, first: await messages.next() };
+  })();
+  let early: Awaited<typeof firstStep> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    early = await Promise.race([firstStep, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), firstMessageWaitMs)))]);
+  } catch (error) {
+    return answerError(res, error);
+  } finally {
+    clearTimeout(timer);
+  }
+  // Headers the handler set reach the client when its first message came in time; a later one's are too late.
+  res.writeHead(200, { ...(early === undefined ? {} : passedOn(early.reply.header)), "content-type": "application/x-ndjson" });
+  (res as { flushHeaders?: () => void }).flushHeaders?.();
+  let messages: AsyncIterator<Uint8Array> | undefined;
+  try {
+    const step = early ?? (await firstStep);
+    messages = step.messages;
+    for (let next = step.first; !next.done; next = await messages.next()) {
+      if (res.destroyed) return void messages.return?.(); // the client went away
+      if (!writeLine(res, { result: toJsonLine(next.value) })) await drained(res);
+    }
+  } catch (error) {
+    if (res.destroyed) return;
+    writeLine(res, { error: restErrorResponse(error).body });
+  }
+  res.end();
+}
+
+/** Writes one line of newline-delimited JSON; false when `res` wants a drain first. */
+function writeLine(res: Res, line: object): boolean {
+  return (res as { write(chunk: string): boolean }).write(`${JSON.stringify(line)}\n`);
+}
+
+/** Resolves when `res` can take more, or is gone. */
+function drained(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
 }
 
 /** The reply's `response_body` field in JSON; an unset field is its default (an empty object, list or the zero value). */

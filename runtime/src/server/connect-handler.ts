@@ -13,7 +13,7 @@ import { detectProtocol, errorResponse, respecGrpcResponse, unsupportedMediaType
 import { createFallbackHandler, type FallbackOptions } from "./fallback.js";
 import type { NodeHandler } from "./http-server.js";
 import type { ReadinessSource } from "./readiness.js";
-import { createUnaryDispatch, type UnaryDispatch } from "./unary-dispatch.js";
+import { createMethodDispatch, type MethodDispatch } from "./method-dispatch.js";
 import { callProbeKey, nameEarlyFailure, probeInterceptor, startCallProbe, watchBody, type CallProbe } from "./request-errors.js";
 
 // connect-es decodes JSON with a lenient TextDecoder, which turns invalid UTF-8 into U+FFFD.
@@ -44,9 +44,9 @@ export interface ConnectHandlerOptions {
   otherRoutes?: FallbackOptions["otherRoutes"];
   /**
    * Routes that call the served methods (REST), tried after `otherRoutes`:
-   * given the dispatcher that runs a unary call through the same handlers.
+   * given the dispatchers that run a unary or server-streaming call through the same handlers.
    */
-  methodRoutes?: (dispatch: UnaryDispatch) => NonNullable<FallbackOptions["otherRoutes"]>;
+  methodRoutes?: (dispatch: MethodDispatch) => NonNullable<FallbackOptions["otherRoutes"]>;
   /** Per-request context values for interceptors and implementations. */
   contextValues?: (request: Parameters<NodeHandler>[0]) => ContextValues;
   /** Other connect-es handler options (shutdownSignal, maxTimeoutMs, requestGate, …). */
@@ -78,10 +78,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
     ignoreUnknownFields: options.ignoreUnknownJsonFields ?? false,
     textDecoder: strictUtf8,
   };
+  const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options.connect,
-    readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    readMaxBytes,
     jsonOptions,
     interceptors: [probeInterceptor, ...(options.interceptors ?? [])],
     async requestGate(context) {
@@ -94,7 +95,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
   options.routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const observer = options.observer;
-  const methodRoute = options.methodRoutes?.(createUnaryDispatch(handlers, { observer, contextValues: options.contextValues, protocol: "rest" }));
+  const methodRoute = options.methodRoutes?.(createMethodDispatch(handlers, { observer, contextValues: options.contextValues, protocol: "rest", readMaxBytes }));
   const { otherRoutes } = options;
   const fallback = createFallbackHandler({
     methods: router.handlers.map((h) => h.method),

@@ -1,8 +1,9 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import type { CallObserver } from "./call-observer.js";
 import { createConnectHandler } from "./connect-handler.js";
+import { createCors } from "./cors.js";
 import type { ConnectHandlerOptions } from "./connect-handler.js";
 import type { FallbackOptions } from "./fallback.js";
 import { registerHealthService } from "./health-service.js";
@@ -13,7 +14,7 @@ import type { Readiness } from "./readiness.js";
 /** The settings {@link createServiceServer} reads. */
 export type ServiceServerConfig = Pick<
   RuntimeConfig,
-  "maxMessageBytes" | "maxConnections" | "http2MaxStreams" | "maxBufferedBytes" | "headersTimeoutMs" | "requestTimeoutMs" | "idleTimeoutMs" | "maxHeaderBytes"
+  "maxMessageBytes" | "maxConnections" | "http2MaxStreams" | "maxBufferedBytes" | "headersTimeoutMs" | "requestTimeoutMs" | "idleTimeoutMs" | "maxHeaderBytes" | "corsOrigins"
 >;
 
 /** Options for {@link createServiceServer}. */
@@ -28,12 +29,16 @@ export interface ServiceServerOptions {
   readonly otherRoutes?: FallbackOptions["otherRoutes"];
   /** Routes that call the served methods (REST), after `otherRoutes`. */
   readonly methodRoutes?: ConnectHandlerOptions["methodRoutes"];
+  /** Run on every call, REST ones included, the first outermost. */
+  readonly interceptors?: Interceptor[] | undefined;
+  /** Each request's context values (the client's address). */
+  readonly contextValues?: ConnectHandlerOptions["contextValues"];
 }
 
 /** The server of a service: its components, their REST routes and the gRPC health service on one port, bounded by the configured limits. */
 export function createServiceServer(options: ServiceServerOptions): HttpServer {
   const { config, readiness, logger } = options;
-  const handler = createConnectHandler({
+  const serve = createConnectHandler({
     routes: (router) => {
       options.routes(router);
       registerHealthService(router, readiness);
@@ -44,7 +49,13 @@ export function createServiceServer(options: ServiceServerOptions): HttpServer {
     observer: options.observer,
     otherRoutes: options.otherRoutes,
     methodRoutes: options.methodRoutes,
+    interceptors: options.interceptors,
+    contextValues: options.contextValues,
   });
+  const cors = createCors(config.corsOrigins);
+  const handler: typeof serve = cors === undefined ? serve : (req, res) => {
+    if (!cors(req, res)) serve(req, res);
+  };
   return createHttpServer({
     handler, logger,
     maxConnections: config.maxConnections,

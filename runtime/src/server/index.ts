@@ -24,8 +24,8 @@ export type { FallbackOptions } from "./fallback.js";
 export { detectProtocol, errorResponse } from "./error-response.js";
 export type { RpcProtocol } from "./error-response.js";
 export type { CallObserver, CallProtocol, CallStart, ObservedCall } from "./call-observer.js";
-export { createUnaryDispatch } from "./unary-dispatch.js";
-export type { UnaryDispatch, UnaryReply } from "./unary-dispatch.js";
+export { createMethodDispatch } from "./method-dispatch.js";
+export type { MethodDispatch, StreamDispatch, StreamReply, UnaryDispatch, UnaryReply } from "./method-dispatch.js";
 
 // For createService.
 export { createServiceServer } from "./create-service-server.js";

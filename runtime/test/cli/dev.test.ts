@@ -85,11 +85,11 @@ describe("orrery dev", function () {
       const cart = await client().addItem({ cartId: "dev-cart", productId: "pen", name: "Pen", quantity: 2 });
       assert.equal(cart.items.length, 1);
       const from = dev.output.length;
-      await edit(path.join(project.dir, "src", "cart.ts"), '"product_id is required"', '"product_id is required (edited under orrery dev)"');
+      await edit(path.join(project.dir, "src", "cart.ts"), '"the cart is empty; add an item before checking out"', '"the cart is empty (edited under orrery dev)"');
       await dev.waitFor(/\[dev\] src\/cart\.ts changed/, { from });
       await dev.waitFor(SERVING, { from });
       await assert.rejects(
-        client().addItem({ cartId: "dev-cart", productId: "", name: "Nothing", quantity: 1 }),
+        client().checkout({ cartId: "dev-empty-cart" }),
         (error: unknown) => ConnectError.from(error).rawMessage.includes("(edited under orrery dev)"),
       );
       const again = await client().getCart({ cartId: "dev-cart" });
@@ -101,7 +101,7 @@ describe("orrery dev", function () {
       const before = await addItemJson(url, withNote);
       assert.notEqual(before.status, 200, "the old proto has no gift_note");
       const from = dev.output.length;
-      await edit(path.join(project.dir, "proto", "shop", "cart", "v1", "cart.proto"), "  int32 quantity = 4;\n}", "  int32 quantity = 4;\n  string gift_note = 5;\n}");
+      await edit(path.join(project.dir, "proto", "shop", "cart", "v1", "cart.proto"), "  int32 quantity = 4 [(buf.validate.field).int32.gt = 0];\n}", "  int32 quantity = 4 [(buf.validate.field).int32.gt = 0];\n  string gift_note = 5;\n}");
       await dev.waitFor(/\[dev\] proto\/shop\/cart\/v1\/cart\.proto changed/, { from });
       await dev.waitFor(/\[dev\] generate ok/, { from });
       await dev.waitFor(SERVING, { from });

@@ -164,12 +164,12 @@ describe("a new project from orrery new, outside the repository", function () {
       await waitReady(url, dev);
       assert.equal((await call(url, "Increase", { counterId: "dev", by: 4 })).status, 200);
       const from = dev.output.length;
-      await writeFile(implementation, original.replace("by must be at least 1", "by must be one or more"));
+      await writeFile(implementation, original.replace("is zero already", "is at zero already"));
       await dev.waitFor(/\[dev\] src\/counter\.ts changed/, { from });
       await dev.waitFor(/\[dev\] (?:started|restarted) in \d+ ms, serving on http/, { from, timeoutMs: 120_000 });
       await waitReady(url, dev);
-      const bad = await call(url, "Increase", { counterId: "dev", by: 0 });
-      assert.match(String(bad.json["message"]), /by must be one or more/);
+      const bad = await call(url, "Reset", { counterId: "dev-zero" });
+      assert.match(String(bad.json["message"]), /is at zero already/);
       assert.deepEqual(await call(url, "GetCounter", { counterId: "dev" }), { status: 200, json: { counterId: "dev", value: "4" } });
     } finally {
       await dev.stop("SIGINT");

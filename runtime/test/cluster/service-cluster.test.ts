@@ -122,10 +122,10 @@ describe("a service in a cluster", function () {
       assert.deepEqual(viaA, await clientB.getCart({ cartId: cartOfB! }));
       assert.equal((await clientB.getCart({ cartId: cartOfA! })).items[0]?.quantity, 1);
       // An error of the owner arrives with its code and text unchanged.
-      const fromOwner = await clientB.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
-      const forwarded = await clientA.addItem({ cartId: cartOfB!, productId: "p", name: "P", quantity: 0 }).catch((e: unknown) => e);
+      const fromOwner = await clientB.removeItem({ cartId: cartOfB!, productId: "absent" }).catch((e: unknown) => e);
+      const forwarded = await clientA.removeItem({ cartId: cartOfB!, productId: "absent" }).catch((e: unknown) => e);
       assert.ok(fromOwner instanceof ConnectError && forwarded instanceof ConnectError);
-      assert.equal(forwarded.code, Code.InvalidArgument);
+      assert.equal(forwarded.code, Code.NotFound);
       assert.equal(forwarded.rawMessage, fromOwner.rawMessage);
       const status = await (await fetch(`${a.url}/orrery/cluster`)).json() as { members: Array<{ name: string; shards: number; state: string }>; unowned: number };
       assert.deepEqual(status.members.filter((m) => m.state === "up").map((m) => m.shards).sort(), [...shares].sort());

@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createService } from "../../src/index.js";
 import type { OrreryService } from "../../src/index.js";
 import { Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 import type { CounterHandlers } from "../../../sdk/test/fixtures.js";
+import { failure } from "../support/call-failure.js";
 
 type CallOptions = { headers?: Record<string, string>; timeoutMs?: number };
 interface CounterClient {
@@ -58,15 +59,6 @@ describe("the component client inside handlers", () => {
   after(() => service?.stop());
 
   const add = (counterId: string, amount: number, options?: CallOptions) => client.add({ counterId, amount }, { timeoutMs: 5_000, ...options });
-
-  async function failure(call: Promise<unknown>): Promise<ConnectError> {
-    try {
-      await call;
-    } catch (error) {
-      return ConnectError.from(error);
-    }
-    assert.fail("the call succeeded");
-  }
 
   it("calls the other entity and returns its reply, which persisted its event", async () => {
     const reply = await add("hop", 3);

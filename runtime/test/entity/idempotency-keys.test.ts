@@ -3,7 +3,7 @@
 // persists nothing, across restarts too; concurrent duplicates apply once.
 import assert from "node:assert/strict";
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { IDEMPOTENCY_KEY_HEADER } from "@orrery/sdk";
 import { createService } from "../../src/index.js";
@@ -11,6 +11,7 @@ import type { OrreryService } from "../../src/index.js";
 import { Counter, counterHandlers, CounterService, field, KvCounter, kvCounterHandlers } from "../../../sdk/test/fixtures.js";
 import { freshStorageOn } from "../support/sample-storage.js";
 import type { TestStorage } from "../support/sample-storage.js";
+import { failure } from "../support/call-failure.js";
 
 type CallOptions = { headers?: Record<string, string>; timeoutMs?: number };
 interface CounterClient {
@@ -20,15 +21,6 @@ interface CounterClient {
 
 const keyed = (key: string): CallOptions => ({ headers: { [IDEMPOTENCY_KEY_HEADER]: key } });
 const valueOf = (reply: Message) => field(reply, "value") as number;
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("the call succeeded");
-}
 
 for (const dialect of ["PGlite", "PostgreSQL"] as const) {
   describe(`idempotency keys (${dialect})`, function () {

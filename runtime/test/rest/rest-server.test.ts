@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createRestHandler, createRestRoutes } from "../../src/rest/index.js";
 import { createConnectHandler, createHttpServer, createReadiness } from "../../src/server/index.js";
@@ -14,6 +15,10 @@ function registerLibrary(router: ConnectRouter): void {
     echo, getBook: echo, getFile: echo, cancel: echo, updateBook: echo, getShelf: echo, getTags: echo,
     fail(req) {
       throw new ConnectError(`failing with code ${req.count} as asked`, req.count as Code);
+    },
+    async *listBooks(req) {
+      for (let i = 0; i < req.count; i++) yield { bookId: `${req.name}-${i}`, title: `T${i}` };
+      if (req.flag) throw new ConnectError(`shelf ${req.name} fell over after ${req.count} books`, Code.Aborted);
     },
   });
 }
@@ -123,6 +128,60 @@ describe("REST server", () => {
       c.check?.(parsed, res.headers);
     });
   }
+
+  /** A streamed answer: status, content type and its lines parsed. */
+  async function streamed(path: string): Promise<{ status: number; type: string | null; lines: unknown[] }> {
+    const res = await fetch(`${base}${path}`);
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get("content-type"), lines: text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as unknown) };
+  }
+
+  it("streams a server-streaming rpc as newline-delimited JSON, one {result} per message", async () => {
+    assert.deepEqual(await streamed("/v1/shelves/s1/books:stream?count=3"), {
+      status: 200, type: "application/x-ndjson",
+      lines: [{ result: { bookId: "s1-0", title: "T0" } }, { result: { bookId: "s1-1", title: "T1" } }, { result: { bookId: "s1-2", title: "T2" } }],
+    });
+    assert.deepEqual(await streamed("/v1/shelves/s1/books:stream"), { status: 200, type: "application/x-ndjson", lines: [] });
+  });
+
+  it("applies response_body to each streamed message", async () => {
+    assert.deepEqual((await streamed("/v1/shelves/s1/titles:stream?count=2")).lines, [{ result: "T0" }, { result: "T1" }]);
+  });
+
+  it("ends a stream that fails midway with an {error} line in the Google status shape", async () => {
+    assert.deepEqual(await streamed("/v1/shelves/s2/books:stream?count=2&flag=true"), {
+      status: 200, type: "application/x-ndjson",
+      lines: [
+        { result: { bookId: "s2-0", title: "T0" } }, { result: { bookId: "s2-1", title: "T1" } },
+        { error: { code: Code.Aborted, message: "shelf s2 fell over after 2 books", details: [] } },
+      ],
+    });
+  });
+
+  it("answers a stream that fails before its first message like a unary call: its HTTP status and a JSON error", async () => {
+    const res = await fetch(`${base}/v1/shelves/s3/books:stream?flag=true`);
+    assert.equal(res.status, 409);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    assert.deepEqual(await res.json(), { code: Code.Aborted, message: "shelf s3 fell over after 0 books", details: [] });
+    const bad = await fetch(`${base}/v1/shelves/s3/books:stream?count=many`);
+    assert.equal(bad.status, 400);
+  });
+
+  it("serves a valid OpenAPI document: templates with patterns as path parameters, nested fields, named bodies, response_body, streams", async () => {
+    type Operation = { operationId: string; parameters?: Array<{ name: string; in: string; description?: string }>; requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, Operation>> };
+    assert.deepEqual(await new Validator().validate(structuredClone(doc)), { valid: true });
+    const getBook = doc.paths["/v1/{name}"]!["get"]!;
+    assert.equal(getBook.operationId, "resttest.v1.LibraryService.GetBook");
+    assert.deepEqual(getBook.parameters?.[0], { name: "name", in: "path", required: true, schema: { type: "string" }, description: "matches shelves/*/books/*" });
+    assert.ok(getBook.parameters?.some((p) => p.name === "shelf.floor" && p.in === "query"), "nested query parameters");
+    assert.equal(doc.paths["/v1/files/{name}"]!["get"]!.parameters?.[0]?.description, "matches **");
+    assert.deepEqual(doc.paths["/v1/books/{book.book_id}:cancel"]!["post"]!.parameters?.[0]?.name, "book.book_id");
+    assert.deepEqual(doc.paths["/v1/shelves/{name}/book"]!["patch"]!.requestBody?.content["application/json"]?.schema, { $ref: "#/components/schemas/resttest.v1.Book" });
+    assert.deepEqual(doc.paths["/v1/tags/{name}"]!["get"]!.responses["200"]?.content["application/json"]?.schema, { type: "array", items: { type: "string" } });
+    assert.deepEqual(Object.keys(doc.paths["/v1/shelves/{name}/books:stream"]!["get"]!.responses["200"]!.content), ["application/x-ndjson"]);
+    assert.deepEqual(["/v1/echo", "/v1/echo/{name}"].map((p) => Object.values(doc.paths[p]!)[0]!.operationId), ["resttest.v1.LibraryService.Echo_2", "resttest.v1.LibraryService.Echo"]);
+  });
 
   it("serves the same routes over h2c", async () => {
     const session = http2.connect(base);

@@ -9,6 +9,7 @@ import { createService } from "@orrery/runtime";
 import type { OrreryService } from "@orrery/runtime";
 import { pino } from "pino";
 import { customer } from "../src/customer.js";
+import { ViolationsSchema } from "../src/gen/buf/validate/validate_pb.js";
 import { CustomerService } from "../src/gen/customer/registry/v1/customer_pb.js";
 import { CustomerServiceClient } from "./gen-tsproto/customer/registry/v1/customer.js";
 import type { Customer } from "./gen-tsproto/customer/registry/v1/customer.js";
@@ -68,12 +69,19 @@ describe("customer registry served end to end", function () {
         });
       });
 
-      it("answers ALREADY_EXISTS for a taken id and INVALID_ARGUMENT for a missing key, naming the entity", async () => {
+      it("answers ALREADY_EXISTS for a taken id, and INVALID_ARGUMENT with the violations for a missing key or a bad email", async () => {
         await client.create({ customerId: `${id}-dup`, email: "a@example.com", name: "A" });
         await assert.rejects(client.create({ customerId: `${id}-dup`, email: "b@example.com", name: "B" }),
           (error: ConnectError) => error.code === Code.AlreadyExists && /customer ".*-dup" already exists/.test(error.rawMessage));
         await assert.rejects(client.changeName({ customerId: "", newName: "X" }),
-          (error: ConnectError) => error.code === Code.InvalidArgument && /the entity key "customer_id" is missing or empty/.test(error.rawMessage));
+          (error: ConnectError) => error.code === Code.InvalidArgument && error.rawMessage === "CustomerService.ChangeName: the request breaks its validation rules: customer_id: must be at least 1 characters [string.min_len]");
+        await assert.rejects(client.create({ customerId: `${id}-bad`, email: "not an email", name: "B" }), (error: ConnectError) => {
+          assert.equal(error.code, Code.InvalidArgument);
+          const violations = error.findDetails(ViolationsSchema).flatMap((v) => v.violations.map((x) => [x.field?.elements.map((e) => e.fieldName).join("."), x.ruleId]));
+          assert.deepEqual(violations, [["email", "string.email"]]);
+          return true;
+        });
+        await assert.rejects(client.getCustomer({ customerId: `${id}-bad` }), (error: ConnectError) => error.code === Code.NotFound, "nothing was stored");
       });
     });
   }

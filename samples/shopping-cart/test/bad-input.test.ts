@@ -11,6 +11,7 @@ import { ShoppingCart } from "../src/gen/shop/cart/v1/cart_orrery.js";
 import { AddItemRequestSchema, ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
 import { freshStorage } from "./support/storage.js";
 import type { TestStorage } from "./support/storage.js";
+import { connectViolations } from "./support/violations.js";
 
 // A cart whose handlers fail on purpose for some product ids.
 const faultyCart = ShoppingCart.implement({
@@ -118,13 +119,16 @@ describe("bad input to the shopping cart", () => {
     assert.equal((await client.getCart({ cartId: "overflow" })).items[0]?.quantity, 2147483647);
   });
 
-  it("rejects an empty entity key with INVALID_ARGUMENT, over gRPC too", async () => {
+  it("rejects an empty or too long cart id by its validation rule, over gRPC too", async () => {
     const client = createClient(ShoppingCartService, createGrpcTransport({ baseUrl }));
-    await assert.rejects(client.addItem({ cartId: "", productId: "p", name: "P", quantity: 1 }), (err: ConnectError) => {
-      assert.equal(err.code, Code.InvalidArgument);
-      assert.match(err.rawMessage, /AddItem for shopping-cart: the entity key "cart_id" is missing or empty/);
-      return true;
-    });
+    for (const [cartId, violation] of [["", ["cart_id", "string.min_len", "must be at least 1 characters"]], ["c".repeat(129), ["cart_id", "string.max_len", "must be at most 128 characters"]]] as const) {
+      await assert.rejects(client.addItem({ cartId, productId: "p", name: "P", quantity: 1 }), (err: ConnectError) => {
+        assert.equal(err.code, Code.InvalidArgument);
+        assert.match(err.rawMessage, /^ShoppingCartService\.AddItem: the request breaks its validation rules: cart_id: /);
+        assert.deepEqual(connectViolations(err), [violation]);
+        return true;
+      });
+    }
   });
 
   it("turns a throwing handler into INTERNAL with an error id, logs it, and keeps the state", async () => {

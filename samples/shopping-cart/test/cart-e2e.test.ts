@@ -9,6 +9,7 @@ import { cart } from "../src/cart.js";
 import { ShoppingCartService } from "../src/gen/shop/cart/v1/cart_pb.js";
 import { freshStorage } from "./support/storage.js";
 import type { TestStorage } from "./support/storage.js";
+import { connectViolations } from "./support/violations.js";
 
 const silent = pino({ level: "silent" });
 
@@ -67,15 +68,25 @@ describe("shopping cart served end to end", function () {
       });
 
       it("maps handler rejections to their Connect codes with the entity named", async () => {
-        await expectCode(client.addItem({ cartId: `${id}-a`, productId: "p9", name: "X", quantity: 0 }), Code.InvalidArgument,
-          /ShoppingCartService\.AddItem for shopping-cart ".*": quantity must be at least 1/);
         await expectCode(client.removeItem({ cartId: `${id}-b`, productId: "nope" }), Code.NotFound, /RemoveItem .*not in the cart/);
         await expectCode(client.checkout({ cartId: `${id}-c` }), Code.FailedPrecondition, /empty/);
         await expectCode(client.addItem({ cartId: id, productId: "p9", name: "X", quantity: 1 }), Code.FailedPrecondition, /checked out/);
       });
 
-      it("rejects a missing entity key with INVALID_ARGUMENT naming the field", async () => {
-        await expectCode(client.getCart({ cartId: "" }), Code.InvalidArgument, /GetCart for shopping-cart: the entity key "cart_id" is missing or empty/);
+      it("rejects a request that breaks its validation rules before the handler, with the violations as details, persisting nothing", async () => {
+        await client.addItem({ cartId: `${id}-v`, productId: "p1", name: "Pen", quantity: 1 });
+        await assert.rejects(client.addItem({ cartId: `${id}-v`, productId: "", name: "Ink", quantity: 0 }), (err: ConnectError) => {
+          assert.equal(err.code, Code.InvalidArgument);
+          assert.equal(err.rawMessage, "ShoppingCartService.AddItem: the request breaks its validation rules: product_id: must be at least 1 characters [string.min_len]; quantity: must be greater than 0 [int32.gt]");
+          assert.deepEqual(connectViolations(err), [["product_id", "string.min_len", "must be at least 1 characters"], ["quantity", "int32.gt", "must be greater than 0"]]);
+          return true;
+        });
+        await assert.rejects(client.getCart({ cartId: "" }), (err: ConnectError) => {
+          assert.equal(err.code, Code.InvalidArgument);
+          assert.deepEqual(connectViolations(err), [["cart_id", "string.min_len", "must be at least 1 characters"]]);
+          return true;
+        });
+        assert.deepEqual((await client.getCart({ cartId: `${id}-v` })).items.map((i) => [i.productId, i.quantity]), [["p1", 1]]);
       });
     });
   }

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createService } from "@orrery/runtime";
 import type { OrreryService } from "@orrery/runtime";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { pino } from "pino";
 import { desiredOwner } from "../../../runtime/src/cluster/placement.js";
 import { shardOf } from "../../../runtime/src/cluster/shard-hash.js";
@@ -39,6 +40,45 @@ describe("shopping cart over REST", function () {
     await storage?.cleanup();
   });
 
+  it("sends no CORS header and answers no preflight when CORS is not configured (the default)", async () => {
+    const read = await fetch(`${base}/carts/r0`, { headers: { origin: "https://shop.example" } });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers.get("access-control-allow-origin"), null);
+    const preflight = await fetch(`${base}/carts/r0`, { method: "OPTIONS", headers: { origin: "https://shop.example", "access-control-request-method": "GET" } });
+    assert.notEqual(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+  });
+
+  it("serves an OpenAPI 3.1 document of the four routes at /openapi.json, with their parameters and schemas", async () => {
+    const res = await fetch(`${base}/openapi.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    type Operation = { operationId: string; parameters?: Array<{ name: string; in: string; required: boolean }>; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const validation = await new Validator().validate(structuredClone(doc));
+    assert.deepEqual(validation, { valid: true }, JSON.stringify(validation.errors));
+    assert.equal(doc.openapi, "3.1.0");
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `${method.toUpperCase()} ${path} ${op.operationId}`));
+    assert.deepEqual(routes.sort(), [
+      "DELETE /carts/{cart_id}/items/{product_id} shop.cart.v1.ShoppingCartService.RemoveItem",
+      "GET /carts/{cart_id} shop.cart.v1.ShoppingCartService.GetCart",
+      "POST /carts/{cart_id}/items shop.cart.v1.ShoppingCartService.AddItem",
+      "POST /carts/{cart_id}:checkout shop.cart.v1.ShoppingCartService.Checkout",
+    ]);
+    const addItem = doc.paths["/carts/{cart_id}/items"]!["post"]!;
+    assert.deepEqual(addItem.parameters, [{ name: "cart_id", in: "path", required: true, schema: { type: "string" } }]);
+    assert.deepEqual(addItem.requestBody?.content["application/json"]?.schema, {
+      type: "object", additionalProperties: false,
+      properties: { productId: { type: "string" }, name: { type: "string" }, quantity: { type: "integer", format: "int32" } },
+    });
+    assert.deepEqual(addItem.responses["200"]?.content["application/json"]?.schema, { $ref: "#/components/schemas/shop.cart.v1.Cart" });
+    assert.deepEqual(addItem.responses["default"]?.content["application/json"]?.schema, { $ref: "#/components/schemas/google.rpc.Status" });
+    assert.deepEqual(Object.keys(doc.components.schemas["shop.cart.v1.Cart"]!.properties), ["cartId", "items", "checkedOut"]);
+    assert.deepEqual(doc.components.schemas["shop.cart.v1.LineItem"]!.properties["quantity"], { type: "integer", format: "int32" });
+    assert.deepEqual(doc.paths["/carts/{cart_id}/items/{product_id}"]!["delete"]!.parameters?.map((p) => [p.name, p.in]), [["cart_id", "path"], ["product_id", "path"]]);
+    assert.equal(doc.paths["/carts/{cart_id}"]!["get"]!.requestBody, undefined);
+  });
+
   it("adds items, reads, removes and checks out through the four routes", async () => {
     const added = await rest(base, "POST", "/carts/r1/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 2 }));
     assert.deepEqual(added, { status: 200, json: { cartId: "r1", items: [{ productId: "p1", name: "Pen", quantity: 2 }] } });
@@ -68,9 +108,22 @@ describe("shopping cart over REST", function () {
     assert.deepEqual(await rest(base, "DELETE", "/carts/r3/items/nope"), {
       status: 404, json: { code: 5, message: 'ShoppingCartService.RemoveItem for shopping-cart "r3": product "nope" is not in the cart', details: [] },
     });
+    const quantityRule = { elements: [{ fieldNumber: 3, fieldName: "int32", fieldType: "TYPE_MESSAGE" }, { fieldNumber: 4, fieldName: "gt", fieldType: "TYPE_INT32" }] };
     assert.deepEqual(await rest(base, "POST", "/carts/r3/items", JSON.stringify({ productId: "p1", name: "Pen", quantity: 0 })), {
-      status: 400, json: { code: 3, message: 'ShoppingCartService.AddItem for shopping-cart "r3": quantity must be at least 1, got 0', details: [] },
+      status: 400,
+      json: {
+        code: 3,
+        message: "ShoppingCartService.AddItem: the request breaks its validation rules: quantity: must be greater than 0 [int32.gt]",
+        details: [{
+          "@type": "type.googleapis.com/buf.validate.Violations",
+          violations: [{
+            field: { elements: [{ fieldNumber: 4, fieldName: "quantity", fieldType: "TYPE_INT32" }] },
+            rule: quantityRule, ruleId: "int32.gt", message: "must be greater than 0", forKey: false,
+          }],
+        }],
+      },
     });
+    assert.deepEqual((await rest(base, "GET", "/carts/r3")).json, { cartId: "r3" }, "nothing was persisted");
     const empty = await rest(base, "POST", "/carts/r3:checkout");
     assert.equal(empty.status, 400);
     assert.equal(empty.json["code"], 9); // FAILED_PRECONDITION

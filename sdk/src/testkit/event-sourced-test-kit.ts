@@ -6,6 +6,8 @@ import type { ComponentClient } from "../component-client.js";
 import type { EventSourcedEntity } from "../event-sourced-entity.js";
 import { noComponents } from "./no-components.js";
 import { TestTimers } from "./test-timers.js";
+import { withPrincipal } from "../principal.js";
+import type { Principal } from "../principal.js";
 
 /** The outcome of one command in the test kit. */
 export interface TestCommandResult<Reply, State, Event> {
@@ -83,7 +85,7 @@ export class EventSourcedTestKit<Svc extends DescService, State extends Message,
   async call<K extends keyof Svc["method"] & string>(
     method: K,
     command: MessageInitShape<Svc["method"][K]["input"]>,
-    options: { metadata?: ConstructorParameters<typeof Headers>[0] } = {},
+    options: { metadata?: ConstructorParameters<typeof Headers>[0]; /** Who calls, as `ctx.principal` shows it; a component by default. */ principal?: Principal } = {},
   ): Promise<TestCommandResult<MessageShape<Svc["method"][K]["output"]>, State, Event>> {
     const entity = this.#entity as unknown as EventSourcedEntity;
     const desc = entity.spec.service.methods.find((m) => m.localName === method);
@@ -97,7 +99,7 @@ export class EventSourcedTestKit<Svc extends DescService, State extends Message,
       command: create(desc.input, command as MessageInitShape<DescMessage>),
       state: this.#state,
       sequenceNumber: this.#events.length,
-      metadata: new Headers(options.metadata),
+      metadata: withPrincipal(new Headers(options.metadata), options.principal),
       components: this.#components,
     });
     if (outcome.kind === "rejected") {

@@ -7,6 +7,8 @@ import { initialKeyValueState, processKeyValueCommand } from "../key-value-proce
 import type { TestKitOptions } from "./event-sourced-test-kit.js";
 import { noComponents } from "./no-components.js";
 import { TestTimers } from "./test-timers.js";
+import { withPrincipal } from "../principal.js";
+import type { Principal } from "../principal.js";
 
 /** The outcome of one command in the key-value test kit. */
 export interface KeyValueTestResult<Reply, State> {
@@ -75,7 +77,7 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
   async call<K extends keyof Svc["method"] & string>(
     method: K,
     command: MessageInitShape<Svc["method"][K]["input"]>,
-    options: { metadata?: ConstructorParameters<typeof Headers>[0] } = {},
+    options: { metadata?: ConstructorParameters<typeof Headers>[0]; /** Who calls, as `ctx.principal` shows it; a component by default. */ principal?: Principal } = {},
   ): Promise<KeyValueTestResult<MessageShape<Svc["method"][K]["output"]>, State>> {
     const entity = this.#entity as unknown as KeyValueEntity;
     const desc = entity.spec.service.methods.find((m) => m.localName === method);
@@ -86,7 +88,7 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
       method: desc,
       command: create(desc.input, command as MessageInitShape<DescMessage>),
       state: this.#state,
-      metadata: new Headers(options.metadata),
+      metadata: withPrincipal(new Headers(options.metadata), options.principal),
       components: this.#components,
     });
     if (outcome.kind === "rejected") {

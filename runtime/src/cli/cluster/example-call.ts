@@ -27,7 +27,8 @@ export function findExampleCall(protoDir: string): ExampleCall | undefined {
       const rpc = rpcs.find((r) => /read_only\s*=\s*true/.test(r[3]!)) ?? rpcs[0];
       if (rpc === undefined) continue;
       const request = rpc[2]!.split(".").pop()!;
-      const fields = new RegExp(`\\bmessage\\s+${request}\\s*\\{([^{}]*)\\}`).exec(text)?.[1] ?? "";
+      // Field options may hold braces one deep (buf.validate rules such as {min_len: 1, max_len: 128}).
+      const fields = new RegExp(`\\bmessage\\s+${request}\\s*\\{((?:[^{}]|\\{[^{}]*\\})*)\\}`).exec(text)?.[1] ?? "";
       const key = /(\w+)\s*=\s*\d+\s*\[[^\]]*entity_key\s*=\s*true/.exec(fields)?.[1];
       const body = key === undefined ? "{}" : JSON.stringify({ [camelCase(key)]: "c1" });
       return { path: `/${pkg === undefined ? "" : `${pkg}.`}${service[1]}/${rpc[1]}`, body };

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/cluster/v1/node.proto.
  */
 export const file_orrery_cluster_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChxvcnJlcnkvY2x1c3Rlci92MS9ub2RlLnByb3RvEhFvcnJlcnkuY2x1c3Rlci52MSJHChNGb3J3YXJkQmF0Y2hSZXF1ZXN0EjAKBWNhbGxzGAEgAygLMiEub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlcXVlc3QigwEKDUZvcndhcmRSZXN1bHQSDQoFaW5kZXgYASABKA0SDwoFcmVwbHkYAiABKAxIABIUCgplcnJvcl9qc29uGAMgASgMSAASMQoOZXJyb3JfbWV0YWRhdGEYBCADKAsyGS5vcnJlcnkuY2x1c3Rlci52MS5IZWFkZXJCCQoHb3V0Y29tZSJmCg5Gb3J3YXJkUmVxdWVzdBIMCgRjYWxsGAEgASgMEg4KBnNlbmRlchgCIAEoCRIUCgxzaWduZWRfYXRfbXMYAyABKAMSDQoFbm9uY2UYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMIpgBCg1Gb3J3YXJkZWRDYWxsEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHY29tbWFuZBgEIAEoDBIqCgdoZWFkZXJzGAUgAygLMhkub3JyZXJ5LmNsdXN0ZXIudjEuSGVhZGVyEhIKCnRpbWVvdXRfbXMYBiABKAMiJQoGSGVhZGVyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiIAoPRm9yd2FyZFJlc3BvbnNlEg0KBXJlcGx5GAEgASgMMrsBCgtOb2RlU2VydmljZRJQCgdGb3J3YXJkEiEub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlcXVlc3QaIi5vcnJlcnkuY2x1c3Rlci52MS5Gb3J3YXJkUmVzcG9uc2USWgoMRm9yd2FyZEJhdGNoEiYub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZEJhdGNoUmVxdWVzdBogLm9ycmVyeS5jbHVzdGVyLnYxLkZvcndhcmRSZXN1bHQwAWIGcHJvdG8z");
+  fileDesc("ChxvcnJlcnkvY2x1c3Rlci92MS9ub2RlLnByb3RvEhFvcnJlcnkuY2x1c3Rlci52MSJHChNGb3J3YXJkQmF0Y2hSZXF1ZXN0EjAKBWNhbGxzGAEgAygLMiEub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlcXVlc3QigwEKDUZvcndhcmRSZXN1bHQSDQoFaW5kZXgYASABKA0SDwoFcmVwbHkYAiABKAxIABIUCgplcnJvcl9qc29uGAMgASgMSAASMQoOZXJyb3JfbWV0YWRhdGEYBCADKAsyGS5vcnJlcnkuY2x1c3Rlci52MS5IZWFkZXJCCQoHb3V0Y29tZSJmCg5Gb3J3YXJkUmVxdWVzdBIMCgRjYWxsGAEgASgMEg4KBnNlbmRlchgCIAEoCRIUCgxzaWduZWRfYXRfbXMYAyABKAMSDQoFbm9uY2UYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMIs0BCg1Gb3J3YXJkZWRDYWxsEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHY29tbWFuZBgEIAEoDBIqCgdoZWFkZXJzGAUgAygLMhkub3JyZXJ5LmNsdXN0ZXIudjEuSGVhZGVyEhIKCnRpbWVvdXRfbXMYBiABKAMSMwoJcHJpbmNpcGFsGAcgASgLMiAub3JyZXJ5LmNsdXN0ZXIudjEuQ2FsbFByaW5jaXBhbCI0Cg1DYWxsUHJpbmNpcGFsEg4KBnNvdXJjZRgBIAEoCRITCgtjbGFpbXNfanNvbhgCIAEoCSIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSIgCg9Gb3J3YXJkUmVzcG9uc2USDQoFcmVwbHkYASABKAwyuwEKC05vZGVTZXJ2aWNlElAKB0ZvcndhcmQSIS5vcnJlcnkuY2x1c3Rlci52MS5Gb3J3YXJkUmVxdWVzdBoiLm9ycmVyeS5jbHVzdGVyLnYxLkZvcndhcmRSZXNwb25zZRJaCgxGb3J3YXJkQmF0Y2gSJi5vcnJlcnkuY2x1c3Rlci52MS5Gb3J3YXJkQmF0Y2hSZXF1ZXN0GiAub3JyZXJ5LmNsdXN0ZXIudjEuRm9yd2FyZFJlc3VsdDABYgZwcm90bzM");
 
 /**
  * @generated from message orrery.cluster.v1.ForwardBatchRequest
@@ -171,6 +171,13 @@ export type ForwardedCall = Message<"orrery.cluster.v1.ForwardedCall"> & {
    * @generated from field: int64 timeout_ms = 6;
    */
   timeoutMs: bigint;
+
+  /**
+   * Who made the call, as the node it reached first verified it; the owner's handler sees it as `ctx.principal`.
+   *
+   * @generated from field: orrery.cluster.v1.CallPrincipal principal = 7;
+   */
+  principal?: CallPrincipal | undefined;
 };
 
 /**
@@ -179,6 +186,32 @@ export type ForwardedCall = Message<"orrery.cluster.v1.ForwardedCall"> & {
  */
 export const ForwardedCallSchema: GenMessage<ForwardedCall> = /*@__PURE__*/
   messageDesc(file_orrery_cluster_v1_node, 3);
+
+/**
+ * @generated from message orrery.cluster.v1.CallPrincipal
+ */
+export type CallPrincipal = Message<"orrery.cluster.v1.CallPrincipal"> & {
+  /**
+   * "internet", "service:<name>", "cluster" or "component".
+   *
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * The verified bearer token's claims as JSON; empty without a token.
+   *
+   * @generated from field: string claims_json = 2;
+   */
+  claimsJson: string;
+};
+
+/**
+ * Describes the message orrery.cluster.v1.CallPrincipal.
+ * Use `create(CallPrincipalSchema)` to create a new message.
+ */
+export const CallPrincipalSchema: GenMessage<CallPrincipal> = /*@__PURE__*/
+  messageDesc(file_orrery_cluster_v1_node, 4);
 
 /**
  * @generated from message orrery.cluster.v1.Header
@@ -200,7 +233,7 @@ export type Header = Message<"orrery.cluster.v1.Header"> & {
  * Use `create(HeaderSchema)` to create a new message.
  */
 export const HeaderSchema: GenMessage<Header> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 4);
+  messageDesc(file_orrery_cluster_v1_node, 5);
 
 /**
  * @generated from message orrery.cluster.v1.ForwardResponse
@@ -219,7 +252,7 @@ export type ForwardResponse = Message<"orrery.cluster.v1.ForwardResponse"> & {
  * Use `create(ForwardResponseSchema)` to create a new message.
  */
 export const ForwardResponseSchema: GenMessage<ForwardResponse> = /*@__PURE__*/
-  messageDesc(file_orrery_cluster_v1_node, 5);
+  messageDesc(file_orrery_cluster_v1_node, 6);
 
 /**
  * @generated from service orrery.cluster.v1.NodeService

@@ -7,6 +7,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_orrery_v1_options } from "../../orrery/v1/options_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,10 +16,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file counter/v1/counter.proto.
  */
 export const file_counter_v1_counter: GenFile = /*@__PURE__*/
-  fileDesc("Chhjb3VudGVyL3YxL2NvdW50ZXIucHJvdG8SCmNvdW50ZXIudjEiOQoPSW5jcmVhc2VSZXF1ZXN0EhoKCmNvdW50ZXJfaWQYASABKAlCBrKfGQIIARIKCgJieRgCIAEoBSIqCgxSZXNldFJlcXVlc3QSGgoKY291bnRlcl9pZBgBIAEoCUIGsp8ZAggBIi8KEUdldENvdW50ZXJSZXF1ZXN0EhoKCmNvdW50ZXJfaWQYASABKAlCBrKfGQIIASIsCgdDb3VudGVyEhIKCmNvdW50ZXJfaWQYASABKAkSDQoFdmFsdWUYAiABKAMiFwoJSW5jcmVhc2VkEgoKAmJ5GAEgASgFIgcKBVJlc2V0MskCCg5Db3VudGVyU2VydmljZRJoCghJbmNyZWFzZRIbLmNvdW50ZXIudjEuSW5jcmVhc2VSZXF1ZXN0GhMuY291bnRlci52MS5Db3VudGVyIiqC0+STAiQ6ASoiHy9jb3VudGVycy97Y291bnRlcl9pZH06aW5jcmVhc2USNgoFUmVzZXQSGC5jb3VudGVyLnYxLlJlc2V0UmVxdWVzdBoTLmNvdW50ZXIudjEuQ291bnRlchJpCgpHZXRDb3VudGVyEh0uY291bnRlci52MS5HZXRDb3VudGVyUmVxdWVzdBoTLmNvdW50ZXIudjEuQ291bnRlciInkAIBqp8ZAggBgtPkkwIYEhYvY291bnRlcnMve2NvdW50ZXJfaWR9GiqinxkmCiQKB2NvdW50ZXISB0NvdW50ZXIaCUluY3JlYXNlZBoFUmVzZXRiBnByb3RvMw", [file_google_api_annotations, file_orrery_v1_options]);
+  fileDesc("Chhjb3VudGVyL3YxL2NvdW50ZXIucHJvdG8SCmNvdW50ZXIudjEiTAoPSW5jcmVhc2VSZXF1ZXN0EiQKCmNvdW50ZXJfaWQYASABKAlCELpIB3IFEAEYgAGynxkCCAESEwoCYnkYAiABKAVCB7pIBBoCIAAiNAoMUmVzZXRSZXF1ZXN0EiQKCmNvdW50ZXJfaWQYASABKAlCELpIB3IFEAEYgAGynxkCCAEiOQoRR2V0Q291bnRlclJlcXVlc3QSJAoKY291bnRlcl9pZBgBIAEoCUIQukgHcgUQARiAAbKfGQIIASIsCgdDb3VudGVyEhIKCmNvdW50ZXJfaWQYASABKAkSDQoFdmFsdWUYAiABKAMiFwoJSW5jcmVhc2VkEgoKAmJ5GAEgASgFIgcKBVJlc2V0MskCCg5Db3VudGVyU2VydmljZRJoCghJbmNyZWFzZRIbLmNvdW50ZXIudjEuSW5jcmVhc2VSZXF1ZXN0GhMuY291bnRlci52MS5Db3VudGVyIiqC0+STAiQ6ASoiHy9jb3VudGVycy97Y291bnRlcl9pZH06aW5jcmVhc2USNgoFUmVzZXQSGC5jb3VudGVyLnYxLlJlc2V0UmVxdWVzdBoTLmNvdW50ZXIudjEuQ291bnRlchJpCgpHZXRDb3VudGVyEh0uY291bnRlci52MS5HZXRDb3VudGVyUmVxdWVzdBoTLmNvdW50ZXIudjEuQ291bnRlciInkAIBqp8ZAggBgtPkkwIYEhYvY291bnRlcnMve2NvdW50ZXJfaWR9GiqinxkmCiQKB2NvdW50ZXISB0NvdW50ZXIaCUluY3JlYXNlZBoFUmVzZXRiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_orrery_v1_options]);
 
 /**
- * Adds `by` to a counter.
+ * Adds `by` to a counter. The buf.validate rules are checked before the
+ * handler runs: a request that breaks one is INVALID_ARGUMENT with the violations.
  *
  * @generated from message counter.v1.IncreaseRequest
  */

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/options.proto.
  */
 export const file_orrery_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChdvcnJlcnkvdjEvb3B0aW9ucy5wcm90bxIJb3JyZXJ5LnYxIqYCChBDb21wb25lbnRPcHRpb25zEkQKFGV2ZW50X3NvdXJjZWRfZW50aXR5GAEgASgLMiQub3JyZXJ5LnYxLkV2ZW50U291cmNlZEVudGl0eU9wdGlvbnNIABI8ChBrZXlfdmFsdWVfZW50aXR5GAIgASgLMiAub3JyZXJ5LnYxLktleVZhbHVlRW50aXR5T3B0aW9uc0gAEi4KCHdvcmtmbG93GAMgASgLMhoub3JyZXJ5LnYxLldvcmtmbG93T3B0aW9uc0gAEiYKBHZpZXcYBCABKAsyFi5vcnJlcnkudjEuVmlld09wdGlvbnNIABIuCghjb25zdW1lchgFIAEoCzIaLm9ycmVyeS52MS5Db25zdW1lck9wdGlvbnNIAEIGCgRraW5kImAKGUV2ZW50U291cmNlZEVudGl0eU9wdGlvbnMSDAoEdHlwZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIOCgZldmVudHMYAyADKAkSFgoOc25hcHNob3RfZXZlcnkYBCABKA0iNAoVS2V5VmFsdWVFbnRpdHlPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoPV29ya2Zsb3dPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoLVmlld09wdGlvbnMSDgoGaWdub3JlGAEgAygJEg8KB3ZlcnNpb24YAiABKA0iMQoPQ29uc3VtZXJPcHRpb25zEg4KBnNvdXJjZRgBIAEoCRIOCgZpZ25vcmUYAiADKAkiIwoNRmllbGRTZXR0aW5ncxISCgplbnRpdHlfa2V5GAEgASgIIrMBCg5NZXRob2RTZXR0aW5ncxIRCglyZWFkX29ubHkYASABKAgSKgoLdmlld191cGRhdGUYAiABKAsyFS5vcnJlcnkudjEuVmlld1VwZGF0ZRIoCgp2aWV3X3F1ZXJ5GAMgASgLMhQub3JyZXJ5LnYxLlZpZXdRdWVyeRIbCgNhY2wYBCABKAsyDi5vcnJlcnkudjEuQWNsEhsKA2p3dBgFIAEoCzIOLm9ycmVyeS52MS5Kd3QiKwoKVmlld1VwZGF0ZRIOCgZzb3VyY2UYASABKAkSDQoFdGFibGUYAiABKAkiMgoJVmlld1F1ZXJ5Eg0KBXF1ZXJ5GAEgASgJEhYKDnN0cmVhbV91cGRhdGVzGAIgASgIIiIKA0FjbBINCgVhbGxvdxgBIAMoCRIMCgRkZW55GAIgAygJIqMBCgNKd3QSHQoVdmFsaWRhdGVfYmVhcmVyX3Rva2VuGAEgASgIEg8KB2lzc3VlcnMYAiADKAkSNwoNc3RhdGljX2NsYWltcxgDIAMoCzIgLm9ycmVyeS52MS5Kd3QuU3RhdGljQ2xhaW1zRW50cnkaMwoRU3RhdGljQ2xhaW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ATpcCgljb21wb25lbnQSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMY9JMDIAEoCzIbLm9ycmVyeS52MS5Db21wb25lbnRPcHRpb25zUgljb21wb25lbnQ6UwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9ZMDIAEoCzIZLm9ycmVyeS52MS5NZXRob2RTZXR0aW5nc1IGbWV0aG9kOk8KBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxj2kwMgASgLMhgub3JyZXJ5LnYxLkZpZWxkU2V0dGluZ3NSBWZpZWxkYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChdvcnJlcnkvdjEvb3B0aW9ucy5wcm90bxIJb3JyZXJ5LnYxIqYCChBDb21wb25lbnRPcHRpb25zEkQKFGV2ZW50X3NvdXJjZWRfZW50aXR5GAEgASgLMiQub3JyZXJ5LnYxLkV2ZW50U291cmNlZEVudGl0eU9wdGlvbnNIABI8ChBrZXlfdmFsdWVfZW50aXR5GAIgASgLMiAub3JyZXJ5LnYxLktleVZhbHVlRW50aXR5T3B0aW9uc0gAEi4KCHdvcmtmbG93GAMgASgLMhoub3JyZXJ5LnYxLldvcmtmbG93T3B0aW9uc0gAEiYKBHZpZXcYBCABKAsyFi5vcnJlcnkudjEuVmlld09wdGlvbnNIABIuCghjb25zdW1lchgFIAEoCzIaLm9ycmVyeS52MS5Db25zdW1lck9wdGlvbnNIAEIGCgRraW5kImAKGUV2ZW50U291cmNlZEVudGl0eU9wdGlvbnMSDAoEdHlwZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIOCgZldmVudHMYAyADKAkSFgoOc25hcHNob3RfZXZlcnkYBCABKA0iNAoVS2V5VmFsdWVFbnRpdHlPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoPV29ya2Zsb3dPcHRpb25zEgwKBHR5cGUYASABKAkSDQoFc3RhdGUYAiABKAkiLgoLVmlld09wdGlvbnMSDgoGaWdub3JlGAEgAygJEg8KB3ZlcnNpb24YAiABKA0iMQoPQ29uc3VtZXJPcHRpb25zEg4KBnNvdXJjZRgBIAEoCRIOCgZpZ25vcmUYAiADKAkiIwoNRmllbGRTZXR0aW5ncxISCgplbnRpdHlfa2V5GAEgASgIIt0BCg5NZXRob2RTZXR0aW5ncxIRCglyZWFkX29ubHkYASABKAgSKgoLdmlld191cGRhdGUYAiABKAsyFS5vcnJlcnkudjEuVmlld1VwZGF0ZRIoCgp2aWV3X3F1ZXJ5GAMgASgLMhQub3JyZXJ5LnYxLlZpZXdRdWVyeRIbCgNhY2wYBCABKAsyDi5vcnJlcnkudjEuQWNsEhsKA2p3dBgFIAEoCzIOLm9ycmVyeS52MS5Kd3QSKAoKcmF0ZV9saW1pdBgGIAEoCzIULm9ycmVyeS52MS5SYXRlTGltaXQiKwoKVmlld1VwZGF0ZRIOCgZzb3VyY2UYASABKAkSDQoFdGFibGUYAiABKAkiMgoJVmlld1F1ZXJ5Eg0KBXF1ZXJ5GAEgASgJEhYKDnN0cmVhbV91cGRhdGVzGAIgASgIIiIKA0FjbBINCgVhbGxvdxgBIAMoCRIMCgRkZW55GAIgAygJImcKA0p3dBIcChRyZXF1aXJlX2JlYXJlcl90b2tlbhgBIAEoCBIPCgdpc3N1ZXJzGAIgAygJEjEKD3JlcXVpcmVkX2NsYWltcxgDIAMoCzIYLm9ycmVyeS52MS5SZXF1aXJlZENsYWltIi0KDVJlcXVpcmVkQ2xhaW0SDAoEbmFtZRgBIAEoCRIOCgZ2YWx1ZXMYAiADKAkiPgoJUmF0ZUxpbWl0EhAKCHJlcXVlc3RzGAEgASgNEhMKC3Blcl9zZWNvbmRzGAIgASgNEgoKAmJ5GAMgASgJInUKD1NlcnZpY2VTZXR0aW5ncxIbCgNhY2wYASABKAsyDi5vcnJlcnkudjEuQWNsEhsKA2p3dBgCIAEoCzIOLm9ycmVyeS52MS5Kd3QSKAoKcmF0ZV9saW1pdBgDIAEoCzIULm9ycmVyeS52MS5SYXRlTGltaXQ6XAoJY29tcG9uZW50Eh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGPSTAyABKAsyGy5vcnJlcnkudjEuQ29tcG9uZW50T3B0aW9uc1IJY29tcG9uZW50OlcKB3NlcnZpY2USHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMY95MDIAEoCzIaLm9ycmVyeS52MS5TZXJ2aWNlU2V0dGluZ3NSB3NlcnZpY2U6UwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9ZMDIAEoCzIZLm9ycmVyeS52MS5NZXRob2RTZXR0aW5nc1IGbWV0aG9kOk8KBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxj2kwMgASgLMhgub3JyZXJ5LnYxLkZpZWxkU2V0dGluZ3NSBWZpZWxkYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * The kind of component a service declares, with its settings.
@@ -297,18 +297,26 @@ export type MethodSettings = Message<"orrery.v1.MethodSettings"> & {
   viewQuery?: ViewQuery | undefined;
 
   /**
-   * Which callers may call this method.
+   * Which callers may call this method; replaces the service's `acl` (ServiceSettings).
    *
    * @generated from field: orrery.v1.Acl acl = 4;
    */
   acl?: Acl | undefined;
 
   /**
-   * How a JSON Web Token on the request is validated.
+   * The bearer token this method requires; replaces the service's `jwt` (ServiceSettings).
    *
    * @generated from field: orrery.v1.Jwt jwt = 5;
    */
   jwt?: Jwt | undefined;
+
+  /**
+   * How often one caller may call this method; replaces the service's `rate_limit` (ServiceSettings)
+   * and the runtime's default (ORRERY_RATE_LIMIT).
+   *
+   * @generated from field: orrery.v1.RateLimit rate_limit = 6;
+   */
+  rateLimit?: RateLimit | undefined;
 };
 
 /**
@@ -382,20 +390,31 @@ export const ViewQuerySchema: GenMessage<ViewQuery> = /*@__PURE__*/
   messageDesc(file_orrery_v1_options, 9);
 
 /**
- * An access control list. A deny match wins over an allow match.
+ * Who may call a method, by the principal the call comes from. With neither
+ * list set (or no acl at all) every caller may call it, as without the option.
+ * A call matching a `deny` entry is refused; with an `allow` list, a call must
+ * also match one of its entries. Refused calls get PERMISSION_DENIED before the
+ * entity is looked at. Components of the same service calling in-process are
+ * always allowed. The principals: "internet" (a client on the wire whose call
+ * no node or service of the project signed, with or without a bearer token),
+ * "authenticated" (a call with a valid bearer token, see `jwt`),
+ * "service:<name>" (another service of the project, by name; "service:*" any:
+ * calls signed with the project's ORRERY_CLUSTER_SECRET, see signCallsAs),
+ * "cluster" (a node of the cluster, signed the same way) and "all".
+ * `deny: ["internet"]` makes a method internal-only.
  *
  * @generated from message orrery.v1.Acl
  */
 export type Acl = Message<"orrery.v1.Acl"> & {
   /**
-   * Principals allowed to call: "internet", "service:<name>" or "service:*".
+   * Principals allowed to call; empty allows everyone not denied.
    *
    * @generated from field: repeated string allow = 1;
    */
   allow: string[];
 
   /**
-   * Principals denied, in the same form as `allow`.
+   * Principals refused, in the same form as `allow`; a deny match wins over an allow match.
    *
    * @generated from field: repeated string deny = 2;
    */
@@ -410,31 +429,36 @@ export const AclSchema: GenMessage<Acl> = /*@__PURE__*/
   messageDesc(file_orrery_v1_options, 10);
 
 /**
- * JSON Web Token validation of a method's requests.
+ * The bearer token (a JSON Web Token in `Authorization: Bearer ...`) calls
+ * must carry. Its signature, issuer, audience and expiry are checked against
+ * the runtime's settings (ORRERY_JWT_*); a call without a valid one gets
+ * UNAUTHENTICATED before the entity is looked at.
  *
  * @generated from message orrery.v1.Jwt
  */
 export type Jwt = Message<"orrery.v1.Jwt"> & {
   /**
-   * Require a valid bearer token on the request.
+   * Require a valid bearer token. Without it a token is still checked when
+   * one is sent (a bad one is refused), but a call without one is served.
    *
-   * @generated from field: bool validate_bearer_token = 1;
+   * @generated from field: bool require_bearer_token = 1;
    */
-  validateBearerToken: boolean;
+  requireBearerToken: boolean;
 
   /**
-   * Accepted token issuers; empty accepts any configured issuer.
+   * Accepted issuers (`iss`) for these methods, a subset of ORRERY_JWT_ISSUER;
+   * empty accepts every configured issuer.
    *
    * @generated from field: repeated string issuers = 2;
    */
   issuers: string[];
 
   /**
-   * Claims that must be present with these exact values.
+   * Claims the token must carry; each one with one of its listed values.
    *
-   * @generated from field: map<string, string> static_claims = 3;
+   * @generated from field: repeated orrery.v1.RequiredClaim required_claims = 3;
    */
-  staticClaims: { [key: string]: string };
+  requiredClaims: RequiredClaim[];
 };
 
 /**
@@ -445,6 +469,110 @@ export const JwtSchema: GenMessage<Jwt> = /*@__PURE__*/
   messageDesc(file_orrery_v1_options, 11);
 
 /**
+ * A claim a bearer token must carry.
+ *
+ * @generated from message orrery.v1.RequiredClaim
+ */
+export type RequiredClaim = Message<"orrery.v1.RequiredClaim"> & {
+  /**
+   * The claim's name, e.g. "email_verified", or a path into nested objects, e.g. "realm_access.roles".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Accepted values; empty accepts any value. A string, number or boolean claim
+   * must equal one of them (as text); a list claim must contain one of them.
+   *
+   * @generated from field: repeated string values = 2;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message orrery.v1.RequiredClaim.
+ * Use `create(RequiredClaimSchema)` to create a new message.
+ */
+export const RequiredClaimSchema: GenMessage<RequiredClaim> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_options, 12);
+
+/**
+ * A token bucket per caller: `requests` calls at once (the burst), refilled at
+ * `requests` per `per_seconds`. A call past it gets RESOURCE_EXHAUSTED with a
+ * Retry-After header.
+ *
+ * @generated from message orrery.v1.RateLimit
+ */
+export type RateLimit = Message<"orrery.v1.RateLimit"> & {
+  /**
+   * Calls per period; 0 means no limit for these methods.
+   *
+   * @generated from field: uint32 requests = 1;
+   */
+  requests: number;
+
+  /**
+   * The period in seconds; 0 means 1.
+   *
+   * @generated from field: uint32 per_seconds = 2;
+   */
+  perSeconds: number;
+
+  /**
+   * Who a bucket belongs to: "address" (the client's IP address, the default)
+   * or "principal" (the token's issuer and subject, or the calling service;
+   * the address when the call has neither).
+   *
+   * @generated from field: string by = 3;
+   */
+  by: string;
+};
+
+/**
+ * Describes the message orrery.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_options, 13);
+
+/**
+ * Orrery settings of a whole service, for all its methods; a method's own
+ * settings (MethodSettings) replace them field by field.
+ *
+ * @generated from message orrery.v1.ServiceSettings
+ */
+export type ServiceSettings = Message<"orrery.v1.ServiceSettings"> & {
+  /**
+   * Which callers may call the service's methods.
+   *
+   * @generated from field: orrery.v1.Acl acl = 1;
+   */
+  acl?: Acl | undefined;
+
+  /**
+   * The bearer token the service's methods require.
+   *
+   * @generated from field: orrery.v1.Jwt jwt = 2;
+   */
+  jwt?: Jwt | undefined;
+
+  /**
+   * How often one caller may call each of the service's methods.
+   *
+   * @generated from field: orrery.v1.RateLimit rate_limit = 3;
+   */
+  rateLimit?: RateLimit | undefined;
+};
+
+/**
+ * Describes the message orrery.v1.ServiceSettings.
+ * Use `create(ServiceSettingsSchema)` to create a new message.
+ */
+export const ServiceSettingsSchema: GenMessage<ServiceSettings> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_options, 14);
+
+/**
  * Declares the service as an Orrery component.
  *
  * @generated from extension: orrery.v1.ComponentOptions component = 51700;
@@ -453,12 +581,20 @@ export const component: GenExtension<ServiceOptions, ComponentOptions> = /*@__PU
   extDesc(file_orrery_v1_options, 0);
 
 /**
+ * Orrery settings of the whole service (access control, tokens, rate limits).
+ *
+ * @generated from extension: orrery.v1.ServiceSettings service = 51703;
+ */
+export const service: GenExtension<ServiceOptions, ServiceSettings> = /*@__PURE__*/
+  extDesc(file_orrery_v1_options, 1);
+
+/**
  * Orrery settings of a method.
  *
  * @generated from extension: orrery.v1.MethodSettings method = 51701;
  */
 export const method: GenExtension<MethodOptions, MethodSettings> = /*@__PURE__*/
-  extDesc(file_orrery_v1_options, 1);
+  extDesc(file_orrery_v1_options, 2);
 
 /**
  * Orrery settings of a request field.
@@ -466,5 +602,5 @@ export const method: GenExtension<MethodOptions, MethodSettings> = /*@__PURE__*/
  * @generated from extension: orrery.v1.FieldSettings field = 51702;
  */
 export const field: GenExtension<FieldOptions, FieldSettings> = /*@__PURE__*/
-  extDesc(file_orrery_v1_options, 2);
+  extDesc(file_orrery_v1_options, 3);
 

@@ -134,12 +134,19 @@ export interface MethodSettings {
   viewQuery:
     | ViewQuery
     | undefined;
-  /** Which callers may call this method. */
+  /** Which callers may call this method; replaces the service's `acl` (ServiceSettings). */
   acl:
     | Acl
     | undefined;
-  /** How a JSON Web Token on the request is validated. */
-  jwt: Jwt | undefined;
+  /** The bearer token this method requires; replaces the service's `jwt` (ServiceSettings). */
+  jwt:
+    | Jwt
+    | undefined;
+  /**
+   * How often one caller may call this method; replaces the service's `rate_limit` (ServiceSettings)
+   * and the runtime's default (ORRERY_RATE_LIMIT).
+   */
+  rateLimit: RateLimit | undefined;
 }
 
 /** The source of a view update method. */
@@ -171,27 +178,92 @@ export interface ViewQuery {
   streamUpdates: boolean;
 }
 
-/** An access control list. A deny match wins over an allow match. */
+/**
+ * Who may call a method, by the principal the call comes from. With neither
+ * list set (or no acl at all) every caller may call it, as without the option.
+ * A call matching a `deny` entry is refused; with an `allow` list, a call must
+ * also match one of its entries. Refused calls get PERMISSION_DENIED before the
+ * entity is looked at. Components of the same service calling in-process are
+ * always allowed. The principals: "internet" (a client on the wire whose call
+ * no node or service of the project signed, with or without a bearer token),
+ * "authenticated" (a call with a valid bearer token, see `jwt`),
+ * "service:<name>" (another service of the project, by name; "service:*" any:
+ * calls signed with the project's ORRERY_CLUSTER_SECRET, see signCallsAs),
+ * "cluster" (a node of the cluster, signed the same way) and "all".
+ * `deny: ["internet"]` makes a method internal-only.
+ */
 export interface Acl {
-  /** Principals allowed to call: "internet", "service:<name>" or "service:*". */
+  /** Principals allowed to call; empty allows everyone not denied. */
   allow: string[];
-  /** Principals denied, in the same form as `allow`. */
+  /** Principals refused, in the same form as `allow`; a deny match wins over an allow match. */
   deny: string[];
 }
 
-/** JSON Web Token validation of a method's requests. */
+/**
+ * The bearer token (a JSON Web Token in `Authorization: Bearer ...`) calls
+ * must carry. Its signature, issuer, audience and expiry are checked against
+ * the runtime's settings (ORRERY_JWT_*); a call without a valid one gets
+ * UNAUTHENTICATED before the entity is looked at.
+ */
 export interface Jwt {
-  /** Require a valid bearer token on the request. */
-  validateBearerToken: boolean;
-  /** Accepted token issuers; empty accepts any configured issuer. */
+  /**
+   * Require a valid bearer token. Without it a token is still checked when
+   * one is sent (a bad one is refused), but a call without one is served.
+   */
+  requireBearerToken: boolean;
+  /**
+   * Accepted issuers (`iss`) for these methods, a subset of ORRERY_JWT_ISSUER;
+   * empty accepts every configured issuer.
+   */
   issuers: string[];
-  /** Claims that must be present with these exact values. */
-  staticClaims: { [key: string]: string };
+  /** Claims the token must carry; each one with one of its listed values. */
+  requiredClaims: RequiredClaim[];
 }
 
-export interface Jwt_StaticClaimsEntry {
-  key: string;
-  value: string;
+/** A claim a bearer token must carry. */
+export interface RequiredClaim {
+  /** The claim's name, e.g. "email_verified", or a path into nested objects, e.g. "realm_access.roles". */
+  name: string;
+  /**
+   * Accepted values; empty accepts any value. A string, number or boolean claim
+   * must equal one of them (as text); a list claim must contain one of them.
+   */
+  values: string[];
+}
+
+/**
+ * A token bucket per caller: `requests` calls at once (the burst), refilled at
+ * `requests` per `per_seconds`. A call past it gets RESOURCE_EXHAUSTED with a
+ * Retry-After header.
+ */
+export interface RateLimit {
+  /** Calls per period; 0 means no limit for these methods. */
+  requests: number;
+  /** The period in seconds; 0 means 1. */
+  perSeconds: number;
+  /**
+   * Who a bucket belongs to: "address" (the client's IP address, the default)
+   * or "principal" (the token's issuer and subject, or the calling service;
+   * the address when the call has neither).
+   */
+  by: string;
+}
+
+/**
+ * Orrery settings of a whole service, for all its methods; a method's own
+ * settings (MethodSettings) replace them field by field.
+ */
+export interface ServiceSettings {
+  /** Which callers may call the service's methods. */
+  acl:
+    | Acl
+    | undefined;
+  /** The bearer token the service's methods require. */
+  jwt:
+    | Jwt
+    | undefined;
+  /** How often one caller may call each of the service's methods. */
+  rateLimit: RateLimit | undefined;
 }
 
 function createBaseComponentOptions(): ComponentOptions {
@@ -886,7 +958,14 @@ export const FieldSettings: MessageFns<FieldSettings> = {
 };
 
 function createBaseMethodSettings(): MethodSettings {
-  return { readOnly: false, viewUpdate: undefined, viewQuery: undefined, acl: undefined, jwt: undefined };
+  return {
+    readOnly: false,
+    viewUpdate: undefined,
+    viewQuery: undefined,
+    acl: undefined,
+    jwt: undefined,
+    rateLimit: undefined,
+  };
 }
 
 export const MethodSettings: MessageFns<MethodSettings> = {
@@ -905,6 +984,9 @@ export const MethodSettings: MessageFns<MethodSettings> = {
     }
     if (message.jwt !== undefined) {
       Jwt.encode(message.jwt, writer.uint32(42).fork()).join();
+    }
+    if (message.rateLimit !== undefined) {
+      RateLimit.encode(message.rateLimit, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -962,6 +1044,14 @@ export const MethodSettings: MessageFns<MethodSettings> = {
             message.jwt = Jwt.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rateLimit = RateLimit.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -993,6 +1083,11 @@ export const MethodSettings: MessageFns<MethodSettings> = {
         : undefined,
       acl: isSet(object.acl) ? Acl.fromJSON(object.acl) : undefined,
       jwt: isSet(object.jwt) ? Jwt.fromJSON(object.jwt) : undefined,
+      rateLimit: isSet(object.rateLimit)
+        ? RateLimit.fromJSON(object.rateLimit)
+        : isSet(object.rate_limit)
+        ? RateLimit.fromJSON(object.rate_limit)
+        : undefined,
     };
   },
 
@@ -1013,6 +1108,9 @@ export const MethodSettings: MessageFns<MethodSettings> = {
     if (message.jwt !== undefined) {
       obj.jwt = Jwt.toJSON(message.jwt);
     }
+    if (message.rateLimit !== undefined) {
+      obj.rateLimit = RateLimit.toJSON(message.rateLimit);
+    }
     return obj;
   },
 
@@ -1030,6 +1128,9 @@ export const MethodSettings: MessageFns<MethodSettings> = {
       : undefined;
     message.acl = (object.acl !== undefined && object.acl !== null) ? Acl.fromPartial(object.acl) : undefined;
     message.jwt = (object.jwt !== undefined && object.jwt !== null) ? Jwt.fromPartial(object.jwt) : undefined;
+    message.rateLimit = (object.rateLimit !== undefined && object.rateLimit !== null)
+      ? RateLimit.fromPartial(object.rateLimit)
+      : undefined;
     return message;
   },
 };
@@ -1294,20 +1395,20 @@ export const Acl: MessageFns<Acl> = {
 };
 
 function createBaseJwt(): Jwt {
-  return { validateBearerToken: false, issuers: [], staticClaims: {} };
+  return { requireBearerToken: false, issuers: [], requiredClaims: [] };
 }
 
 export const Jwt: MessageFns<Jwt> = {
   encode(message: Jwt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.validateBearerToken !== false) {
-      writer.uint32(8).bool(message.validateBearerToken);
+    if (message.requireBearerToken !== false) {
+      writer.uint32(8).bool(message.requireBearerToken);
     }
     for (const v of message.issuers) {
       writer.uint32(18).string(v!);
     }
-    globalThis.Object.entries(message.staticClaims).forEach(([key, value]: [string, string]) => {
-      Jwt_StaticClaimsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
-    });
+    for (const v of message.requiredClaims) {
+      RequiredClaim.encode(v!, writer.uint32(26).fork()).join();
+    }
     return writer;
   },
 
@@ -1329,7 +1430,7 @@ export const Jwt: MessageFns<Jwt> = {
               break;
             }
 
-            message.validateBearerToken = reader.bool();
+            message.requireBearerToken = reader.bool();
             continue;
           }
           case 2: {
@@ -1345,10 +1446,7 @@ export const Jwt: MessageFns<Jwt> = {
               break;
             }
 
-            const entry3 = Jwt_StaticClaimsEntry.decode(reader, reader.uint32());
-            if (entry3.value !== undefined) {
-              message.staticClaims[entry3.key] = entry3.value;
-            }
+            message.requiredClaims.push(RequiredClaim.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1365,58 +1463,30 @@ export const Jwt: MessageFns<Jwt> = {
 
   fromJSON(object: any): Jwt {
     return {
-      validateBearerToken: isSet(object.validateBearerToken)
-        ? globalThis.Boolean(object.validateBearerToken)
-        : isSet(object.validate_bearer_token)
-        ? globalThis.Boolean(object.validate_bearer_token)
+      requireBearerToken: isSet(object.requireBearerToken)
+        ? globalThis.Boolean(object.requireBearerToken)
+        : isSet(object.require_bearer_token)
+        ? globalThis.Boolean(object.require_bearer_token)
         : false,
       issuers: globalThis.Array.isArray(object?.issuers) ? object.issuers.map((e: any) => globalThis.String(e)) : [],
-      staticClaims: isObject(object.staticClaims)
-        ? (globalThis.Object.entries(object.staticClaims) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : isObject(object.static_claims)
-        ? (globalThis.Object.entries(object.static_claims) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
+      requiredClaims: globalThis.Array.isArray(object?.requiredClaims)
+        ? object.requiredClaims.map((e: any) => RequiredClaim.fromJSON(e))
+        : globalThis.Array.isArray(object?.required_claims)
+        ? object.required_claims.map((e: any) => RequiredClaim.fromJSON(e))
+        : [],
     };
   },
 
   toJSON(message: Jwt): unknown {
     const obj: any = {};
-    if (message.validateBearerToken !== false) {
-      obj.validateBearerToken = message.validateBearerToken;
+    if (message.requireBearerToken !== false) {
+      obj.requireBearerToken = message.requireBearerToken;
     }
     if (message.issuers?.length) {
       obj.issuers = message.issuers;
     }
-    if (message.staticClaims) {
-      const entries = globalThis.Object.entries(message.staticClaims) as [string, string][];
-      if (entries.length > 0) {
-        obj.staticClaims = {};
-        entries.forEach(([k, v]) => {
-          obj.staticClaims[k] = v;
-        });
-      }
+    if (message.requiredClaims?.length) {
+      obj.requiredClaims = message.requiredClaims.map((e) => RequiredClaim.toJSON(e));
     }
     return obj;
   },
@@ -1426,37 +1496,29 @@ export const Jwt: MessageFns<Jwt> = {
   },
   fromPartial<I extends Exact<DeepPartial<Jwt>, I>>(object: I): Jwt {
     const message = createBaseJwt();
-    message.validateBearerToken = object.validateBearerToken ?? false;
+    message.requireBearerToken = object.requireBearerToken ?? false;
     message.issuers = object.issuers?.map((e) => e) || [];
-    message.staticClaims = (globalThis.Object.entries(object.staticClaims ?? {}) as [string, string][]).reduce(
-      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      },
-      {},
-    );
+    message.requiredClaims = object.requiredClaims?.map((e) => RequiredClaim.fromPartial(e)) || [];
     return message;
   },
 };
 
-function createBaseJwt_StaticClaimsEntry(): Jwt_StaticClaimsEntry {
-  return { key: "", value: "" };
+function createBaseRequiredClaim(): RequiredClaim {
+  return { name: "", values: [] };
 }
 
-export const Jwt_StaticClaimsEntry: MessageFns<Jwt_StaticClaimsEntry> = {
-  encode(message: Jwt_StaticClaimsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
+export const RequiredClaim: MessageFns<RequiredClaim> = {
+  encode(message: RequiredClaim, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
     }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
+    for (const v of message.values) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): Jwt_StaticClaimsEntry {
+  decode(input: BinaryReader | Uint8Array, length?: number): RequiredClaim {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1465,7 +1527,7 @@ export const Jwt_StaticClaimsEntry: MessageFns<Jwt_StaticClaimsEntry> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseJwt_StaticClaimsEntry();
+      const message = createBaseRequiredClaim();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1474,7 +1536,7 @@ export const Jwt_StaticClaimsEntry: MessageFns<Jwt_StaticClaimsEntry> = {
               break;
             }
 
-            message.key = reader.string();
+            message.name = reader.string();
             continue;
           }
           case 2: {
@@ -1482,7 +1544,7 @@ export const Jwt_StaticClaimsEntry: MessageFns<Jwt_StaticClaimsEntry> = {
               break;
             }
 
-            message.value = reader.string();
+            message.values.push(reader.string());
             continue;
           }
         }
@@ -1497,31 +1559,243 @@ export const Jwt_StaticClaimsEntry: MessageFns<Jwt_StaticClaimsEntry> = {
     }
   },
 
-  fromJSON(object: any): Jwt_StaticClaimsEntry {
+  fromJSON(object: any): RequiredClaim {
     return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
-  toJSON(message: Jwt_StaticClaimsEntry): unknown {
+  toJSON(message: RequiredClaim): unknown {
     const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
+    if (message.name !== "") {
+      obj.name = message.name;
     }
-    if (message.value !== "") {
-      obj.value = message.value;
+    if (message.values?.length) {
+      obj.values = message.values;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<Jwt_StaticClaimsEntry>, I>>(base?: I): Jwt_StaticClaimsEntry {
-    return Jwt_StaticClaimsEntry.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<RequiredClaim>, I>>(base?: I): RequiredClaim {
+    return RequiredClaim.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<Jwt_StaticClaimsEntry>, I>>(object: I): Jwt_StaticClaimsEntry {
-    const message = createBaseJwt_StaticClaimsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
+  fromPartial<I extends Exact<DeepPartial<RequiredClaim>, I>>(object: I): RequiredClaim {
+    const message = createBaseRequiredClaim();
+    message.name = object.name ?? "";
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRateLimit(): RateLimit {
+  return { requests: 0, perSeconds: 0, by: "" };
+}
+
+export const RateLimit: MessageFns<RateLimit> = {
+  encode(message: RateLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requests !== 0) {
+      writer.uint32(8).uint32(message.requests);
+    }
+    if (message.perSeconds !== 0) {
+      writer.uint32(16).uint32(message.perSeconds);
+    }
+    if (message.by !== "") {
+      writer.uint32(26).string(message.by);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RateLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRateLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requests = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.perSeconds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.by = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RateLimit {
+    return {
+      requests: isSet(object.requests) ? globalThis.Number(object.requests) : 0,
+      perSeconds: isSet(object.perSeconds)
+        ? globalThis.Number(object.perSeconds)
+        : isSet(object.per_seconds)
+        ? globalThis.Number(object.per_seconds)
+        : 0,
+      by: isSet(object.by) ? globalThis.String(object.by) : "",
+    };
+  },
+
+  toJSON(message: RateLimit): unknown {
+    const obj: any = {};
+    if (message.requests !== 0) {
+      obj.requests = Math.round(message.requests);
+    }
+    if (message.perSeconds !== 0) {
+      obj.perSeconds = Math.round(message.perSeconds);
+    }
+    if (message.by !== "") {
+      obj.by = message.by;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RateLimit>, I>>(base?: I): RateLimit {
+    return RateLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RateLimit>, I>>(object: I): RateLimit {
+    const message = createBaseRateLimit();
+    message.requests = object.requests ?? 0;
+    message.perSeconds = object.perSeconds ?? 0;
+    message.by = object.by ?? "";
+    return message;
+  },
+};
+
+function createBaseServiceSettings(): ServiceSettings {
+  return { acl: undefined, jwt: undefined, rateLimit: undefined };
+}
+
+export const ServiceSettings: MessageFns<ServiceSettings> = {
+  encode(message: ServiceSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.acl !== undefined) {
+      Acl.encode(message.acl, writer.uint32(10).fork()).join();
+    }
+    if (message.jwt !== undefined) {
+      Jwt.encode(message.jwt, writer.uint32(18).fork()).join();
+    }
+    if (message.rateLimit !== undefined) {
+      RateLimit.encode(message.rateLimit, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.acl = Acl.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jwt = Jwt.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rateLimit = RateLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceSettings {
+    return {
+      acl: isSet(object.acl) ? Acl.fromJSON(object.acl) : undefined,
+      jwt: isSet(object.jwt) ? Jwt.fromJSON(object.jwt) : undefined,
+      rateLimit: isSet(object.rateLimit)
+        ? RateLimit.fromJSON(object.rateLimit)
+        : isSet(object.rate_limit)
+        ? RateLimit.fromJSON(object.rate_limit)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ServiceSettings): unknown {
+    const obj: any = {};
+    if (message.acl !== undefined) {
+      obj.acl = Acl.toJSON(message.acl);
+    }
+    if (message.jwt !== undefined) {
+      obj.jwt = Jwt.toJSON(message.jwt);
+    }
+    if (message.rateLimit !== undefined) {
+      obj.rateLimit = RateLimit.toJSON(message.rateLimit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceSettings>, I>>(base?: I): ServiceSettings {
+    return ServiceSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceSettings>, I>>(object: I): ServiceSettings {
+    const message = createBaseServiceSettings();
+    message.acl = (object.acl !== undefined && object.acl !== null) ? Acl.fromPartial(object.acl) : undefined;
+    message.jwt = (object.jwt !== undefined && object.jwt !== null) ? Jwt.fromPartial(object.jwt) : undefined;
+    message.rateLimit = (object.rateLimit !== undefined && object.rateLimit !== null)
+      ? RateLimit.fromPartial(object.rateLimit)
+      : undefined;
     return message;
   },
 };
@@ -1537,10 +1811,6 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

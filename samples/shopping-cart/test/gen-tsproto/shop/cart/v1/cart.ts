@@ -25,7 +25,10 @@ export const protobufFileName = "shop/cart/v1/cart.proto";
 
 /** A shopping cart: an event-sourced entity keyed by cart id. */
 
-/** Adds `quantity` of a product to a cart. */
+/**
+ * Adds `quantity` of a product to a cart. The buf.validate rules are checked
+ * before the handler runs (INVALID_ARGUMENT with the violations otherwise).
+ */
 export interface AddItemRequest {
   cartId: string;
   productId: string;
