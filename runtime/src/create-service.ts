@@ -1,7 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, Timers, View } from "@orrery/sdk";
 import type { Logger } from "pino";
-import { createAccessChecks } from "./auth/index.js";
+import { createAccessChecks, signCallsAs } from "./auth/index.js";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
 import { clusterStatusRoute, createCallSigner, createCallVerifier, createPeerCalls, nodeIdentity, openCluster, registerNodeService } from "./cluster/index.js";
 import type { ClusterNode, LocalComponent } from "./cluster/index.js";
@@ -86,7 +86,7 @@ export function createService(options: ServiceOptions): OrreryService {
   const stopStreams = new AbortController();
   // What this service serves; calls to other services of the project go to them (ORRERY_SERVICE_<NAME>_URL).
   const localServices = new Set([...entities, ...views].map((c) => c.spec.service.typeName));
-  const remote = createRemoteServices({ urls: config.serviceUrls, logger: logger.child({ component: "services" }) });
+  const remote = createRemoteServices({ urls: config.serviceUrls, interceptors: signedAsThisService(config, logger), logger: logger.child({ component: "services" }) });
   const inProcess = createInProcessComponents(entities, (router) => {
     for (const view of views) registerView(router, view, () => store!.database, { tables: viewTables, changes: viewChanges, stopping: stopStreams.signal });
   }, { localServices, remote });
@@ -298,6 +298,24 @@ export function createService(options: ServiceOptions): OrreryService {
     },
   };
   return service;
+}
+
+/**
+ * Calls to the project's other services are signed as "service:<ORRERY_SERVICE_NAME>" with the cluster secret, the way
+ * nodes sign theirs, so that their access rules can tell this service from the internet; unsigned (and said so) otherwise.
+ */
+function signedAsThisService(config: RuntimeConfig, logger: Logger): Interceptor[] {
+  if (config.serviceUrls.size === 0) return [];
+  const name = config.serviceName;
+  if (config.clusterSecret !== undefined && name !== undefined && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    return [signCallsAs(`service:${name}`, config.clusterSecret)];
+  }
+  logger.warn(
+    { services: [...config.serviceUrls.keys()] },
+    "calls to the other services are not signed, so their access rules see them as coming from the internet: " +
+      "set ORRERY_SERVICE_NAME (letters, digits, . _ -) and the same ORRERY_CLUSTER_SECRET in every service of the project",
+  );
+  return [];
 }
 
 function checkComponents(components: readonly Component[]): void {

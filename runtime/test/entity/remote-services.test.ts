@@ -3,11 +3,16 @@
 // databases, a real HTTP/2 client.
 import assert from "node:assert/strict";
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { exportSPKI, generateKeyPair } from "jose";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createService } from "../../src/index.js";
 import type { OrreryService } from "../../src/index.js";
 import { loadConfig } from "../../src/config.js";
+import { failure } from "../support/call-failure.js";
+import { Note } from "../gen/authtest/v1/notes_orrery.js";
+import { NoteSchema, NoteService } from "../gen/authtest/v1/notes_pb.js";
 import { Counter, counterHandlers, CounterService, field } from "../../../sdk/test/fixtures.js";
 import type { CounterHandlers } from "../../../sdk/test/fixtures.js";
 import { cart } from "../../../samples/shopping-cart/src/cart.js";
@@ -17,15 +22,6 @@ import { ProductPopularityService } from "../../../samples/shopping-cart/src/gen
 type CallOptions = { headers?: Record<string, string>; timeoutMs?: number };
 interface CounterClient {
   add(request: { counterId: string; amount: number }, options?: CallOptions): Promise<Message>;
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("the call succeeded");
 }
 
 describe("calls to another service of the project", function () {
@@ -105,5 +101,50 @@ describe("calls to another service of the project", function () {
     assert.deepEqual([...config.serviceUrls], [["wallet", "http://localhost:9001"], ["funds-transfer", "http://10.0.0.7:9002"]]);
     assert.equal(config.serviceName, "shop");
     assert.throws(() => loadConfig({ ORRERY_SERVICE_WALLET_URL: "localhost:9001" }), /ORRERY_SERVICE_WALLET_URL="localhost:9001" is not an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
+describe("calls to another service whose methods admit only services of the project", function () {
+  this.timeout(30_000);
+  const secret = "a-secret-of-the-project-of-32-chars";
+  const services: OrreryService[] = [];
+  /** Notes, whose Audit admits only "service:auditor" and the cluster, and whose Purge denies the internet. */
+  const notes = Note.implement({
+    read: (note, cmd, ctx) => ctx.reply(create(NoteSchema, { id: cmd.id, text: note.text })),
+    write: (_note, cmd, ctx) => ctx.updateState(create(NoteSchema, { id: cmd.id, text: cmd.text })).thenReply((n) => n),
+    purge: (_note, cmd, ctx) => ctx.deleteEntity().thenReply(() => create(NoteSchema, { id: cmd.id, source: ctx.principal.source })),
+    audit: (note, cmd, ctx) => ctx.reply(create(NoteSchema, { id: cmd.id, text: note.text, source: ctx.principal.source, subject: ctx.principal.subject ?? "" })),
+    mine: (note, cmd, ctx) => ctx.reply(create(NoteSchema, { id: cmd.id })),
+    limited: (_note, cmd, ctx) => ctx.reply(create(NoteSchema, { id: cmd.id })),
+  });
+  /** Counter "audit" audits note n1 in the notes service and replies with the length of what the audit saw as its caller. */
+  const auditing: CounterHandlers = {
+    ...counterHandlers,
+    async add(state, command, ctx) {
+      const seen = await ctx.components.forService(NoteService).audit({ id: "n1" });
+      return ctx.reply({ ...state, value: seen.subject === "" ? seen.source.length : -1 } as never);
+    },
+  };
+
+  async function start(options: Parameters<typeof createService>[0]): Promise<OrreryService> {
+    const service = createService({ port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent", handleSignals: false, ...options });
+    await service.start();
+    services.push(service);
+    return service;
+  }
+  after(async () => void (await Promise.allSettled(services.map((s) => s.stop()))));
+
+  it("signs them as service:<ORRERY_SERVICE_NAME> with the cluster secret, so the other service admits them; unsigned ones are the internet", async () => {
+    // Its Write rpc requires a token, so it needs a key to check them with, unused here.
+    const { publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const notesService = await start({ components: [notes], serviceName: "notes", clusterSecret: secret, jwtIssuers: ["https://issuer.test/"], jwtPublicKey: await exportSPKI(publicKey) });
+    const urls = new Map([["notes", notesService.url]]);
+    const auditor = await start({ components: [Counter.implement(auditing)], serviceName: "auditor", clusterSecret: secret, serviceUrls: urls });
+    const stranger = await start({ components: [Counter.implement(auditing)], serviceName: "stranger", serviceUrls: urls });
+    const clientOf = (s: OrreryService) => createClient(CounterService, createConnectTransport({ baseUrl: s.url, httpVersion: "2" })) as unknown as CounterClient;
+    // The audit's handler saw the signed service as its caller: "service:auditor" is 15 characters.
+    assert.equal(field(await clientOf(auditor).add({ counterId: "a", amount: 1 }), "value"), "service:auditor".length);
+    const refused = await failure(clientOf(stranger).add({ counterId: "a", amount: 1 }));
+    assert.equal(refused.code, Code.PermissionDenied, refused.message);
   });
 });
