@@ -52,8 +52,10 @@ export function createEntityRouter(hosts: readonly EntityHost[], options: Entity
     const c = cluster!;
     const type = host.entity.spec.type;
     const started = performance.now();
-    // Leave the caller a little time to hear the answer before its own deadline.
-    const waitUntil = Math.min(started + shardWaitMs, call.deadline === undefined ? Infinity : call.deadline - 20);
+    // Answer while the caller still listens: a tenth of its time (20 to 250 ms) before its own deadline, so that a busy
+    // event loop or a slow network does not turn "not applied, safe to retry" into the caller's DEADLINE_EXCEEDED.
+    const margin = call.deadline === undefined ? 0 : Math.min(250, Math.max(20, (call.deadline - started) / 10));
+    const waitUntil = Math.min(started + shardWaitMs, call.deadline === undefined ? Infinity : call.deadline - margin);
     let encoded: Uint8Array | undefined;
     let why = "";
     for (let attempt = 0; ; attempt++) {
@@ -73,7 +75,7 @@ export function createEntityRouter(hosts: readonly EntityHost[], options: Entity
             entityType: type, entityId, method: method.name,
             command: (encoded ??= toBinary(method.input, command)),
             headers: call.headers,
-            timeoutMs: callerDeadline ? Math.max(1, call.deadline! - now) : forwardTimeoutMs,
+            timeoutMs: callerDeadline ? Math.max(1, call.deadline! - margin - now) : forwardTimeoutMs,
             callerDeadline,
             signal: call.signal,
           },
