@@ -37,6 +37,29 @@ function run(label, command, args, cwd = root) {
   });
 }
 
+// Mocha's report of failures: from "N failing" to the end. CI logs are cut,
+// so the titles and first error line of each failure are repeated at the end.
+const failedTests = [];
+function collectFailures(ws, out) {
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const start = plain.search(/^\s*\d+ failing/m);
+  if (start < 0) return;
+  const lines = plain.slice(start).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^\s{2}(\d+)\) (.*)$/.exec(lines[i]);
+    if (!head) continue;
+    const title = [head[2].trim()];
+    let j = i + 1;
+    while (j < lines.length && !/^\s*(\w*Error|Error|AssertionError|ConnectError)\b|^\s*\w+Error:/.test(lines[j]) && lines[j].trim() !== "") {
+      title.push(lines[j].trim().replace(/:$/, ""));
+      j++;
+    }
+    while (j < lines.length && lines[j].trim() === "") j++;
+    const error = (lines[j] ?? "").trim().slice(0, 300);
+    failedTests.push(`${ws}: ${title.join(" › ")}\n    ${error}`);
+  }
+}
+
 function count(out, word) {
   const m = new RegExp(`^\\s*(\\d+) ${word}`, "m").exec(out);
   return m ? Number(m[1]) : 0;
@@ -52,7 +75,9 @@ for (const ws of workspaces) {
   totals.failed += count(out, "failing");
   totals.skipped += count(out, "pending");
   if (!ok) failures.push(`tests: ${ws}`);
+  collectFailures(ws, out);
 }
+if (failedTests.length > 0) console.log(`\nfailing tests:\n${failedTests.map((t) => `  ${t}`).join("\n")}`);
 console.log(`\nfailed steps: ${failures.length === 0 ? "none" : failures.join(", ")}`);
 console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(failures.length === 0 ? 0 : 1);
