@@ -4,6 +4,7 @@ import { MIN_CLUSTER_SECRET_LENGTH } from "./cluster/call-signature.js";
 import { authSettings } from "./auth/auth-config.js";
 import type { AuthConfig } from "./auth/auth-config.js";
 import { serviceUrlsFrom } from "./entity/remote-services.js";
+import { checkSchemaName } from "./storage/database-schema.js";
 /** Runtime settings, read from the environment and overridable in code. */
 export interface RuntimeConfig extends AuthConfig {
   /** PORT: the port to serve on (0 picks a free one). */
@@ -14,6 +15,14 @@ export interface RuntimeConfig extends AuthConfig {
   readonly databaseUrl: string | undefined;
   /** ORRERY_DATA_DIR: PGlite's data directory ("memory:" keeps nothing). */
   readonly dataDir: string;
+  /**
+   * ORRERY_DATABASE_SCHEMA: the PostgreSQL schema that holds every Orrery table
+   * of this service (created if missing; letters, digits and _), so that several
+   * services can share one database without forming one cluster. Unset: the
+   * database's default (`public`). Not supported on PGlite, where each service
+   * has its own data directory.
+   */
+  readonly databaseSchema: string | undefined;
   /** ORRERY_SNAPSHOT_EVERY: default snapshot interval in events (0 = never). */
   readonly snapshotEvery: number;
   /** ORRERY_PASSIVATE_AFTER_MS: drop entities from memory after this much idle time. */
@@ -129,6 +138,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push(`DATABASE_URL must start with postgres:// or postgresql:// (got ${JSON.stringify(databaseUrl.replace(/:[^:@/]*@/, ":***@"))})`);
   }
+  const databaseSchema = env["ORRERY_DATABASE_SCHEMA"]?.trim() || undefined;
+  const schemaProblem = databaseSchema === undefined ? undefined : checkSchemaName(databaseSchema);
+  if (schemaProblem !== undefined) problems.push(`ORRERY_DATABASE_SCHEMA: ${schemaProblem}`);
   const logLevel = env["LOG_LEVEL"]?.trim() || "info";
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
@@ -145,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: env["HOST"]?.trim() || "0.0.0.0",
     databaseUrl,
     dataDir: env["ORRERY_DATA_DIR"]?.trim() || ".orrery/data",
+    databaseSchema,
     snapshotEvery: int("ORRERY_SNAPSHOT_EVERY", 100, 0),
     passivateAfterMs: int("ORRERY_PASSIVATE_AFTER_MS", 120_000, 1),
     maxActiveEntities: int("ORRERY_MAX_ACTIVE_ENTITIES", 100_000, 1),

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
+import { channelIn } from "../storage/index.js";
 import type { Database, OrreryTables, StorageLogger } from "../storage/index.js";
 import type { PostgresListener } from "../storage/postgres-listener.js";
 
@@ -40,6 +41,8 @@ export function createViewChanges(database: () => Database, watchedTables: Reado
   let listener: PostgresListener | undefined;
   let closed = false;
   const remote = () => database().capabilities.listenNotify && database().listen !== undefined;
+  // Views of services in other schemas of the same database may have tables of the same name.
+  const channel = () => channelIn(database().schema, VIEW_CHANGES_CHANNEL);
 
   function deliver(table: string, change: ViewChange): void {
     for (const l of [...(listeners.get(table) ?? [])]) l(change);
@@ -65,7 +68,7 @@ export function createViewChanges(database: () => Database, watchedTables: Reado
     watched: (table) => watchedTables.has(table),
     async announce(trx, table, keys) {
       if (!watchedTables.has(table) || !remote()) return;
-      for (const chunk of chunks(keys)) await sql`select pg_notify(${VIEW_CHANGES_CHANNEL}, ${`${table}\n${JSON.stringify(chunk)}`})`.execute(trx);
+      for (const chunk of chunks(keys)) await sql`select pg_notify(${channel()}, ${`${table}\n${JSON.stringify(chunk)}`})`.execute(trx);
     },
     committed(table, keys) {
       if (!watchedTables.has(table) || remote() || keys.length === 0) return;
@@ -78,7 +81,7 @@ export function createViewChanges(database: () => Database, watchedTables: Reado
       let set = listeners.get(table);
       if (set === undefined) listeners.set(table, (set = new Set()));
       set.add(l);
-      if (remote() && listener === undefined && !closed) listener = database().listen!(VIEW_CHANGES_CHANNEL, heard);
+      if (remote() && listener === undefined && !closed) listener = database().listen!(channel(), heard);
       return () => {
         set.delete(l);
         if (set.size === 0) listeners.delete(table);

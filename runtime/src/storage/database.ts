@@ -3,6 +3,7 @@ import type { OrreryTables } from "./orrery-tables.js";
 import type { PostgresListener } from "./postgres-listener.js";
 import { openPGliteDatabase } from "./pglite-database.js";
 import { openPostgresDatabase } from "./postgres-database.js";
+import { StorageError } from "./storage-errors.js";
 import type { StorageLogger } from "./storage-logger.js";
 
 /** What a dialect can do, so callers branch on abilities rather than on dialect names. */
@@ -36,6 +37,12 @@ export interface Database {
   /** Where the data lives, for logs only (never for callers): `host:port/database`, or PGlite's directory. */
   readonly target: string;
   /**
+   * The PostgreSQL schema holding Orrery's tables when one was asked for
+   * (`DatabaseOptions.schema`); every connection resolves unqualified names
+   * there. Undefined: the database's default search path.
+   */
+  readonly schema?: string;
+  /**
    * The server session that ran the statement which failed with `error`,
    * when that statement may have reached the server and the connection was
    * lost before an answer came back: the statement may have committed.
@@ -68,6 +75,12 @@ export interface DatabaseOptions {
   url?: string;
   /** PGlite data directory, created if missing; `undefined` = in-memory. Ignored when `url` is set. */
   dataDir?: string;
+  /**
+   * PostgreSQL only: the schema for Orrery's tables (typically
+   * `ORRERY_DATABASE_SCHEMA`), created if missing and set as every
+   * connection's `search_path`. Rejected without `url`.
+   */
+  schema?: string;
   /** Maximum pg connections (default 10). */
   poolSize?: number;
   /** pg `statement_timeout` per session (default 5 000 ms); a statement with no answer 2 s after that loses its connection. */
@@ -95,7 +108,9 @@ export interface DatabaseOptions {
  * const journal = createEventJournal(database);
  */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
-  return options.url !== undefined && options.url !== ""
-    ? openPostgresDatabase({ ...options, url: options.url })
-    : openPGliteDatabase(options);
+  if (options.url !== undefined && options.url !== "") return openPostgresDatabase({ ...options, url: options.url });
+  if (options.schema !== undefined) {
+    throw new StorageError(`ORRERY_DATABASE_SCHEMA (${JSON.stringify(options.schema)}) is not supported on PGlite: each service has its own data directory; unset it, or set DATABASE_URL`);
+  }
+  return openPGliteDatabase(options);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import type { Database } from "./database.js";
+import { channelIn } from "./database-schema.js";
 import type { PostgresListener } from "./postgres-listener.js";
 import type { StorageLogger } from "./storage-logger.js";
 
@@ -27,7 +28,7 @@ export interface FeedSignal {
 /** Creates the feed signal of one database. */
 /** `channel` (default {@link FEED_CHANNEL}) lets another kind of change (timers) have a signal of its own. */
 export function createFeedSignal(database: Database, options: { logger?: StorageLogger; notifyEveryMs?: number; channel?: string } = {}): FeedSignal {
-  const channel = options.channel ?? FEED_CHANNEL;
+  const channel = channelIn(database.schema, options.channel ?? FEED_CHANNEL);
   const listeners = new Set<() => void>();
   const self = randomBytes(6).toString("hex");
   const notifyEveryMs = options.notifyEveryMs ?? 20;

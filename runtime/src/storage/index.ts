@@ -3,6 +3,7 @@
 
 export { openDatabase } from "./database.js";
 export type { Database, DatabaseCapabilities, DatabaseOptions } from "./database.js";
+export { channelIn, checkSchemaName } from "./database-schema.js";
 export type { StorageLogger } from "./storage-logger.js";
 export { migrateToLatest } from "./migrations/migrate-to-latest.js";
 export type { MigrationSummary } from "./migrations/migrate-to-latest.js";

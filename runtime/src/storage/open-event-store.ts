@@ -14,7 +14,7 @@ import type { StorageLogger } from "./storage-logger.js";
 /** The settings {@link openEventStore} reads. */
 export type EventStoreConfig = Pick<
   RuntimeConfig,
-  "databaseUrl" | "dataDir" | "dbPoolSize" | "dbStatementTimeoutMs" | "storageWaitMs" | "maxPendingAppends"
+  "databaseUrl" | "databaseSchema" | "dataDir" | "dbPoolSize" | "dbStatementTimeoutMs" | "storageWaitMs" | "maxPendingAppends"
 >;
 
 /** An open, migrated database, the event journal and the key-value store over it (sharing one health), and the signal their commits give the feeds' readers. */
@@ -33,8 +33,8 @@ export interface EventStore {
 export async function openEventStore(config: EventStoreConfig, logger: StorageLogger, observer?: JournalObserver): Promise<EventStore> {
   const database = await openDatabase(
     config.databaseUrl !== undefined
-      ? { url: config.databaseUrl, logger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
-      : { dataDir: config.dataDir === "memory:" ? undefined : config.dataDir, logger },
+      ? { url: config.databaseUrl, schema: config.databaseSchema, logger, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs }
+      : { dataDir: config.dataDir === "memory:" ? undefined : config.dataDir, schema: config.databaseSchema, logger },
   );
   try {
     await migrateToLatest(database);
@@ -50,7 +50,9 @@ export async function openEventStore(config: EventStoreConfig, logger: StorageLo
 }
 
 /** Where the events are kept, for the "serving" line: the URL without its credentials, or PGlite's directory. */
-export function describeEventStore(config: Pick<RuntimeConfig, "databaseUrl" | "dataDir">): string {
-  if (config.databaseUrl !== undefined) return `PostgreSQL at ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//")}`;
+export function describeEventStore(config: Pick<RuntimeConfig, "databaseUrl" | "databaseSchema" | "dataDir">): string {
+  if (config.databaseUrl !== undefined) {
+    return `PostgreSQL at ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//")}${config.databaseSchema === undefined ? "" : `, schema ${config.databaseSchema}`}`;
+  }
   return config.dataDir === "memory:" ? "PGlite in memory" : `PGlite in ${config.dataDir}`;
 }

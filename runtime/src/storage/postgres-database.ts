@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { randomBytes } from "node:crypto";
 import type { Database, DatabaseOptions } from "./database.js";
+import { checkSchemaName, ensureSchema, searchPathOption } from "./database-schema.js";
 import type { OrreryTables } from "./orrery-tables.js";
 import { listenOnPostgres } from "./postgres-listener.js";
 import { createPostgresSessions } from "./postgres-sessions.js";
@@ -26,6 +27,9 @@ const urlHint = "check DATABASE_URL (postgres://user:password@host:port/database
  */
 export async function openPostgresDatabase(options: DatabaseOptions & { url: string }): Promise<Database> {
   const target = describeTarget(options.url);
+  const { schema } = options;
+  const schemaProblem = schema === undefined ? undefined : checkSchemaName(schema);
+  if (schemaProblem !== undefined) throw new StorageError(`ORRERY_DATABASE_SCHEMA: ${schemaProblem}`);
   const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
   const sessions = createPostgresSessions({
     prefix: `orrery ${process.pid}.${randomBytes(2).toString("hex")}`,
@@ -44,6 +48,8 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    // Set at connect time, so no pooled connection ever sees another schema's tables.
+    ...(schema !== undefined && { options: searchPathOption(schema) }),
   });
   // Idle connections report here too; each one's own listener has logged it already.
   pool.on("error", () => {});
@@ -66,6 +72,14 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     await db.destroy();
     throw new StorageError(`PostgreSQL at ${target} is version ${version}; Orrery needs PostgreSQL 13 or later`);
   }
+  if (schema !== undefined) {
+    try {
+      await ensureSchema(db, schema);
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw new StorageError(`could not create schema ${JSON.stringify(schema)} (ORRERY_DATABASE_SCHEMA) in PostgreSQL at ${target}: ${describeError(error)}; create it, or grant CREATE on the database`, { cause: error });
+    }
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -73,6 +87,7 @@ export async function openPostgresDatabase(options: DatabaseOptions & { url: str
     dialect: "postgres",
     capabilities: { concurrentTransactions: true, listenNotify: true, exclusiveWriter: false },
     target,
+    ...(schema !== undefined && { schema }),
     inDoubtSession: sessions.inDoubtSession,
     endSession: (session, until) => sessions.endSession(db, session, until),
     async probe() {

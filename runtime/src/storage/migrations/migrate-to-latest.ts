@@ -70,6 +70,8 @@ export async function migrateToLatest(database: Database): Promise<MigrationSumm
     provider,
     migrationTableName: "orrery_migration",
     migrationLockTableName: "orrery_migration_lock",
+    // Kysely looks its tables up by name across schemas: name ours, or another service's in public would be taken for it.
+    ...(database.schema !== undefined && { migrationTableSchema: database.schema }),
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
