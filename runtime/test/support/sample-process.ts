@@ -1,10 +1,10 @@
-// A sample's server (its src/main.ts) as a separate process, so tests can
-// SIGKILL it; shared by the samples' tests.
+// A sample's server (its src/main.ts, or another script of it) as a separate
+// process, so tests can SIGKILL it; shared by the samples' tests.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 
-/** A running `src/main.ts` process. */
+/** A running sample server process. */
 export interface ServerProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -14,10 +14,13 @@ export interface ServerProcess {
   readonly exited: Promise<number | NodeJS.Signals>;
 }
 
-/** Starts the server of the sample in `sampleDir` on a free port and waits until /readyz answers 200. */
-export async function startSampleProcess(sampleDir: string, env: Record<string, string | undefined>, port?: number): Promise<ServerProcess> {
+/**
+ * Starts the server of the sample in `sampleDir` (`script`, by default
+ * src/main.ts) on a free port (PORT) and waits until /readyz answers 200.
+ */
+export async function startSampleProcess(sampleDir: string, env: Record<string, string | undefined>, port?: number, script = "src/main.ts"): Promise<ServerProcess> {
   port ??= await freePort();
-  const child = spawn(process.execPath, ["--conditions=orrery-source", "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--conditions=orrery-source", "--import", "tsx", script], {
     cwd: sampleDir,
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],

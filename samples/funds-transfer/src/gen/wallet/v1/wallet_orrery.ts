@@ -40,14 +40,14 @@ export interface WalletHandlers extends EventSourcedEntityBehavior<Wallet$1, Wal
   createWallet(state: Wallet$1, command: CreateWalletRequest, ctx: WalletContext): HandlerResult<Balance, Wallet$1, WalletEvent>;
 
   /**
-   * Adds money.
+   * Adds money; only the transfer service may.
    *
    * @generated from rpc wallet.v1.WalletService.Deposit
    */
   deposit(state: Wallet$1, command: DepositRequest, ctx: WalletContext): HandlerResult<Balance, Wallet$1, WalletEvent>;
 
   /**
-   * Takes money out; FAILED_PRECONDITION beyond the balance.
+   * Takes money out; FAILED_PRECONDITION beyond the balance; only the transfer service may.
    *
    * @generated from rpc wallet.v1.WalletService.Withdraw
    */

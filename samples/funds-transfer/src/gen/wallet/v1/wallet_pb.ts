@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wallet/v1/wallet.proto.
  */
 export const file_wallet_v1_wallet: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YWxsZXQvdjEvd2FsbGV0LnByb3RvEgl3YWxsZXQudjEiPQoGV2FsbGV0EhEKCXdhbGxldF9pZBgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg8KB2NyZWF0ZWQYAyABKAgiLQoHQmFsYW5jZRIRCgl3YWxsZXRfaWQYASABKAkSDwoHYmFsYW5jZRgCIAEoAyJcChNDcmVhdGVXYWxsZXRSZXF1ZXN0EiMKCXdhbGxldF9pZBgBIAEoCUIQukgHcgUQARiAAbKfGQIIARIgCg9pbml0aWFsX2JhbGFuY2UYAiABKANCB7pIBCICKAAiTgoORGVwb3NpdFJlcXVlc3QSIwoJd2FsbGV0X2lkGAEgASgJQhC6SAdyBRABGIABsp8ZAggBEhcKBmFtb3VudBgCIAEoA0IHukgEIgIgACJPCg9XaXRoZHJhd1JlcXVlc3QSIwoJd2FsbGV0X2lkGAEgASgJQhC6SAdyBRABGIABsp8ZAggBEhcKBmFtb3VudBgCIAEoA0IHukgEIgIgACI4ChFHZXRCYWxhbmNlUmVxdWVzdBIjCgl3YWxsZXRfaWQYASABKAlCELpIB3IFEAEYgAGynxkCCAEiKAoNV2FsbGV0Q3JlYXRlZBIXCg9pbml0aWFsX2JhbGFuY2UYASABKAMiGwoJRGVwb3NpdGVkEg4KBmFtb3VudBgBIAEoAyIbCglXaXRoZHJhd24SDgoGYW1vdW50GAEgASgDMuEDCg1XYWxsZXRTZXJ2aWNlEmMKDENyZWF0ZVdhbGxldBIeLndhbGxldC52MS5DcmVhdGVXYWxsZXRSZXF1ZXN0GhIud2FsbGV0LnYxLkJhbGFuY2UiH4LT5JMCGToBKiIUL3dhbGxldHMve3dhbGxldF9pZH0SYQoHRGVwb3NpdBIZLndhbGxldC52MS5EZXBvc2l0UmVxdWVzdBoSLndhbGxldC52MS5CYWxhbmNlIieC0+STAiE6ASoiHC93YWxsZXRzL3t3YWxsZXRfaWR9OmRlcG9zaXQSZAoIV2l0aGRyYXcSGi53YWxsZXQudjEuV2l0aGRyYXdSZXF1ZXN0GhIud2FsbGV0LnYxLkJhbGFuY2UiKILT5JMCIjoBKiIdL3dhbGxldHMve3dhbGxldF9pZH06d2l0aGRyYXcSZQoKR2V0QmFsYW5jZRIcLndhbGxldC52MS5HZXRCYWxhbmNlUmVxdWVzdBoSLndhbGxldC52MS5CYWxhbmNlIiWQAgGqnxkCCAGC0+STAhYSFC93YWxsZXRzL3t3YWxsZXRfaWR9Gjuinxk3CjUKBndhbGxldBIGV2FsbGV0Gg1XYWxsZXRDcmVhdGVkGglEZXBvc2l0ZWQaCVdpdGhkcmF3bmIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_orrery_v1_options]);
+  fileDesc("ChZ3YWxsZXQvdjEvd2FsbGV0LnByb3RvEgl3YWxsZXQudjEiPQoGV2FsbGV0EhEKCXdhbGxldF9pZBgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg8KB2NyZWF0ZWQYAyABKAgiLQoHQmFsYW5jZRIRCgl3YWxsZXRfaWQYASABKAkSDwoHYmFsYW5jZRgCIAEoAyJcChNDcmVhdGVXYWxsZXRSZXF1ZXN0EiMKCXdhbGxldF9pZBgBIAEoCUIQukgHcgUQARiAAbKfGQIIARIgCg9pbml0aWFsX2JhbGFuY2UYAiABKANCB7pIBCICKAAiTgoORGVwb3NpdFJlcXVlc3QSIwoJd2FsbGV0X2lkGAEgASgJQhC6SAdyBRABGIABsp8ZAggBEhcKBmFtb3VudBgCIAEoA0IHukgEIgIgACJPCg9XaXRoZHJhd1JlcXVlc3QSIwoJd2FsbGV0X2lkGAEgASgJQhC6SAdyBRABGIABsp8ZAggBEhcKBmFtb3VudBgCIAEoA0IHukgEIgIgACI4ChFHZXRCYWxhbmNlUmVxdWVzdBIjCgl3YWxsZXRfaWQYASABKAlCELpIB3IFEAEYgAGynxkCCAEiKAoNV2FsbGV0Q3JlYXRlZBIXCg9pbml0aWFsX2JhbGFuY2UYASABKAMiGwoJRGVwb3NpdGVkEg4KBmFtb3VudBgBIAEoAyIbCglXaXRoZHJhd24SDgoGYW1vdW50GAEgASgDMqUECg1XYWxsZXRTZXJ2aWNlEmMKDENyZWF0ZVdhbGxldBIeLndhbGxldC52MS5DcmVhdGVXYWxsZXRSZXF1ZXN0GhIud2FsbGV0LnYxLkJhbGFuY2UiH4LT5JMCGToBKiIUL3dhbGxldHMve3dhbGxldF9pZH0SggEKB0RlcG9zaXQSGS53YWxsZXQudjEuRGVwb3NpdFJlcXVlc3QaEi53YWxsZXQudjEuQmFsYW5jZSJIqp8ZHSIbChBzZXJ2aWNlOnRyYW5zZmVyCgdjbHVzdGVygtPkkwIhOgEqIhwvd2FsbGV0cy97d2FsbGV0X2lkfTpkZXBvc2l0EoUBCghXaXRoZHJhdxIaLndhbGxldC52MS5XaXRoZHJhd1JlcXVlc3QaEi53YWxsZXQudjEuQmFsYW5jZSJJqp8ZHSIbChBzZXJ2aWNlOnRyYW5zZmVyCgdjbHVzdGVygtPkkwIiOgEqIh0vd2FsbGV0cy97d2FsbGV0X2lkfTp3aXRoZHJhdxJlCgpHZXRCYWxhbmNlEhwud2FsbGV0LnYxLkdldEJhbGFuY2VSZXF1ZXN0GhIud2FsbGV0LnYxLkJhbGFuY2UiJZACAaqfGQIIAYLT5JMCFhIUL3dhbGxldHMve3dhbGxldF9pZH0aO6KfGTcKNQoGd2FsbGV0EgZXYWxsZXQaDVdhbGxldENyZWF0ZWQaCURlcG9zaXRlZBoJV2l0aGRyYXduYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_orrery_v1_options]);
 
 /**
  * A wallet, as the entity keeps it.
@@ -224,6 +224,9 @@ export const WithdrawnSchema: GenMessage<Withdrawn> = /*@__PURE__*/
 /**
  * The wallet API. Every request names its wallet by `wallet_id`; every method
  * but CreateWallet answers NOT_FOUND for a wallet that was never created.
+ * Money moves only through the transfer service: Deposit and Withdraw refuse
+ * calls from the internet (PERMISSION_DENIED) and accept only calls signed as
+ * service:transfer with the project's ORRERY_CLUSTER_SECRET.
  *
  * @generated from service wallet.v1.WalletService
  */
@@ -239,7 +242,7 @@ export const WalletService: GenService<{
     output: typeof BalanceSchema;
   },
   /**
-   * Adds money.
+   * Adds money; only the transfer service may.
    *
    * @generated from rpc wallet.v1.WalletService.Deposit
    */
@@ -249,7 +252,7 @@ export const WalletService: GenService<{
     output: typeof BalanceSchema;
   },
   /**
-   * Takes money out; FAILED_PRECONDITION beyond the balance.
+   * Takes money out; FAILED_PRECONDITION beyond the balance; only the transfer service may.
    *
    * @generated from rpc wallet.v1.WalletService.Withdraw
    */

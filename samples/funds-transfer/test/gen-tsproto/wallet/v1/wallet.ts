@@ -856,6 +856,9 @@ export const Withdrawn: MessageFns<Withdrawn> = {
 /**
  * The wallet API. Every request names its wallet by `wallet_id`; every method
  * but CreateWallet answers NOT_FOUND for a wallet that was never created.
+ * Money moves only through the transfer service: Deposit and Withdraw refuse
+ * calls from the internet (PERMISSION_DENIED) and accept only calls signed as
+ * service:transfer with the project's ORRERY_CLUSTER_SECRET.
  */
 export type WalletServiceService = typeof WalletServiceService;
 export const WalletServiceService = {
@@ -869,7 +872,7 @@ export const WalletServiceService = {
     responseSerialize: (value: Balance): Buffer => Buffer.from(Balance.encode(value).finish()),
     responseDeserialize: (value: Buffer): Balance => Balance.decode(value),
   },
-  /** Adds money. */
+  /** Adds money; only the transfer service may. */
   deposit: {
     path: "/wallet.v1.WalletService/Deposit" as const,
     requestStream: false as const,
@@ -879,7 +882,7 @@ export const WalletServiceService = {
     responseSerialize: (value: Balance): Buffer => Buffer.from(Balance.encode(value).finish()),
     responseDeserialize: (value: Buffer): Balance => Balance.decode(value),
   },
-  /** Takes money out; FAILED_PRECONDITION beyond the balance. */
+  /** Takes money out; FAILED_PRECONDITION beyond the balance; only the transfer service may. */
   withdraw: {
     path: "/wallet.v1.WalletService/Withdraw" as const,
     requestStream: false as const,
@@ -904,9 +907,9 @@ export const WalletServiceService = {
 export interface WalletServiceServer extends UntypedServiceImplementation {
   /** Creates a wallet with an initial balance; ALREADY_EXISTS when it exists. */
   createWallet: handleUnaryCall<CreateWalletRequest, Balance>;
-  /** Adds money. */
+  /** Adds money; only the transfer service may. */
   deposit: handleUnaryCall<DepositRequest, Balance>;
-  /** Takes money out; FAILED_PRECONDITION beyond the balance. */
+  /** Takes money out; FAILED_PRECONDITION beyond the balance; only the transfer service may. */
   withdraw: handleUnaryCall<WithdrawRequest, Balance>;
   /** The balance. */
   getBalance: handleUnaryCall<GetBalanceRequest, Balance>;
@@ -929,7 +932,7 @@ export interface WalletServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Balance) => void,
   ): ClientUnaryCall;
-  /** Adds money. */
+  /** Adds money; only the transfer service may. */
   deposit(request: DepositRequest, callback: (error: ServiceError | null, response: Balance) => void): ClientUnaryCall;
   deposit(
     request: DepositRequest,
@@ -942,7 +945,7 @@ export interface WalletServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Balance) => void,
   ): ClientUnaryCall;
-  /** Takes money out; FAILED_PRECONDITION beyond the balance. */
+  /** Takes money out; FAILED_PRECONDITION beyond the balance; only the transfer service may. */
   withdraw(
     request: WithdrawRequest,
     callback: (error: ServiceError | null, response: Balance) => void,
