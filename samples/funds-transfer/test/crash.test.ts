@@ -22,7 +22,7 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 10_0
 
 for (const dialect of ["PGlite", "PostgreSQL"] as const) {
   describe(`the transfer service killed with SIGKILL between the withdraw and the deposit, on ${dialect}`, function () {
-    this.timeout(120_000);
+    this.timeout(180_000); // starting a process took 25 s on a loaded machine
     let storage: FundsStorage;
     let proxy: TcpProxy;
     let walletPort: number;
@@ -35,10 +35,12 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
     before(async () => {
       storage = await fundsStorage(dialect);
       [walletPort, transferPort] = [await freePort(), await freePort()];
-      walletServer = await startWallet(storage, {}, walletPort);
       proxy = await startTcpProxy({ host: "127.0.0.1", port: walletPort });
       // The transfer service reaches the wallet service only through the proxy.
-      transferServer = await startTransfer(storage, `http://127.0.0.1:${proxy.port}`, {}, transferPort);
+      [walletServer, transferServer] = await Promise.all([
+        startWallet(storage, {}, walletPort),
+        startTransfer(storage, `http://127.0.0.1:${proxy.port}`, {}, transferPort),
+      ]);
       await wallets().createWallet({ walletId: "from", initialBalance: 1_000n });
       await wallets().createWallet({ walletId: "to", initialBalance: 0n });
       // One transfer first, so the transfer service has found the wallet service.

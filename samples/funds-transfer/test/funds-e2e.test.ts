@@ -7,7 +7,7 @@ import type { Client } from "@connectrpc/connect";
 import { TransferStatus } from "../src/gen/transfer/v1/transfer_pb.js";
 import type { TransferService } from "../src/gen/transfer/v1/transfer_pb.js";
 import type { WalletService } from "../src/gen/wallet/v1/wallet_pb.js";
-import { balances, fundsStorage, startTransfer, startWallet, stop, transferClient, transferReaches, walletClient } from "./support/funds-processes.js";
+import { balances, freePort, fundsStorage, startTransfer, startWallet, stop, transferClient, transferReaches, walletClient } from "./support/funds-processes.js";
 import type { FundsStorage, ServerProcess } from "./support/funds-processes.js";
 
 const APPROVAL_TIMEOUT_MS = 3_000;
@@ -24,7 +24,7 @@ async function rejectsWith(call: Promise<unknown>, code: Code, message: RegExp):
 
 for (const dialect of ["PGlite", "PostgreSQL"] as const) {
   describe(`the funds-transfer services in two processes, on ${dialect}`, function () {
-    this.timeout(60_000);
+    this.timeout(180_000); // starting a process took 25 s on a loaded machine
     let storage: FundsStorage;
     let walletServer: ServerProcess;
     let transferServer: ServerProcess;
@@ -34,8 +34,11 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
 
     before(async () => {
       storage = await fundsStorage(dialect);
-      walletServer = await startWallet(storage);
-      transferServer = await startTransfer(storage, walletServer.url, { TRANSFER_APPROVAL_TIMEOUT_MS: String(APPROVAL_TIMEOUT_MS) });
+      const walletPort = await freePort();
+      [walletServer, transferServer] = await Promise.all([
+        startWallet(storage, {}, walletPort),
+        startTransfer(storage, `http://127.0.0.1:${walletPort}`, { TRANSFER_APPROVAL_TIMEOUT_MS: String(APPROVAL_TIMEOUT_MS) }),
+      ]);
       wallets = walletClient(walletServer.url);
       asTransfer = walletClient(walletServer.url, "service:transfer");
       transfers = transferClient(transferServer.url);
