@@ -37,7 +37,7 @@ export async function fundsStorage(dialect: "PGlite" | "PostgreSQL"): Promise<Fu
   const storage = await freshStorageOn(dialect);
   return {
     label: storage.label,
-    env: (name) =>
+    env: (name): Record<string, string> =>
       storage.databaseUrl === undefined
         ? { DATABASE_URL: "", ORRERY_DATA_DIR: path.join(storage.dataDir, name) }
         : { DATABASE_URL: storage.databaseUrl, ORRERY_DATABASE_SCHEMA: `funds_${name}`, ORRERY_DATA_DIR: path.join(storage.dataDir, name) },
