@@ -72,7 +72,7 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
       proxy.deafen();
       await transfers().startTransfer({ transferId: "t-stopped", fromWalletId: "from", toWalletId: "to", amount: 300n });
       await eventually("the withdraw is applied", async () => (await balances(wallets(), ["from"]))[0] === 399n);
-      await new Promise((r) => setTimeout(r, 200)); // its answer has left the wallet service
+      await new Promise((r) => setTimeout(r, 500)); // its answer has left the wallet service (it is sent on the commit GetBalance saw)
       // The wallet service stops (SIGSTOP): the held answer reaches the transfer, which
       // records WITHDRAWN; its deposit reaches the stopped process and hangs there.
       walletServer!.child.kill("SIGSTOP");
