@@ -62,7 +62,7 @@ describe("EntityHost", () => {
     const deadline = started + 500;
     const first = host.invoke(add, "silent", create(AddRequestSchema, { counterId: "silent", amount: 1 } as never), { deadline }).catch((e: unknown) => e);
     const second = host.invoke(add, "silent", create(AddRequestSchema, { counterId: "silent", amount: 10 } as never), { deadline }).catch((e: unknown) => e);
-    const [a, b] = (await Promise.all([first, second])) as ConnectError[];
+    const [a, b] = (await Promise.all([first, second])) as [ConnectError, ConnectError];
     const ms = performance.now() - started;
     assert.ok(ms < 500 && ms >= 400, `answered after ${ms} ms, the deadline being 500 ms`);
     assert.equal(a.code, Code.Unavailable);
