@@ -14,7 +14,7 @@ for (const setup of testDatabases()) {
     after(() => test?.dispose());
 
     it("creates the journal tables, then finds nothing to do", async () => {
-      assert.deepEqual(await migrateToLatest(test.database), { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys", "0006_view_tables", "0007_key_value_idempotency", "0008_timers"] });
+      assert.deepEqual(await migrateToLatest(test.database), { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys", "0006_view_tables", "0007_key_value_idempotency", "0008_timers", "0009_workflow_wake"] });
       assert.deepEqual(await migrateToLatest(test.database), { applied: [] });
 
       const tables = await test.database.db.introspection.getTables();
@@ -58,7 +58,7 @@ for (const setup of testDatabases()) {
         try {
           const handles = await Promise.all([fresh.database, fresh.reopen(), fresh.reopen(), fresh.reopen()]);
           const results = await Promise.all(handles.map((handle) => migrateToLatest(handle)));
-          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 8]);
+          assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 9]);
           const { rows } = await sql<{ n: number }>`select count(*) as n from orrery_migration`.execute(fresh.database.db);
           assert.equal(rows[0]?.n, 8);
         } finally {
@@ -77,7 +77,7 @@ for (const setup of testDatabases()) {
           await new Promise((resolve) => setTimeout(resolve, 300));
           assert.equal(settled, false, "the migrator must wait while another session holds the lock");
           await holder.query(`select pg_advisory_unlock(${kyselyMigrationLockId})`);
-          assert.deepEqual(await migrating, { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys", "0006_view_tables", "0007_key_value_idempotency", "0008_timers"] });
+          assert.deepEqual(await migrating, { applied: ["0001_event_journal", "0002_cluster", "0003_key_value_state", "0004_projection_offsets", "0005_idempotency_keys", "0006_view_tables", "0007_key_value_idempotency", "0008_timers", "0009_workflow_wake"] });
         } finally {
           await holder.end();
           await fresh.dispose();
