@@ -60,7 +60,7 @@ for (const setup of testDatabases()) {
           const results = await Promise.all(handles.map((handle) => migrateToLatest(handle)));
           assert.deepEqual(results.map((result) => result.applied.length).sort(), [0, 0, 0, 9]);
           const { rows } = await sql<{ n: number }>`select count(*) as n from orrery_migration`.execute(fresh.database.db);
-          assert.equal(rows[0]?.n, 8);
+          assert.equal(rows[0]?.n, 9);
         } finally {
           await fresh.dispose();
         }
