@@ -1,4 +1,5 @@
 import type { DescMessage, DescService, Registry } from "@bufbuild/protobuf";
+import { readClaimsMessage } from "./access-options.js";
 import type { EntityMethodModel, Fail } from "./entity-methods.js";
 import { entityBaseName, kebab, lookupMessage, readEntityMethods } from "./entity-methods.js";
 import type { KeyValueEntityOptions } from "./gen/orrery/v1/options_pb.js";
@@ -14,6 +15,8 @@ export interface KeyValueEntityModel {
   readonly baseName: string;
   readonly state: DescMessage;
   readonly methods: readonly EntityMethodModel[];
+  /** The message `(orrery.v1.service).claims` names: the type of the handlers' `ctx.principal.claims`. */
+  readonly claims: DescMessage | undefined;
 }
 
 const optionPath = "(orrery.v1.component).key_value_entity";
@@ -46,6 +49,7 @@ export function readKeyValueEntity(
     state = lookupMessage(service, registry, `${optionPath}.state`, options.state, fail);
   }
   const methods = readEntityMethods(service, "a key-value entity", behaviorMembers, registry, fail);
+  const claims = readClaimsMessage(service, true, registry, fail);
   if (!ok || state === undefined) return undefined;
-  return { kind: "key-value-entity", service, type, baseName: entityBaseName(service), state, methods };
+  return { kind: "key-value-entity", service, type, baseName: entityBaseName(service), state, methods, claims };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { OrreryCodegenError, pluginVersion } from "../src/index.js";
-import { compileProtos, generate, generateError } from "./compile-protos.js";
+import { assertBlock, compileProtos, generate, generateError } from "./compile-protos.js";
 
 /** A proto file `v/<name>.proto` (package v.<name>) with one entity service; parts replace the defaults. */
 function entityFile(name: string, parts: { option?: string; rpcs?: string; messages?: string } = {}): [string, string] {
@@ -58,6 +58,12 @@ const files = Object.fromEntries([
       'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { read_only: true jwt: { require_bearer_token: true required_claims: { name: "scope" values: "read" } } }; }',
     ].join("\n  "),
   }),
+  entityFile("claims_typed", {
+    rpcs: 'option (orrery.v1.service) = { claims: "Claims" };\n  rpc Add(AddRequest) returns (Cart);',
+    messages: "message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }\nmessage Claims { bool email_verified = 1; }",
+  }),
+  entityFile("claims_not_found", { rpcs: 'option (orrery.v1.service) = { claims: "Claim" };\n  rpc Add(AddRequest) returns (Cart);', messages: "message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }\nmessage Claims {}" }),
+  entityFile("claims_enum", { rpcs: 'option (orrery.v1.service) = { claims: "Status" };\n  rpc Add(AddRequest) returns (Cart);' }),
   entityFile("bad_access_options", {
     rpcs: [
       'option (orrery.v1.service) = { acl: { allow: ["internets"] } };',
@@ -360,6 +366,19 @@ describe("protoc-gen-orrery", () => {
         "service v.access_not_served.CartConsumer, option (orrery.v1.service).acl: acl governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
         "service v.access_not_served.CartConsumer, rpc OnAdded, option (orrery.v1.method).jwt: jwt governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
         "service v.access_not_served.CartsView, rpc OnAdded, option (orrery.v1.method).rate_limit: rate_limit governs calls from the wire, and a view's update rpcs are not served there. Fix: remove it",
+      ]);
+    });
+
+    it("types the principal's claims in the command context as the message (orrery.v1.service).claims names, and passes its schema to the runtime", () => {
+      const out = generate(set, ["v/claims_typed.proto"]).get("v/claims_typed_orrery.ts");
+      assertBlock(out, "export type CartContext = CommandContext<Cart$1, CartEvent, Claims>;");
+      assertBlock(out, "    claims: ClaimsSchema,");
+    });
+
+    it("a claims message that does not resolve to a message, naming the file, the service and the option", () => {
+      assert.deepEqual([...problemsOf("claims_not_found"), ...problemsOf("claims_enum")].map((p) => p.replace(/:\d+:\d+:/, ":")), [
+        'v/claims_not_found.proto: service v.claims_not_found.CartService, option (orrery.v1.service).claims: message "Claim" not found (looked up v.claims_not_found.Claim, Claim); did you mean "Claims"? Fix: name a message declared in this file or one it imports (fully-qualified or relative to package v.claims_not_found)',
+        'v/claims_enum.proto: service v.claims_enum.CartService, option (orrery.v1.service).claims: "Status" names v.claims_enum.Status, which is an enum, not a message. Fix: name a message (fully-qualified or relative to package v.claims_enum)',
       ]);
     });
 

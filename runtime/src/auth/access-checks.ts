@@ -3,7 +3,7 @@
 // alike), before the entity is looked at: who the caller is (a signed
 // service or cluster node, else the internet), its bearer token, the method's
 // ACL, required claims and rate limit. The principal rides on to the handler.
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor } from "@connectrpc/connect";
 import { attachPrincipal } from "@orrery/sdk";
@@ -15,6 +15,7 @@ import { jwtProblems } from "./auth-config.js";
 import type { AuthConfig } from "./auth-config.js";
 import { CALLER_HEADER, createCallerCheck } from "./caller-signature.js";
 import { createRateLimiter } from "./rate-limiter.js";
+import { readClaims } from "./token-claims.js";
 import { createTokenVerifier, TokenRejected } from "./token-verifier.js";
 
 /** The client's IP address, in every call's context values (`req.contextValues.get(clientAddressKey)` in an interceptor). */
@@ -31,6 +32,8 @@ export interface AccessChecks {
 export interface AccessCheckOptions {
   /** The services served from the wire; other methods (health, the cluster's NodeService) are not checked here. */
   readonly services: readonly DescService[];
+  /** The claims message of each service that declares one (`(orrery.v1.service).claims`): its handlers see the token's claims as it. */
+  readonly claims?: ReadonlyMap<DescService, DescMessage>;
   readonly config: AuthConfig & { readonly clusterSecret: string | undefined };
 }
 
@@ -102,7 +105,19 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
     if (limit !== undefined && limit.by === "principal" && source !== "cluster") {
       throttle(policy, claims !== undefined ? `jwt ${String(claims["iss"])} ${subject ?? ""}` : source === "internet" ? address : source);
     }
-    attachPrincipal(req.header, { source, claims, subject });
+    const schema = claims === undefined ? undefined : options.claims?.get(req.method.parent);
+    if (schema === undefined) {
+      attachPrincipal(req.header, { source, claims, subject });
+    } else {
+      let typed;
+      try {
+        typed = readClaims(schema, claims!);
+      } catch (error) {
+        if (!(error instanceof TokenRejected)) throw error;
+        throw refused(policy, Code.Unauthenticated, error.reason, bearer("invalid_token", error.reason));
+      }
+      attachPrincipal(req.header, { source, claims: typed, token: claims, subject });
+    }
     return next(req);
   };
 
