@@ -4,7 +4,7 @@
 // service or cluster node, else the internet), its bearer token, the method's
 // ACL, required claims and rate limit. The principal rides on to the handler.
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor } from "@connectrpc/connect";
 import { attachPrincipal } from "@orrery/sdk";
 import type { IncomingMessage } from "node:http";
@@ -14,12 +14,10 @@ import type { AccessPolicy } from "./access-policy.js";
 import { jwtProblems } from "./auth-config.js";
 import type { AuthConfig } from "./auth-config.js";
 import { CALLER_HEADER, createCallerCheck } from "./caller-signature.js";
+import { clientAddressKey, createClientAddress, trustedProxyProblems } from "./client-address.js";
 import { createRateLimiter } from "./rate-limiter.js";
 import { readClaims } from "./token-claims.js";
 import { createTokenVerifier, TokenRejected } from "./token-verifier.js";
-
-/** The client's IP address, in every call's context values (`req.contextValues.get(clientAddressKey)` in an interceptor). */
-export const clientAddressKey = createContextKey<string | undefined>(undefined, { description: "the client's IP address" });
 
 /** The interceptor and context values of {@link createAccessChecks}. */
 export interface AccessChecks {
@@ -44,13 +42,14 @@ export interface AccessCheckOptions {
  */
 export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
   const { config } = options;
-  const problems = jwtProblems(config, "code");
+  const problems = [...jwtProblems(config, "code"), ...trustedProxyProblems(config.trustedProxies, "trustedProxies")];
   if (problems.length > 0) throw new Error(`invalid token settings:\n  ${problems.join("\n  ")}`);
   const policies = new Map<DescMethod, AccessPolicy>();
   for (const service of options.services) for (const method of service.methods) policies.set(method, accessPolicy(method, config));
   const verifier = createTokenVerifier(config);
   const callers = createCallerCheck(config.clusterSecret);
   const limiter = createRateLimiter();
+  const clientAddress = createClientAddress(config.trustedProxies);
 
   const interceptor: Interceptor = (next) => async (req) => {
     const policy = policies.get(req.method);
@@ -136,7 +135,7 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
     interceptor,
     contextValues(req) {
       const values = createContextValues();
-      values.set(clientAddressKey, req.socket?.remoteAddress);
+      values.set(clientAddressKey, clientAddress(req));
       return values;
     },
   };

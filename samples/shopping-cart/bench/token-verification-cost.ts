@@ -4,9 +4,10 @@
 // (GetCart with a token against GetCart without, srv µs/call) is in
 // side-by-side.ts; this one has no transport or entity around it.
 import { createTokenVerifier } from "../../../runtime/src/auth/token-verifier.js";
+import type { TokenVerifier } from "../../../runtime/src/auth/token-verifier.js";
 import type { AuthConfig } from "../../../runtime/src/auth/auth-config.js";
 import { createBenchIssuer } from "./bench-token.js";
-import type { BenchAlgorithm } from "./bench-token.js";
+import type { BenchAlgorithm, BenchIssuer } from "./bench-token.js";
 import { median } from "./latency-recorder.js";
 
 /** One algorithm's cost per verification. */
@@ -24,7 +25,7 @@ export async function measureTokenVerification(algorithms: readonly BenchAlgorit
   const costs: VerificationCost[] = [];
   for (const algorithm of algorithms) {
     const issuer = createBenchIssuer(algorithm);
-    const verifier = createTokenVerifier(configFor(issuer.serverEnv))!;
+    const verifier = verifierFor(issuer);
     const token = issuer.token("bench-user");
     const round = async (): Promise<number> => {
       const started = performance.now();
@@ -39,9 +40,10 @@ export async function measureTokenVerification(algorithms: readonly BenchAlgorit
   return costs;
 }
 
-/** The runtime's token settings for the bench issuer's server environment. */
-function configFor(env: Readonly<Record<string, string>>): AuthConfig {
-  return {
+/** The runtime's token verifier with the settings the bench gives its servers for `issuer`. */
+export function verifierFor(issuer: BenchIssuer): TokenVerifier {
+  const env = issuer.serverEnv;
+  const config: AuthConfig = {
     jwtIssuers: [env["ORRERY_JWT_ISSUER"]!],
     jwtAudiences: [],
     jwtPublicKey: env["ORRERY_JWT_PUBLIC_KEY"],
@@ -52,5 +54,7 @@ function configFor(env: Readonly<Record<string, string>>): AuthConfig {
     jwtJwksCooldownMs: 0,
     rateLimit: 0,
     rateLimitBy: "address",
+    trustedProxies: [],
   };
+  return createTokenVerifier(config)!;
 }

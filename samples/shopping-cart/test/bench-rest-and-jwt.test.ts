@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createTokenVerifier } from "../../../runtime/src/auth/token-verifier.js";
 import type { ScenarioResult, StorageRun } from "../bench/bench-report.js";
 import { BENCH_ISSUER, createBenchIssuer } from "../bench/bench-token.js";
 import { openH1Client } from "../bench/load-generator-h1.js";
 import type { UnaryCall } from "../bench/load-generator.js";
 import { scenarios } from "../bench/scenarios.js";
 import { sideBySide } from "../bench/side-by-side.js";
+import { verifierFor } from "../bench/token-verification-cost.js";
 
 describe("the bench's REST and JWT rows", () => {
   it("sends a REST call as its route's method and path, a JSON body only when there is one, and the call's headers", async () => {
@@ -53,15 +53,11 @@ describe("the bench's REST and JWT rows", () => {
   for (const algorithm of ["RS256", "ES256", "EdDSA"] as const) {
     it(`signs ${algorithm} tokens that the runtime's verifier accepts with the settings the bench gives the server`, async () => {
       const issuer = createBenchIssuer(algorithm);
-      const env = issuer.serverEnv;
-      const verifier = createTokenVerifier({
-        jwtIssuers: [env["ORRERY_JWT_ISSUER"]!], jwtAudiences: [], jwtPublicKey: env["ORRERY_JWT_PUBLIC_KEY"], jwtJwksUrl: undefined,
-        jwtAlgorithms: [env["ORRERY_JWT_ALGORITHMS"]!], jwtClockSkewS: 0, jwtJwksCacheMs: 0, jwtJwksCooldownMs: 0, rateLimit: 0, rateLimitBy: "address",
-      })!;
+      const verifier = verifierFor(issuer);
       const claims = await verifier.verify(issuer.token("bench-user"));
       assert.equal(claims.iss, BENCH_ISSUER);
       assert.equal(claims.sub, "bench-user");
-      await assert.rejects(verifier.verify(issuer.token("late", -60)), /expired/);
+      await assert.rejects(verifier.verify(issuer.token("late", -60)), /expired/); // beyond the 30 s clock skew
     });
   }
 
