@@ -36,15 +36,16 @@ export function checkServiceAccess(service: DescService, notServed: string | und
 
 /**
  * The message a service's `(orrery.v1.service).claims` names, or undefined
- * without one. `entity` says whether the service is an entity (whose command
- * context carries the claims); on any other component the option fails.
+ * without one. Only an entity's command context types its claims:
+ * `otherKind` names the service's kind when it is not an entity ("a view"),
+ * and the option then fails instead of being ignored.
  */
-export function readClaimsMessage(service: DescService, entity: boolean, registry: Registry, fail: Fail): DescMessage | undefined {
+export function readClaimsMessage(service: DescService, otherKind: string | undefined, registry: Registry, fail: Fail): DescMessage | undefined {
   const name = hasOption(service, serviceSettings) ? getOption(service, serviceSettings).claims.trim() : "";
   if (name === "") return undefined;
   const option = "(orrery.v1.service).claims";
-  if (!entity) {
-    fail({ option }, "claims type the principal in an entity's command context, and this component has none", "remove it, or read the claims in the entity the component calls");
+  if (otherKind !== undefined) {
+    fail({ option }, `claims are typed in the command context of an event-sourced or key-value entity only, not of ${otherKind}`, "remove it, or read the claims in an entity the component calls");
     return undefined;
   }
   return lookupMessage(service, registry, option, name, fail);

@@ -9,6 +9,8 @@ import type { KeyValueEntityModel } from "./key-value-entity-model.js";
 import type { ViewModel } from "./view-model.js";
 import { readView } from "./view-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
+import { readWorkflow } from "./workflow-model.js";
+import type { WorkflowModel } from "./workflow-model.js";
 import { checkServiceAccess, readClaimsMessage } from "./access-options.js";
 import { checkRouteConflicts } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
@@ -53,22 +55,22 @@ export function collectComponents(
       if (!hasOption(service, component)) continue;
       const { kind } = getOption(service, component);
       if (kind.case === undefined) {
-        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events } or key_value_entity { type, state } in the option");
+        report.add({ service, option: "(orrery.v1.component)" }, "the option declares no component kind", "set event_sourced_entity { type, state, events }, key_value_entity { type, state }, workflow { type, state }, view {} or consumer { source } in the option");
         continue;
       }
       const kindName = ComponentOptionsSchema.fields.find((f) => f.localName === kind.case)?.name ?? kind.case;
       const unsupported = unsupportedOption("ComponentOptions", kindName);
-      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "consumer" && kind.case !== "view")) {
+      if (unsupported !== undefined || (kind.case !== "eventSourcedEntity" && kind.case !== "keyValueEntity" && kind.case !== "workflow" && kind.case !== "consumer" && kind.case !== "view")) {
         report.add(
           { service, option: `(orrery.v1.component).${kindName}` },
-          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`,
+          `${kindName} is not supported yet by ${pluginName} ${pluginVersion}; only event_sourced_entity, key_value_entity, workflow, consumer and view are`,
           unsupported?.fix ?? "declare the service as an event_sourced_entity, a key_value_entity or a consumer",
         );
         continue;
       }
       const fail: Fail = (site, problem, fix) => report.add({ service, ...site }, problem, fix);
       checkServiceAccess(service, kind.case === "consumer" ? "a consumer's rpcs are not served there" : undefined, fail);
-      if (kind.case === "view" || kind.case === "consumer") readClaimsMessage(service, false, registry, fail);
+      if (kind.case === "view" || kind.case === "consumer") readClaimsMessage(service, kind.case === "view" ? "a view" : "a consumer", registry, fail);
       if (kind.case === "view") {
         const view = readView(service, kind.value, allFiles, registry, report);
         if (view !== undefined && !clashes(view)) {
@@ -95,7 +97,9 @@ export function collectComponents(
       }
       const entity = kind.case === "eventSourcedEntity"
         ? readEventSourcedEntity(service, kind.value, registry, report)
-        : readKeyValueEntity(service, kind.value, registry, report);
+        : kind.case === "workflow"
+          ? readWorkflow(service, kind.value, registry, report)
+          : readKeyValueEntity(service, kind.value, registry, report);
       if (entity === undefined) continue;
       if (clashes(entity)) continue;
       byFile.set(file, [...(byFile.get(file) ?? []), entity]);
@@ -108,4 +112,4 @@ export function collectComponents(
 }
 
 /** A validated component of any kind the plugin generates. */
-export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | ConsumerModel | ViewModel;
+export type ComponentModel = EventSourcedEntityModel | KeyValueEntityModel | WorkflowModel | ConsumerModel | ViewModel;

@@ -41,7 +41,7 @@ export function readEntityMethods(service: DescService, kindName: string, reserv
       fail({ method }, `the rpc is ${method.methodKind.replace("_", "-")}, but ${kindName}'s rpcs are unary`, "drop `stream` from the rpc, or move it to a view or another service");
     }
     if (reserved.has(method.localName)) {
-      fail({ method }, `the handler name ${method.localName} is taken by the entity's ${method.localName}() behaviour`, "rename the rpc");
+      fail({ method }, `the handler name ${method.localName} is taken by the ${kindName.replace(/^an? /, "")}'s own ${method.localName} member`, "rename the rpc");
     }
     const entityKey = readEntityKey(method, fail);
     rejectUnsupportedMethodOptions(method, fail);

@@ -67,7 +67,7 @@ export function readEventSourcedEntity(
     }
   }
   const methods = readEntityMethods(service, "an event-sourced entity", behaviorMembers, registry, fail);
-  const claims = readClaimsMessage(service, true, registry, fail);
+  const claims = readClaimsMessage(service, undefined, registry, fail);
   if (!ok || state === undefined) return undefined;
   return { kind: "event-sourced-entity", service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods, claims };
 }

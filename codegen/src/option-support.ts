@@ -12,7 +12,6 @@ export interface UnsupportedOption {
 
 /** Every option field that `buf generate` rejects with "not supported yet". */
 export const unsupportedOptions: readonly UnsupportedOption[] = [
-  { field: "ComponentOptions.workflow", fix: "declare the service as an event_sourced_entity or a key_value_entity, or leave out the option until this kind is supported" },
 ];
 
 /** The entry for `message.field` of orrery.v1, if that option is not supported yet. */

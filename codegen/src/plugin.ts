@@ -5,6 +5,7 @@ import { collectComponents } from "./collect-components.js";
 import { generateConsumer } from "./generate-consumer.js";
 import { generateEventSourcedEntity } from "./generate-event-sourced-entity.js";
 import { generateKeyValueEntity } from "./generate-key-value-entity.js";
+import { generateWorkflow } from "./generate-workflow.js";
 import { generateView } from "./generate-view.js";
 import { createProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
@@ -40,6 +41,7 @@ function generateTs(schema: Schema): void {
       if (i > 0) f.print();
       if (component.kind === "event-sourced-entity") generateEventSourcedEntity(f, component);
       else if (component.kind === "key-value-entity") generateKeyValueEntity(f, component);
+      else if (component.kind === "workflow") generateWorkflow(f, component);
       else if (component.kind === "consumer") generateConsumer(f, component);
       else generateView(f, component);
     }

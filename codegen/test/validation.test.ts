@@ -74,9 +74,28 @@ const files = Object.fromEntries([
   ["v/other_kinds.proto", `syntax = "proto3";
 package v.other_kinds;
 import "orrery/v1/options.proto";
-service FlowService { option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } }; }
+service FlowService {
+  option (orrery.v1.component) = { workflow: { type: " " state: "Empty" } };
+  rpc Steps(FlowRequest) returns (Empty);
+  rpc Watch(FlowRequest) returns (stream Empty);
+}
+message FlowRequest { string flow_id = 1 [(orrery.v1.field).entity_key = true]; }
 service ViewService { option (orrery.v1.component) = { view: {} }; }
 service NoKindService { option (orrery.v1.component) = {}; }
+message Empty {}`],
+  ["v/claims_elsewhere.proto", `syntax = "proto3";
+package v.claims_elsewhere;
+import "orrery/v1/options.proto";
+service FlowService {
+  option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } };
+  option (orrery.v1.service) = { claims: "Empty" };
+  rpc Start(FlowRequest) returns (Empty);
+}
+message FlowRequest { string flow_id = 1 [(orrery.v1.field).entity_key = true]; }
+service EmptyView {
+  option (orrery.v1.component) = { view: {} };
+  option (orrery.v1.service) = { claims: "Empty" };
+}
 message Empty {}`],
   ["v/kv_problems.proto", `syntax = "proto3";
 package v.kv_problems;
@@ -296,7 +315,7 @@ describe("protoc-gen-orrery", () => {
         'service v.kv_problems.BlankService, option (orrery.v1.component).key_value_entity.state: message "Customr" not found (looked up v.kv_problems.Customr, Customr); did you mean "Customer"?',
         "service v.kv_problems.NoStateService, option (orrery.v1.component).key_value_entity.state: no state message is named",
         "service v.kv_problems.CustomerService, rpc Watch: the rpc is server-streaming, but a key-value entity's rpcs are unary",
-        "service v.kv_problems.CustomerService, rpc InitialState: the handler name initialState is taken by the entity's initialState() behaviour",
+        "service v.kv_problems.CustomerService, rpc InitialState: the handler name initialState is taken by the key-value entity's own initialState member",
         "service v.kv_problems.CustomerService, rpc Get: request message v.kv_problems.NoKeyRequest has no field marked [(orrery.v1.field).entity_key = true]",
       ]);
       assert.match(problems[0]!, /Fix: set type to the stable name stored with the entity's state, e\.g\. type: "blank"/);
@@ -351,11 +370,12 @@ describe("protoc-gen-orrery", () => {
       assertProblem("same_base", /service v\.same_base\.CartService: its generated names \(Cart, CartHandlers, \.\.\.\) clash with those of service v\.same_base\.Cart in the same file/);
     });
 
-    it("the component kinds that are not supported yet, honestly, an empty view, and an option without a kind", () => {
+    it("a workflow's problems (no type, an rpc named after a member of its behaviour, a streaming rpc), an empty view, and an option without a kind", () => {
       const problems = problemsOf("other_kinds");
-      const unsupported = `is not supported yet by protoc-gen-orrery ${pluginVersion}; only event_sourced_entity, key_value_entity, consumer and view are`;
       assert.deepEqual(problems.map((p) => p.replace(/^v\/other_kinds\.proto:\d+:\d+: /, "").replace(/\. Fix: .*/, "")), [
-        `service v.other_kinds.FlowService, option (orrery.v1.component).workflow: workflow ${unsupported}`,
+        "service v.other_kinds.FlowService, option (orrery.v1.component).workflow.type: the workflow type is empty",
+        "service v.other_kinds.FlowService, rpc Steps: the handler name steps is taken by the workflow's own steps member",
+        "service v.other_kinds.FlowService, rpc Watch: the rpc is server-streaming, but a workflow's rpcs are unary",
         "service v.other_kinds.ViewService: the view has no update method, so its tables would stay empty",
         "service v.other_kinds.NoKindService, option (orrery.v1.component): the option declares no component kind",
       ]);
@@ -382,6 +402,14 @@ describe("protoc-gen-orrery", () => {
       ]);
     });
 
+    it("a claims message on a workflow or a view, whose contexts do not type claims, instead of ignoring it", () => {
+      const claims = problemsOf("claims_elsewhere").filter((p) => p.includes("(orrery.v1.service).claims")).map((p) => p.replace(/^v\/claims_elsewhere\.proto:\d+:\d+: /, ""));
+      assert.deepEqual(claims, [
+        "service v.claims_elsewhere.FlowService, option (orrery.v1.service).claims: claims are typed in the command context of an event-sourced or key-value entity only, not of a workflow. Fix: remove it, or read the claims in an entity the component calls",
+        "service v.claims_elsewhere.EmptyView, option (orrery.v1.service).claims: claims are typed in the command context of an event-sourced or key-value entity only, not of a view. Fix: remove it, or read the claims in an entity the component calls",
+      ]);
+    });
+
     it("access options (acl, jwt, rate_limit) naming an unknown principal, an empty issuer or claim, or an unknown rate-limit key", () => {
       assert.ok(generate(set, ["v/access_options.proto"]).size > 0);
       assert.deepEqual(problemsOf("bad_access_options").map((p) => p.replace(/^v\/bad_access_options\.proto:\d+:\d+: service v\.bad_access_options\.CartService/, "")), [
@@ -396,11 +424,11 @@ describe("protoc-gen-orrery", () => {
 
   it("reports every problem of a run together, one line each", () => {
     const problems = problemsOf("many_problems", "no_key", "other_kinds");
-    assert.equal(problems.length, 3 + 1 + 3, problems.join("\n"));
+    assert.equal(problems.length, 3 + 1 + 5, problems.join("\n"));
     assert.match(problems[0] ?? "", /^v\/many_problems\.proto:4:1: .*: the entity type is empty/);
     assert.match(problems[1] ?? "", /^v\/many_problems\.proto:4:1: .*: message "Gone" not found/);
     assert.match(problems[2] ?? "", /^v\/many_problems\.proto:6:39: .*rpc Watch: the rpc is server-streaming/);
     assert.match(problems[3] ?? "", /^v\/no_key\.proto:6:3: .*rpc Add: request message v\.no_key\.AddRequest has no field marked/);
-    assert.match(problems[6] ?? "", /^v\/other_kinds\.proto:6:1: .*the option declares no component kind/);
+    assert.match(problems[8] ?? "", /^v\/other_kinds\.proto:11:1: .*the option declares no component kind/);
   });
 });

@@ -1,5 +1,5 @@
 import type { Interceptor } from "@connectrpc/connect";
-import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, Timers, View } from "@orrery/sdk";
+import type { ComponentClient, Consumer, EventSourcedEntity, KeyValueEntity, Timers, View, Workflow } from "@orrery/sdk";
 import type { Logger } from "pino";
 import { createAccessChecks, signCallsAs } from "./auth/index.js";
 import { announceServing, stopWithDev } from "./cli/dev/dev-channel.js";
@@ -27,9 +27,11 @@ import { createFeedSignal, describeEventStore, openEventStore } from "./storage/
 import type { EventStore, FeedSignal } from "./storage/index.js";
 import { createTimerService, TIMER_CHANNEL } from "./timer/index.js";
 import type { TimerService } from "./timer/index.js";
+import { createWorkflowEngine, createWorkflowSweeper } from "./workflow/index.js";
+import type { WorkflowEngine, WorkflowSweeper } from "./workflow/index.js";
 
 /** A component `createService` can serve. */
-export type Component = EventSourcedEntity | KeyValueEntity | Consumer | View;
+export type Component = EventSourcedEntity | KeyValueEntity | Workflow | Consumer | View;
 
 /** What to serve and how; anything left out comes from the environment (see `loadConfig`). */
 export interface ServiceOptions extends Partial<RuntimeConfig> {
@@ -75,7 +77,8 @@ export function createService(options: ServiceOptions): OrreryService {
   const config: RuntimeConfig = { ...loadConfigOrExit(ownsProcess), ...settingsIn(options) };
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   checkComponents(options.components);
-  const entities = options.components.filter((c): c is EventSourcedEntity | KeyValueEntity => c.kind === "event-sourced-entity" || c.kind === "key-value-entity");
+  const entities = options.components.filter((c): c is EventSourcedEntity | KeyValueEntity | Workflow =>
+    c.kind === "event-sourced-entity" || c.kind === "key-value-entity" || c.kind === "workflow");
   const consumers = options.components.filter((c): c is Consumer => c.kind === "consumer");
   const views = options.components.filter((c): c is View => c.kind === "view");
   // Views answer queries from their tables, on any node; they need the database, so their routes reach it late.
@@ -99,6 +102,8 @@ export function createService(options: ServiceOptions): OrreryService {
   let projections: ProjectionRunner[] = [];
   let timerSignal: FeedSignal | undefined;
   let timerService: TimerService | undefined;
+  let engines = new Map<string, WorkflowEngine>();
+  let sweeper: WorkflowSweeper | undefined;
   const stopProjections = new AbortController();
   let server: HttpServer | undefined;
   let url = "";
@@ -115,7 +120,7 @@ export function createService(options: ServiceOptions): OrreryService {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
     const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
-    const claims = new Map(entities.flatMap((c) => (c.spec.claims === undefined ? [] : [[c.spec.service, c.spec.claims] as const])));
+    const claims = new Map(entities.flatMap((c) => (c.kind === "workflow" || c.spec.claims === undefined ? [] : [[c.spec.service, c.spec.claims] as const])));
     const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), claims, config });
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
@@ -141,9 +146,22 @@ export function createService(options: ServiceOptions): OrreryService {
       services: entities.map((c) => c.spec.service), health: journal.health, logger: logger.child({ component: "timers" }),
       storageWaitMs: config.storageWaitMs,
     }));
+    // A workflow is an entity whose state row holds its record; its engine runs the steps and is woken by the sweeper.
+    engines = new Map(entities.flatMap((component) => component.kind !== "workflow" ? [] : [[component.spec.type, createWorkflowEngine({
+      workflow: component, store: keyValues, shardOf: (id) => node.shardOf(component.spec.type, id), components: inProcess.within,
+      logger: logger.child({ component: "workflow", workflowType: component.spec.type }),
+      onWakeAt: (at) => sweeper?.notify(at), storageWaitMs: config.storageWaitMs,
+    })] as const]));
+    sweeper = createWorkflowSweeper({
+      database: store.database, engines, placement: node, health: journal.health, logger: logger.child({ component: "workflow" }),
+    });
+    node.onChange((change) => {
+      if (change.kind === "lost") for (const engine of engines.values()) engine.dropShards(change.shards);
+    });
     hosts = entities.map((component) =>
       createEntityHost({
-        model: component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
+        model: component.kind === "workflow" ? engines.get(component.spec.type)!.model
+          : component.kind === "key-value-entity" ? keyValueModel(component, keyValues) : eventSourcedModel(component, journal, config.snapshotEvery),
         components: inProcess.within, logger,
         passivateAfterMs: config.passivateAfterMs,
         maxActive: config.maxActiveEntities,
@@ -154,6 +172,7 @@ export function createService(options: ServiceOptions): OrreryService {
         timers,
       }),
     );
+    for (const host of hosts) engines.get(host.entity.spec.type)?.attach(host);
     const secret = config.clusterSecret;
     const peers = secret === undefined ? undefined : createPeerCalls(createCallSigner(secret, () => `${node.name}/${node.incarnation}`));
     node.onChange((change) => {
@@ -168,7 +187,7 @@ export function createService(options: ServiceOptions): OrreryService {
     }));
     const local = new Map<string, LocalComponent>(hosts.map((host) => [host.entity.spec.type, {
       service: host.entity.spec.service,
-      claims: host.entity.spec.claims,
+      claims: host.entity.kind === "workflow" ? undefined : host.entity.spec.claims,
       invokeLocal(method, entityId, command, call) {
         // A peer sent it here, so its view says this node owns the shard: if this node's view disagrees, one of them is stale.
         if (node.epochOf(host.shardOfEntity(entityId)) === undefined) node.rereadOwners();
@@ -228,6 +247,7 @@ export function createService(options: ServiceOptions): OrreryService {
     readiness.set("unavailable");
     updateReadiness();
     timers.start(); // before the consumers, which may schedule timers
+    sweeper.start();
     for (const projection of projections) projection.start();
     if (ownsProcess) {
       process.once("SIGTERM", onSignal);
@@ -261,6 +281,8 @@ export function createService(options: ServiceOptions): OrreryService {
         // The server never listened: release what was opened before the failure.
         for (const host of hosts) host.close();
         await Promise.all(projections.map((p) => p.stop()));
+        await sweeper?.stop();
+        await Promise.all([...engines.values()].map((e) => e.stop(0)));
         await timerService?.stop();
         await timerSignal?.close();
         await cluster?.leave().catch(() => undefined);
@@ -281,6 +303,9 @@ export function createService(options: ServiceOptions): OrreryService {
         await Promise.all(projections.map((p) => p.stop()));
         // Timers too: a call in flight settles its row while this node still holds the timer's shard.
         await timerService?.stop();
+        // Workflows: steps still running are abandoned (their results are not stored); whoever owns them next runs them again.
+        await sweeper?.stop();
+        await Promise.all([...engines.values()].map((e) => e.stop(1_000)));
         // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
         await cluster?.leave();
         await server?.close({ graceMs: config.shutdownGraceMs });

@@ -26,6 +26,21 @@ export type {
 } from "./view-query-plan.js";
 export { createViewUpdateContext, defineView } from "./view.js";
 export type { AnyViewUpdateHandler, View, ViewDefinition, ViewSpec, ViewTableSpec, ViewUpdateContext, ViewUpdateEffect } from "./view.js";
+export { defineWorkflow } from "./workflow.js";
+export type { RetryPolicy, StepTarget, Workflow, WorkflowBehavior, WorkflowDefinition, WorkflowSpec, WorkflowStep } from "./workflow.js";
+export type { StepContext, WorkflowCommandContext, WorkflowProgress, WorkflowStatus } from "./workflow-context.js";
+export type {
+  CommandStateEffect,
+  PauseOptions,
+  StepEffect,
+  StepResult,
+  ThenReply,
+  Transition,
+  Transitions,
+  WorkflowEffect,
+  WorkflowHandlerResult,
+  WorkflowReplyEffect,
+} from "./workflow-effect.js";
 export { defineConsumer } from "./consumer.js";
 export type { AnyConsumerHandler, Consumer, ConsumerContext, ConsumerDefinition, ConsumerMethodSpec, ConsumerResult, ConsumerSpec } from "./consumer.js";
 export type { CommandContext } from "./command-context.js";
@@ -49,5 +64,26 @@ export type { KeyValueCommandContextInit } from "./key-value-context.js";
 export { initialKeyValueState, processKeyValueCommand } from "./key-value-processor.js";
 export type { KeyValueCommandInput, KeyValueOutcome } from "./key-value-processor.js";
 export type { AnyKeyValueHandler } from "./key-value-entity.js";
+export { createStepContext, createWorkflowCommandContext } from "./workflow-context.js";
+export type { StepContextInit, WorkflowCommandContextInit } from "./workflow-context.js";
+export {
+  DEFAULT_STEP_TIMEOUT_MS,
+  applyStepEffect,
+  beginAttempt,
+  dueAction,
+  endPause,
+  failStep,
+  newWorkflowRecord,
+  nextWakeAt,
+  processWorkflowCommand,
+  progressOf,
+  runWorkflowStep,
+  stepCallKey,
+  stepTimeoutMs,
+  timeOut,
+} from "./workflow-processor.js";
+export type { CurrentStep, StepRunInput, WorkflowCommandInput, WorkflowCommandOutcome, WorkflowRecord } from "./workflow-processor.js";
+export { WORKFLOW_BEHAVIOR_MEMBERS } from "./workflow.js";
+export type { AnyWorkflowHandler } from "./workflow.js";
 export { checkTimerName, dueTime, recordTimers, timerSchedule } from "./timers.js";
 export type { TimerChange } from "./timers.js";

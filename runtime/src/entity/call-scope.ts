@@ -23,6 +23,10 @@ export interface CallScope {
   readonly deadline: number | undefined;
   /** The entity whose handler makes the call. */
   readonly caller: { readonly type: string; readonly id: string };
+  /** Headers each call gets of its own, made per call (a workflow step's idempotency keys); the call's own headers win. */
+  readonly perCall?: () => Record<string, string>;
+  /** The correlation id when the command's headers carry none (instead of a random one). */
+  readonly correlationId?: string;
 }
 
 /** Whether `name` (lower case) is metadata a nested call inherits: application headers (`x-…`) and trace context, never credentials. */
@@ -48,6 +52,7 @@ function scopedHeaders(scope: CallScope, correlationId: () => string, own: Const
   const chain = scope.headers?.get(CALL_CHAIN_HEADER);
   const entry = chainEntry(scope.caller.type, scope.caller.id);
   headers.set(CALL_CHAIN_HEADER, chain ? `${chain},${entry}` : entry);
+  if (scope.perCall !== undefined) for (const [name, value] of Object.entries(scope.perCall())) headers.set(name, value);
   if (own !== undefined) new Headers(own).forEach((value, name) => headers.set(name, value));
   return headers;
 }
@@ -68,7 +73,7 @@ function remaining(scope: CallScope, timeoutMs: number | undefined, method: { re
 /** A transport that gives every call made through it what it inherits from `scope`. */
 export function scopedTransport(base: Transport, scope: CallScope): Transport {
   let correlationId: string | undefined;
-  const correlation = () => (correlationId ??= scope.headers?.get(CORRELATION_ID_HEADER) ?? randomUUID());
+  const correlation = () => (correlationId ??= scope.headers?.get(CORRELATION_ID_HEADER) ?? scope.correlationId ?? randomUUID());
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       return base.unary(method, signal, remaining(scope, timeoutMs, method), scopedHeaders(scope, correlation, header), input, contextValues);

@@ -135,7 +135,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const entity = model.component;
   const traceCommand = observer?.command?.bind(observer);
   const type = entity.spec.type;
-  const storeName = entity.kind === "key-value-entity" ? "key-value store" : "event store";
+  const storeName = entity.kind === "event-sourced-entity" ? "event store" : "key-value store";
   const maxBatch = options.maxCommandsPerCommit ?? 256;
   const storageWaitMs = options.storageWaitMs ?? 2_000;
   const maxQueued = options.maxQueuedPerEntity ?? 1_000;

@@ -1,11 +1,11 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
-import type { ComponentClient, EventSourcedEntity, KeyValueEntity, TimerChange } from "@orrery/sdk";
+import type { ComponentClient, EventSourcedEntity, KeyValueEntity, TimerChange, Workflow } from "@orrery/sdk";
 import type { Span } from "@opentelemetry/api";
 import type { AppliedCommand, ShardFence } from "../storage/index.js";
 
 /** A component whose entities an entity host keeps in memory. */
-export type HostedComponent = EventSourcedEntity | KeyValueEntity;
+export type HostedComponent = EventSourcedEntity | KeyValueEntity | Workflow;
 
 /**
  * How the entities of one component kind are loaded, changed by a command

@@ -87,7 +87,7 @@ export const MAX_KEPT_KEYS = 1_000;
 const KEPT_FOR_MS = 7 * 24 * 3600 * 1000;
 
 /** The keys to store with the state: the known ones and the batch's, minus the expired and the oldest beyond the bound. */
-function keptKeys(known: ReadonlyMap<string, AppliedCommand> | undefined, added: ReadonlyMap<string, AppliedCommand>): Map<string, AppliedCommand> {
+export function keptKeys(known: ReadonlyMap<string, AppliedCommand> | undefined, added: ReadonlyMap<string, AppliedCommand>): Map<string, AppliedCommand> {
   const since = Date.now() - KEPT_FOR_MS;
   const all = [...(known ?? []), ...added].filter(([, a]) => a.at >= since).sort(([, a], [, b]) => a.at - b.at);
   return new Map(all.slice(Math.max(0, all.length - MAX_KEPT_KEYS)));

@@ -36,6 +36,8 @@ export interface StateWrite {
   readonly spans?: readonly Span[] | undefined;
   /** Replaces the idempotency keys stored with the state; undefined leaves them as they are. */
   readonly applied?: ReadonlyMap<string, AppliedCommand> | undefined;
+  /** A workflow's shard and when the engine must look at it next (ms since the epoch; undefined: nothing is due). */
+  readonly wake?: { readonly shard: number; readonly at: number | undefined } | undefined;
 }
 
 /** A key-value entity's stored state row. */
@@ -208,17 +210,18 @@ export async function writeStates(db: Kysely<OrreryTables>, writes: readonly Sta
     with fence as (
       select shard, epoch from orrery_shards where shard = any(${shards}::int[]) for share
     ), written as (
-      insert into orrery_kv_state as s (entity_type, entity_id, revision, state_type, payload, deleted, applied)
-      select u.entity_type, u.entity_id, u.revision, u.state_type, u.payload, u.state_type is null, u.applied
+      insert into orrery_kv_state as s (entity_type, entity_id, revision, state_type, payload, deleted, applied, shard, wake_at)
+      select u.entity_type, u.entity_id, u.revision, u.state_type, u.payload, u.state_type is null, u.applied, u.wake_shard, u.wake_at
         from unnest(${writes.map((w) => w.entityType)}::text[], ${writes.map((w) => w.entityId)}::text[],
                     ${writes.map((w) => w.revision)}::int8[], ${writes.map((w) => w.state?.type ?? null)}::text[],
                     ${writes.map((w) => w.state?.payload ?? null)}::bytea[], ${writes.map((w) => w.fence?.shard ?? null)}::int[],
-                    ${writes.map((w) => w.fence?.epoch ?? null)}::int8[], ${writes.map((w) => appliedJson(w.applied))}::jsonb[])
-             as u(entity_type, entity_id, revision, state_type, payload, shard, epoch, applied)
+                    ${writes.map((w) => w.fence?.epoch ?? null)}::int8[], ${writes.map((w) => appliedJson(w.applied))}::jsonb[],
+                    ${writes.map((w) => w.wake?.shard ?? null)}::int[], ${writes.map((w) => wakeAt(w))}::timestamptz[])
+             as u(entity_type, entity_id, revision, state_type, payload, shard, epoch, applied, wake_shard, wake_at)
        where u.shard is null or exists (select 1 from fence f where f.shard = u.shard and f.epoch = u.epoch)
       on conflict (entity_type, entity_id) do update
          set revision = excluded.revision, state_type = excluded.state_type, payload = excluded.payload, deleted = excluded.deleted,
-             applied = coalesce(excluded.applied, s.applied),
+             applied = coalesce(excluded.applied, s.applied), shard = excluded.shard, wake_at = excluded.wake_at,
              change_position = nextval('orrery_kv_change_seq'), tx_id = pg_current_xact_id(), written_at = now()
        where s.revision = excluded.revision - 1
       returning s.entity_type, s.entity_id
@@ -239,6 +242,11 @@ export async function writeStates(db: Kysely<OrreryTables>, writes: readonly Sta
     }
     return new RevisionConflictError(write.entityType, write.entityId, write.revision);
   });
+}
+
+/** The write's `wake_at`: set only on a workflow's row while something is due. */
+function wakeAt(write: StateWrite): string | null {
+  return write.wake?.at === undefined ? null : new Date(write.wake.at).toISOString();
 }
 
 /** The stored form of a write's idempotency keys; null leaves the stored ones. */

@@ -116,6 +116,9 @@ export interface KeyValueStateTable {
   written_at: Generated<Date>;
   /** The idempotency keys applied recently (migration 0007); null when none. */
   applied: ColumnType<Record<string, { m: string; r: string; t: number }> | null, string | null, string | null>;
+  /** A workflow's shard and when the engine must look at it next (migration 0009); null for key-value entities and finished workflows. */
+  shard: number | null;
+  wake_at: Date | null;
 }
 
 /** One row: the shard layout, written at the database's first start and checked at every start. */

@@ -52,7 +52,8 @@ describe("a service in a cluster", function () {
     const logger = pino({ level: "debug" }, { write: (line: string) => void statements.push(String((JSON.parse(line) as { sql?: string }).sql ?? "")) });
     const started = performance.now();
     // databaseUrl: undefined, written out: PGlite even when the suite runs with DATABASE_URL.
-    const service = await startNode({ dataDir: "memory:", databaseUrl: undefined, logger });
+    // Alone, nothing can take its shards: the test's 200 ms self-fence would only make a busy machine's slow heartbeat fail it.
+    const service = await startNode({ dataDir: "memory:", databaseUrl: undefined, logger, selfFenceAfterMs: 5_000, deadAfterMs: 6_000 });
     services.push(service);
     const ms = performance.now() - started;
     assert.equal(service.cluster?.ownedShards().length, 1024);

@@ -11,6 +11,7 @@ import { idempotencyKeysMigration } from "./0005-idempotency-keys.js";
 import { viewTablesMigration } from "./0006-view-tables.js";
 import { keyValueIdempotencyMigration } from "./0007-key-value-idempotency.js";
 import { timersMigration } from "./0008-timers.js";
+import { workflowWakeMigration } from "./0009-workflow-wake.js";
 
 /**
  * Every schema change, in order. Names sort lexically and are recorded in
@@ -25,6 +26,7 @@ const migrations: Readonly<Record<string, Migration>> = {
   "0006_view_tables": viewTablesMigration,
   "0007_key_value_idempotency": keyValueIdempotencyMigration,
   "0008_timers": timersMigration,
+  "0009_workflow_wake": workflowWakeMigration,
 };
 
 const provider: MigrationProvider = {
