@@ -3,7 +3,7 @@
 // alike), before the entity is looked at: who the caller is (a signed
 // service or cluster node, else the internet), its bearer token, the method's
 // ACL, required claims and rate limit. The principal rides on to the handler.
-import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor } from "@connectrpc/connect";
 import { attachPrincipal } from "@orrery/sdk";
@@ -105,18 +105,9 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
       throttle(policy, claims !== undefined ? `jwt ${String(claims["iss"])} ${subject ?? ""}` : source === "internet" ? address : source);
     }
     const schema = claims === undefined ? undefined : options.claims?.get(req.method.parent);
-    if (schema === undefined) {
-      attachPrincipal(req.header, { source, claims, subject });
-    } else {
-      let typed;
-      try {
-        typed = readClaims(schema, claims!);
-      } catch (error) {
-        if (!(error instanceof TokenRejected)) throw error;
-        throw refused(policy, Code.Unauthenticated, error.reason, bearer("invalid_token", error.reason));
-      }
-      attachPrincipal(req.header, { source, claims: typed, token: claims, subject });
-    }
+    attachPrincipal(req.header, schema === undefined || claims === undefined
+      ? { source, claims, subject }
+      : { source, claims: typedClaims(policy, schema, claims), token: claims, subject });
     return next(req);
   };
 
@@ -139,6 +130,16 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
       return values;
     },
   };
+}
+
+/** The token's payload as the service's claims message; a claim of the wrong type refuses the call like a bad token. */
+function typedClaims(policy: AccessPolicy, schema: DescMessage, payload: Record<string, unknown>): Message {
+  try {
+    return readClaims(schema, payload);
+  } catch (error) {
+    if (!(error instanceof TokenRejected)) throw error;
+    throw refused(policy, Code.Unauthenticated, error.reason, bearer("invalid_token", error.reason));
+  }
 }
 
 function refused(policy: AccessPolicy, code: Code, reason: string, challenge?: string): ConnectError {
