@@ -39,8 +39,9 @@ async function start(trustedProxies: string[] | undefined): Promise<{ service: O
 
 describe("the client address of rate limits and access lines behind a proxy", function () {
   this.timeout(30_000);
-  const services: OrreryService[] = [];
-  after(() => Promise.all(services.map((s) => s.stop())));
+  // One service at a time: two alive on one DATABASE_URL would form a cluster and split the shards between them.
+  let running: OrreryService | undefined;
+  afterEach(() => running?.stop());
   const limited = async (service: OrreryService, forwardedFor?: string): Promise<number> => {
     const response = await fetch(`${service.url}/notes/n1/limited`, { headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor } });
     await response.text();
@@ -50,7 +51,7 @@ describe("the client address of rate limits and access lines behind a proxy", fu
 
   it("ignores X-Forwarded-For by default: every call from one peer shares its bucket, whatever the header says", async () => {
     const { service, clients } = await start(undefined);
-    services.push(service);
+    running = service;
     assert.deepEqual([await limited(service, "203.0.113.1"), await limited(service, "203.0.113.2"), await limited(service, "203.0.113.3")], [200, 200, 429]);
     await settle();
     assert.deepEqual(clients, ["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
@@ -58,7 +59,7 @@ describe("the client address of rate limits and access lines behind a proxy", fu
 
   it("counts and logs a trusted proxy's call by the right-most address in X-Forwarded-For that is not a trusted proxy", async () => {
     const { service, clients } = await start(["127.0.0.1", "10.0.0.0/8"]);
-    services.push(service);
+    running = service;
     assert.equal(await limited(service, "203.0.113.7"), 200);
     assert.equal(await limited(service, "203.0.113.7:51234"), 200, "a port is not a new client");
     // A client that writes an address of its own in front gains no fresh bucket: the proxy appended its real address.
