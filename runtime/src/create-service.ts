@@ -156,7 +156,7 @@ export function createService(options: ServiceOptions): OrreryService {
     engines = new Map(entities.flatMap((component) => component.kind !== "workflow" ? [] : [[component.spec.type, createWorkflowEngine({
       workflow: component, store: keyValues, shardOf: (id) => node.shardOf(component.spec.type, id), components: inProcess.within,
       logger: logger.child({ component: "workflow", workflowType: component.spec.type }),
-      onWakeAt: (at) => sweeper?.notify(at), storageWaitMs: config.storageWaitMs,
+      onWakeAt: (at) => sweeper?.notify(at), storageWaitMs: config.storageWaitMs, observer: observability!.entities,
     })] as const]));
     sweeper = createWorkflowSweeper({
       database: store.database, engines, placement: node, health: journal.health, logger: logger.child({ component: "workflow" }),

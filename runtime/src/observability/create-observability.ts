@@ -72,6 +72,7 @@ export async function createObservability(options: ObservabilityOptions): Promis
     ...(metrics !== undefined && {
       recovered: (type: string) => metrics.recovered(type),
       passivated: (type: string, count: number) => metrics.passivated(type, count),
+      stepEnded: (type: string, step: string, outcome: "ok" | "failed" | "abandoned", seconds: number) => metrics.stepEnded(type, step, outcome, seconds),
     }),
     ...(tracing !== undefined && { command: tracing.command }),
   };

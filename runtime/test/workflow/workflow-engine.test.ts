@@ -116,6 +116,9 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
       assert.equal((await settled("flaky")).status, TransferStatus.COMPLETED);
       assert.equal(attempts, 3);
       assert.deepEqual([await balance("a"), await balance("b")], [90n, 10n], "withdrawn once, although the call was made three times");
+      const metrics = await (await fetch(`${service!.url}/metrics`)).text();
+      assert.match(metrics, /orrery_workflow_steps_total\{workflow_type="transfer",step="withdraw",outcome="failed"\} 2/);
+      assert.match(metrics, /orrery_workflow_steps_total\{workflow_type="transfer",step="withdraw",outcome="ok"\} 1/);
     });
 
     it("takes the failover step when a step's attempts are exhausted, a step's timeout counting as a failed attempt", async () => {
