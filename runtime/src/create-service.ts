@@ -126,7 +126,8 @@ export function createService(options: ServiceOptions): OrreryService {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
     const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
-    const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), config });
+    const claims = new Map(entities.flatMap((c) => (c.kind === "workflow" || c.spec.claims === undefined ? [] : [[c.spec.service, c.spec.claims] as const])));
+    const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), claims, config });
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
@@ -192,6 +193,7 @@ export function createService(options: ServiceOptions): OrreryService {
     }));
     const local = new Map<string, LocalComponent>(hosts.map((host) => [host.entity.spec.type, {
       service: host.entity.spec.service,
+      claims: host.entity.kind === "workflow" ? undefined : host.entity.spec.claims,
       invokeLocal(method, entityId, command, call) {
         // A peer sent it here, so its view says this node owns the shard: if this node's view disagrees, one of them is stale.
         if (node.epochOf(host.shardOfEntity(entityId)) === undefined) node.rereadOwners();

@@ -1,3 +1,4 @@
+import { clientAddressKey } from "../auth/client-address.js";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import { callTargetKey } from "../entity/call-target.js";
@@ -59,7 +60,7 @@ export async function createObservability(options: ObservabilityOptions): Promis
           metrics?.called(method, code, seconds);
           span?.end(code, reason);
           if (target !== undefined) {
-            const line = accessLine({ method, protocol, target, code, seconds });
+            const line = accessLine({ method, protocol, target, code, seconds, client: values.get(clientAddressKey) });
             logger.debug(line.fields, line.message);
           }
         },
