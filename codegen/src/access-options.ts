@@ -1,7 +1,8 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import { method as methodSettings, service as serviceSettings } from "./gen/orrery/v1/options_pb.js";
 import type { Acl, Jwt, RateLimit } from "./gen/orrery/v1/options_pb.js";
+import { lookupMessage } from "./entity-methods.js";
 import type { Fail } from "./entity-methods.js";
 
 // The access options (acl, jwt, rate_limit), on a service (orrery.v1.service)
@@ -31,6 +32,23 @@ export function checkMethodAccess(method: DescMethod, notServed: string | undefi
 export function checkServiceAccess(service: DescService, notServed: string | undefined, fail: Fail): void {
   if (!hasOption(service, serviceSettings)) return;
   checkAccess(getOption(service, serviceSettings), "(orrery.v1.service)", notServed, (option, problem, fix) => fail({ option }, problem, fix));
+}
+
+/**
+ * The message a service's `(orrery.v1.service).claims` names, or undefined
+ * without one. Only an entity's command context types its claims:
+ * `otherKind` names the service's kind when it is not an entity ("a view"),
+ * and the option then fails instead of being ignored.
+ */
+export function readClaimsMessage(service: DescService, otherKind: string | undefined, registry: Registry, fail: Fail): DescMessage | undefined {
+  const name = hasOption(service, serviceSettings) ? getOption(service, serviceSettings).claims.trim() : "";
+  if (name === "") return undefined;
+  const option = "(orrery.v1.service).claims";
+  if (otherKind !== undefined) {
+    fail({ option }, `claims are typed in the command context of an event-sourced or key-value entity only, not of ${otherKind}`, "remove it, or read the claims in an entity the component calls");
+    return undefined;
+  }
+  return lookupMessage(service, registry, option, name, fail);
 }
 
 function checkAccess(settings: AccessSettings, prefix: string, notServed: string | undefined, fail: (option: string, problem: string, fix: string) => void): void {

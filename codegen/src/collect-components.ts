@@ -11,10 +11,11 @@ import { readView } from "./view-model.js";
 import { readKeyValueEntity } from "./key-value-entity-model.js";
 import { readWorkflow } from "./workflow-model.js";
 import type { WorkflowModel } from "./workflow-model.js";
-import { checkServiceAccess } from "./access-options.js";
+import { checkServiceAccess, readClaimsMessage } from "./access-options.js";
 import { checkRouteConflicts } from "./http-rule-check.js";
 import type { HttpRoute } from "./http-rule-check.js";
 import { unsupportedOption } from "./option-support.js";
+import type { Fail } from "./entity-methods.js";
 import type { ProblemReport } from "./problem-report.js";
 import { pluginName, pluginVersion } from "./version.js";
 
@@ -67,7 +68,9 @@ export function collectComponents(
         );
         continue;
       }
-      checkServiceAccess(service, kind.case === "consumer" ? "a consumer's rpcs are not served there" : undefined, (site, problem, fix) => report.add({ service, ...site }, problem, fix));
+      const fail: Fail = (site, problem, fix) => report.add({ service, ...site }, problem, fix);
+      checkServiceAccess(service, kind.case === "consumer" ? "a consumer's rpcs are not served there" : undefined, fail);
+      if (kind.case === "view" || kind.case === "consumer") readClaimsMessage(service, kind.case === "view" ? "a view" : "a consumer", registry, fail);
       if (kind.case === "view") {
         const view = readView(service, kind.value, allFiles, registry, report);
         if (view !== undefined && !clashes(view)) {

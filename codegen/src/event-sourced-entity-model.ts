@@ -1,4 +1,5 @@
 import type { DescMessage, DescService, Registry } from "@bufbuild/protobuf";
+import { readClaimsMessage } from "./access-options.js";
 import type { EntityMethodModel, Fail } from "./entity-methods.js";
 import { entityBaseName, kebab, lookupMessage, readEntityMethods } from "./entity-methods.js";
 import type { EventSourcedEntityOptions } from "./gen/orrery/v1/options_pb.js";
@@ -19,6 +20,8 @@ export interface EventSourcedEntityModel {
   readonly events: readonly DescMessage[];
   readonly snapshotEvery: number;
   readonly methods: readonly EntityMethodModel[];
+  /** The message `(orrery.v1.service).claims` names: the type of the handlers' `ctx.principal.claims`. */
+  readonly claims: DescMessage | undefined;
 }
 
 const optionPath = "(orrery.v1.component).event_sourced_entity";
@@ -64,7 +67,8 @@ export function readEventSourcedEntity(
     }
   }
   const methods = readEntityMethods(service, "an event-sourced entity", behaviorMembers, registry, fail);
+  const claims = readClaimsMessage(service, undefined, registry, fail);
   if (!ok || state === undefined) return undefined;
-  return { kind: "event-sourced-entity", service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods };
+  return { kind: "event-sourced-entity", service, type, baseName: entityBaseName(service), state, events, snapshotEvery: options.snapshotEvery, methods, claims };
 }
 

@@ -28,8 +28,9 @@ export function generateEventSourcedEntity(f: GeneratedFile, entity: EventSource
   f.print(f.export("type", names.state), " = ", State, ";");
   f.print(f.jsDoc(`Every event the entity "${type}" persists.`));
   f.print(f.export("type", names.event), " = ", join(entity.events.map((e) => f.importShape(e)), " | "), ";");
-  f.print(f.jsDoc(`The command context of the entity "${type}".`));
-  f.print(f.export("type", names.context), " = ", CommandContext, "<", State, ", ", names.event, ">;");
+  f.print(f.jsDoc(`The command context of the entity "${type}"${entity.claims === undefined ? "" : `; its principal's claims are ${entity.claims.typeName}`}.`));
+  const claims = entity.claims === undefined ? [] : [", ", f.importShape(entity.claims)];
+  f.print(f.export("type", names.context), " = ", CommandContext, "<", State, ", ", names.event, ...claims, ">;");
   f.print();
 
   f.print(f.jsDoc(handlersDoc(entity)));
@@ -52,6 +53,7 @@ export function generateEventSourcedEntity(f: GeneratedFile, entity: EventSource
   f.print("    state: ", f.importSchema(entity.state), ",");
   f.print("    events: ", f.array(entity.events.map((e) => f.importSchema(e))), ",");
   f.print("    snapshotEvery: ", entity.snapshotEvery, ",");
+  if (entity.claims !== undefined) f.print("    claims: ", f.importSchema(entity.claims), ",");
   f.print("    methods: {");
   for (const { method, entityKey, readOnly } of entity.methods) {
     f.print("      ", method.localName, ": { entityKey: ", f.string(entityKey.localName), ", readOnly: ", readOnly, " },");

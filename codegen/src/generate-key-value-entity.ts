@@ -21,8 +21,9 @@ export function generateKeyValueEntity(f: GeneratedFile, entity: KeyValueEntityM
 
   f.print(f.jsDoc(`The state of the key-value entity "${type}" (${service.typeName}).`));
   f.print(f.export("type", names.state), " = ", State, ";");
-  f.print(f.jsDoc(`The command context of the entity "${type}".`));
-  f.print(f.export("type", names.context), " = ", KeyValueCommandContext, "<", State, ">;");
+  f.print(f.jsDoc(`The command context of the entity "${type}"${entity.claims === undefined ? "" : `; its principal's claims are ${entity.claims.typeName}`}.`));
+  const claims = entity.claims === undefined ? [] : [", ", f.importShape(entity.claims)];
+  f.print(f.export("type", names.context), " = ", KeyValueCommandContext, "<", State, ...claims, ">;");
   f.print();
 
   f.print(f.jsDoc([
@@ -53,6 +54,7 @@ export function generateKeyValueEntity(f: GeneratedFile, entity: KeyValueEntityM
   f.print("    type: ", f.string(type), ",");
   f.print("    service: ", Service, ",");
   f.print("    state: ", f.importSchema(entity.state), ",");
+  if (entity.claims !== undefined) f.print("    claims: ", f.importSchema(entity.claims), ",");
   f.print("    methods: {");
   for (const { method, entityKey, readOnly } of entity.methods) {
     f.print("      ", method.localName, ": { entityKey: ", f.string(entityKey.localName), ", readOnly: ", readOnly, " },");

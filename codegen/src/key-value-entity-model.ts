@@ -1,4 +1,5 @@
 import type { DescMessage, DescService, Registry } from "@bufbuild/protobuf";
+import { readClaimsMessage } from "./access-options.js";
 import type { EntityMethodModel, Fail } from "./entity-methods.js";
 import { entityBaseName, kebab, lookupMessage, readEntityMethods } from "./entity-methods.js";
 import type { KeyValueEntityOptions } from "./gen/orrery/v1/options_pb.js";
@@ -17,6 +18,8 @@ export interface StateComponentModel<Kind extends string> {
   readonly baseName: string;
   readonly state: DescMessage;
   readonly methods: readonly EntityMethodModel[];
+  /** The message `(orrery.v1.service).claims` names: the type of the handlers' `ctx.principal.claims`. */
+  readonly claims: DescMessage | undefined;
 }
 
 /**
@@ -71,6 +74,7 @@ export function readStateComponent<Kind extends string>(
     state = lookupMessage(service, registry, `${optionPath}.state`, options.state, fail);
   }
   const methods = readEntityMethods(service, how.kindName, new Set(how.behaviorMembers), registry, fail);
+  const claims = readClaimsMessage(service, kind === "key-value-entity" ? undefined : how.kindName, registry, fail);
   if (!ok || state === undefined) return undefined;
-  return { kind, service, type, baseName: entityBaseName(service), state, methods };
+  return { kind, service, type, baseName: entityBaseName(service), state, methods, claims };
 }

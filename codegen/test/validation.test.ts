@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { OrreryCodegenError, pluginVersion } from "../src/index.js";
-import { compileProtos, generate, generateError } from "./compile-protos.js";
+import { assertBlock, compileProtos, generate, generateError } from "./compile-protos.js";
 
 /** A proto file `v/<name>.proto` (package v.<name>) with one entity service; parts replace the defaults. */
 function entityFile(name: string, parts: { option?: string; rpcs?: string; messages?: string } = {}): [string, string] {
@@ -58,6 +58,12 @@ const files = Object.fromEntries([
       'rpc Get(AddRequest) returns (Cart) { option (orrery.v1.method) = { read_only: true jwt: { require_bearer_token: true required_claims: { name: "scope" values: "read" } } }; }',
     ].join("\n  "),
   }),
+  entityFile("claims_typed", {
+    rpcs: 'option (orrery.v1.service) = { claims: "Claims" };\n  rpc Add(AddRequest) returns (Cart);',
+    messages: "message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }\nmessage Claims { bool email_verified = 1; }",
+  }),
+  entityFile("claims_not_found", { rpcs: 'option (orrery.v1.service) = { claims: "Claim" };\n  rpc Add(AddRequest) returns (Cart);', messages: "message AddRequest { string cart_id = 1 [(orrery.v1.field).entity_key = true]; }\nmessage Claims {}" }),
+  entityFile("claims_enum", { rpcs: 'option (orrery.v1.service) = { claims: "Status" };\n  rpc Add(AddRequest) returns (Cart);' }),
   entityFile("bad_access_options", {
     rpcs: [
       'option (orrery.v1.service) = { acl: { allow: ["internets"] } };',
@@ -76,6 +82,20 @@ service FlowService {
 message FlowRequest { string flow_id = 1 [(orrery.v1.field).entity_key = true]; }
 service ViewService { option (orrery.v1.component) = { view: {} }; }
 service NoKindService { option (orrery.v1.component) = {}; }
+message Empty {}`],
+  ["v/claims_elsewhere.proto", `syntax = "proto3";
+package v.claims_elsewhere;
+import "orrery/v1/options.proto";
+service FlowService {
+  option (orrery.v1.component) = { workflow: { type: "flow" state: "Empty" } };
+  option (orrery.v1.service) = { claims: "Empty" };
+  rpc Start(FlowRequest) returns (Empty);
+}
+message FlowRequest { string flow_id = 1 [(orrery.v1.field).entity_key = true]; }
+service EmptyView {
+  option (orrery.v1.component) = { view: {} };
+  option (orrery.v1.service) = { claims: "Empty" };
+}
 message Empty {}`],
   ["v/kv_problems.proto", `syntax = "proto3";
 package v.kv_problems;
@@ -366,6 +386,27 @@ describe("protoc-gen-orrery", () => {
         "service v.access_not_served.CartConsumer, option (orrery.v1.service).acl: acl governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
         "service v.access_not_served.CartConsumer, rpc OnAdded, option (orrery.v1.method).jwt: jwt governs calls from the wire, and a consumer's rpcs are not served there. Fix: remove it",
         "service v.access_not_served.CartsView, rpc OnAdded, option (orrery.v1.method).rate_limit: rate_limit governs calls from the wire, and a view's update rpcs are not served there. Fix: remove it",
+      ]);
+    });
+
+    it("types the principal's claims in the command context as the message (orrery.v1.service).claims names, and passes its schema to the runtime", () => {
+      const out = generate(set, ["v/claims_typed.proto"]).get("v/claims_typed_orrery.ts");
+      assertBlock(out, "export type CartContext = CommandContext<Cart$1, CartEvent, Claims>;");
+      assertBlock(out, "    claims: ClaimsSchema,");
+    });
+
+    it("a claims message that does not resolve to a message, naming the file, the service and the option", () => {
+      assert.deepEqual([...problemsOf("claims_not_found"), ...problemsOf("claims_enum")].map((p) => p.replace(/:\d+:\d+:/, ":")), [
+        'v/claims_not_found.proto: service v.claims_not_found.CartService, option (orrery.v1.service).claims: message "Claim" not found (looked up v.claims_not_found.Claim, Claim); did you mean "Claims"? Fix: name a message declared in this file or one it imports (fully-qualified or relative to package v.claims_not_found)',
+        'v/claims_enum.proto: service v.claims_enum.CartService, option (orrery.v1.service).claims: "Status" names v.claims_enum.Status, which is an enum, not a message. Fix: name a message (fully-qualified or relative to package v.claims_enum)',
+      ]);
+    });
+
+    it("a claims message on a workflow or a view, whose contexts do not type claims, instead of ignoring it", () => {
+      const claims = problemsOf("claims_elsewhere").filter((p) => p.includes("(orrery.v1.service).claims")).map((p) => p.replace(/^v\/claims_elsewhere\.proto:\d+:\d+: /, ""));
+      assert.deepEqual(claims, [
+        "service v.claims_elsewhere.FlowService, option (orrery.v1.service).claims: claims are typed in the command context of an event-sourced or key-value entity only, not of a workflow. Fix: remove it, or read the claims in an entity the component calls",
+        "service v.claims_elsewhere.EmptyView, option (orrery.v1.service).claims: claims are typed in the command context of an event-sourced or key-value entity only, not of a view. Fix: remove it, or read the claims in an entity the component calls",
       ]);
     });
 

@@ -14,6 +14,8 @@ import { eventSourcedModel } from "./entity/event-sourced-model.js";
 import { keyValueModel } from "./entity/key-value-model.js";
 import { createInProcessComponents } from "./entity/in-process-components.js";
 import { createRemoteServices, servicesRoute } from "./entity/remote-services.js";
+import { joinServiceDirectory } from "./entity/service-directory.js";
+import type { ServiceDirectory } from "./entity/service-directory.js";
 import { createLogger, createObservability } from "./observability/index.js";
 import type { Observability } from "./observability/index.js";
 import { consumerProjection, createProjectionRunner, createViewChanges, createViewTableDirectory, registerView, viewTableProjection } from "./projection/index.js";
@@ -89,7 +91,11 @@ export function createService(options: ServiceOptions): OrreryService {
   const stopStreams = new AbortController();
   // What this service serves; calls to other services of the project go to them (ORRERY_SERVICE_<NAME>_URL).
   const localServices = new Set([...entities, ...views].map((c) => c.spec.service.typeName));
-  const remote = createRemoteServices({ urls: config.serviceUrls, interceptors: signedAsThisService(config, logger), logger: logger.child({ component: "services" }) });
+  let directory: ServiceDirectory | undefined;
+  const remote = createRemoteServices({
+    urls: config.serviceUrls, interceptors: signedAsThisService(config, logger), logger: logger.child({ component: "services" }),
+    directory: () => directory,
+  });
   const inProcess = createInProcessComponents(entities, (router) => {
     for (const view of views) registerView(router, view, () => store!.database, { tables: viewTables, changes: viewChanges, stopping: stopStreams.signal });
   }, { localServices, remote });
@@ -120,7 +126,8 @@ export function createService(options: ServiceOptions): OrreryService {
     const started = Date.now();
     // Before anything is opened: a route conflict fails the start at once, naming both rpcs.
     const restRoutes = createRestRoutes([...entities, ...views].map((c) => c.spec.service));
-    const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), config });
+    const claims = new Map(entities.flatMap((c) => (c.kind === "workflow" || c.spec.claims === undefined ? [] : [[c.spec.service, c.spec.claims] as const])));
+    const access = createAccessChecks({ services: [...entities, ...views].map((c) => c.spec.service), claims, config });
     const types = entities.map((c) => c.spec.type);
     observability = await createObservability({
       config, logger,
@@ -149,7 +156,7 @@ export function createService(options: ServiceOptions): OrreryService {
     engines = new Map(entities.flatMap((component) => component.kind !== "workflow" ? [] : [[component.spec.type, createWorkflowEngine({
       workflow: component, store: keyValues, shardOf: (id) => node.shardOf(component.spec.type, id), components: inProcess.within,
       logger: logger.child({ component: "workflow", workflowType: component.spec.type }),
-      onWakeAt: (at) => sweeper?.notify(at), storageWaitMs: config.storageWaitMs,
+      onWakeAt: (at) => sweeper?.notify(at), storageWaitMs: config.storageWaitMs, observer: observability!.entities,
     })] as const]));
     sweeper = createWorkflowSweeper({
       database: store.database, engines, placement: node, health: journal.health, logger: logger.child({ component: "workflow" }),
@@ -186,6 +193,7 @@ export function createService(options: ServiceOptions): OrreryService {
     }));
     const local = new Map<string, LocalComponent>(hosts.map((host) => [host.entity.spec.type, {
       service: host.entity.spec.service,
+      claims: host.entity.kind === "workflow" ? undefined : host.entity.spec.claims,
       invokeLocal(method, entityId, command, call) {
         // A peer sent it here, so its view says this node owns the shard: if this node's view disagrees, one of them is stale.
         if (node.epochOf(host.shardOfEntity(entityId)) === undefined) node.rereadOwners();
@@ -234,7 +242,15 @@ export function createService(options: ServiceOptions): OrreryService {
     });
     const address = await server.listen(config.port, config.host);
     url = address.url;
-    await node.join(nodeIdentity(config, address.port, types));
+    const identity = nodeIdentity(config, address.port, types);
+    await node.join(identity);
+    // Named services sharing a PostgreSQL database find each other there (each node keeps an entry with its address).
+    if (config.serviceName !== undefined && store.database.dialect === "postgres") {
+      directory = await joinServiceDirectory({
+        database: store.database, serviceName: config.serviceName, node: `${node.name}/${node.incarnation}`, address: identity.address,
+        services: [...localServices], logger: logger.child({ component: "services" }),
+      });
+    }
     // Joins and departures move shards: check then whether the nodes' pools still fit the server's connections.
     const budget = createConnectionBudget(store.database, config.dbPoolSize, logger.child({ component: "cluster" }));
     const checkBudget = () => void budget.check(node.status().members.filter((m) => m.state === "up").length);
@@ -284,6 +300,7 @@ export function createService(options: ServiceOptions): OrreryService {
         await timerService?.stop();
         await timerSignal?.close();
         await cluster?.leave().catch(() => undefined);
+        await directory?.close();
         await store?.database.close().catch(() => undefined);
         await observability?.shutdown().catch(() => undefined);
         if (!ownsProcess) throw error;
@@ -304,7 +321,8 @@ export function createService(options: ServiceOptions): OrreryService {
         // Workflows: steps still running are abandoned (their results are not stored); whoever owns them next runs them again.
         await sweeper?.stop();
         await Promise.all([...engines.values()].map((e) => e.stop(1_000)));
-        // Hand the shards off, while still answering: calls for them are forwarded to their new owners meanwhile.
+        // Other services stop calling this node; then the shards are handed off, while still answering: calls for them are forwarded meanwhile.
+        await directory?.close();
         await cluster?.leave();
         await server?.close({ graceMs: config.shutdownGraceMs });
         await Promise.all(hosts.map((h) => h.drain()));
@@ -330,11 +348,12 @@ export function createService(options: ServiceOptions): OrreryService {
  * nodes sign theirs, so that their access rules can tell this service from the internet; unsigned (and said so) otherwise.
  */
 function signedAsThisService(config: RuntimeConfig, logger: Logger): Interceptor[] {
-  if (config.serviceUrls.size === 0) return [];
   const name = config.serviceName;
   if (config.clusterSecret !== undefined && name !== undefined && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
     return [signCallsAs(`service:${name}`, config.clusterSecret)];
   }
+  if (config.serviceUrls.size === 0) return []; // found through the directory, if at all: their calls go unsigned, as before
+
   logger.warn(
     { services: [...config.serviceUrls.keys()] },
     "calls to the other services are not signed, so their access rules see them as coming from the internet: " +

@@ -1,7 +1,7 @@
 import type { Code } from "@connectrpc/connect";
 import type { ComponentClient } from "./component-client.js";
 import { principalOf } from "./principal.js";
-import type { Principal } from "./principal.js";
+import type { JwtClaims, Principal } from "./principal.js";
 import type { ErrorEffect, PersistEffect, ReplyEffect } from "./effect.js";
 import { errorEffect, persistEffect } from "./effect.js";
 import type { CommandTimers } from "./timers.js";
@@ -16,7 +16,7 @@ import type { CommandTimers } from "./timers.js";
  *   return ctx.persist(create(ItemAddedSchema, cmd)).thenReply((c) => c);
  * }
  */
-export interface CommandContext<State, Event> {
+export interface CommandContext<State, Event, Claims = JwtClaims> {
   /** The id of the entity this command is for (the request's entity key). */
   readonly entityId: string;
   /** The persisted type name of the entity, e.g. "shopping-cart". */
@@ -28,7 +28,7 @@ export interface CommandContext<State, Event> {
   /** The request headers. */
   readonly metadata: Headers;
   /** Who made the call: its source and, with a valid bearer token, its claims. */
-  readonly principal: Principal;
+  readonly principal: Principal<Claims>;
   /** Aborted when the caller gives up or the deadline passes. */
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
@@ -59,14 +59,14 @@ export interface CommandContextInit {
 }
 
 /** Creates a command context; for runtimes and test kits. */
-export function createCommandContext<State, Event>(init: CommandContextInit): CommandContext<State, Event> {
+export function createCommandContext<State, Event, Claims = JwtClaims>(init: CommandContextInit): CommandContext<State, Event, Claims> {
   return {
     entityId: init.entityId,
     entityType: init.entityType,
     method: init.method,
     sequenceNumber: init.sequenceNumber,
     metadata: init.metadata ?? new Headers(),
-    principal: principalOf(init.metadata),
+    principal: principalOf<Claims>(init.metadata),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
     timers: init.timers,

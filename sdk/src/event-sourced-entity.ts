@@ -23,6 +23,8 @@ export interface EventSourcedEntitySpec<Svc extends DescService = DescService> {
   readonly events: readonly DescMessage[];
   /** Snapshot every this many events; 0 leaves it to the runtime. */
   readonly snapshotEvery: number;
+  /** The message the verified token's claims are read into (`(orrery.v1.service).claims`); the token's JSON without it. */
+  readonly claims?: DescMessage;
   /** One entry per rpc, by the method's localName. */
   readonly methods: { readonly [K in keyof Svc["method"]]: MethodSpec };
 }

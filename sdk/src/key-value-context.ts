@@ -1,7 +1,7 @@
 import type { Code } from "@connectrpc/connect";
 import type { ComponentClient } from "./component-client.js";
 import { principalOf } from "./principal.js";
-import type { Principal } from "./principal.js";
+import type { JwtClaims, Principal } from "./principal.js";
 import type { ErrorEffect } from "./effect.js";
 import { errorEffect } from "./effect.js";
 import type { KeyValueReplyEffect, StateEffect } from "./key-value-effect.js";
@@ -18,7 +18,7 @@ import type { CommandTimers } from "./timers.js";
  *   return ctx.updateState({ ...customer, name: cmd.newName }).thenReply((c) => c);
  * }
  */
-export interface KeyValueCommandContext<State> {
+export interface KeyValueCommandContext<State, Claims = JwtClaims> {
   /** The id of the entity this command is for (the request's entity key). */
   readonly entityId: string;
   /** The persisted type name of the entity, e.g. "customer". */
@@ -28,7 +28,7 @@ export interface KeyValueCommandContext<State> {
   /** The request headers. */
   readonly metadata: Headers;
   /** Who made the call: its source and, with a valid bearer token, its claims. */
-  readonly principal: Principal;
+  readonly principal: Principal<Claims>;
   /** Aborted when the caller gives up or the deadline passes. */
   readonly signal: AbortSignal;
   /** Typed clients for other components. */
@@ -58,13 +58,13 @@ export interface KeyValueCommandContextInit {
 }
 
 /** Creates a key-value command context; for runtimes and test kits. */
-export function createKeyValueCommandContext<State>(init: KeyValueCommandContextInit): KeyValueCommandContext<State> {
+export function createKeyValueCommandContext<State, Claims = JwtClaims>(init: KeyValueCommandContextInit): KeyValueCommandContext<State, Claims> {
   return {
     entityId: init.entityId,
     entityType: init.entityType,
     method: init.method,
     metadata: init.metadata ?? new Headers(),
-    principal: principalOf(init.metadata),
+    principal: principalOf<Claims>(init.metadata),
     signal: init.signal ?? new AbortController().signal,
     components: init.components,
     timers: init.timers,

@@ -12,6 +12,8 @@ export interface KeyValueEntitySpec<Svc extends DescService = DescService> {
   readonly service: Svc;
   /** The state message, stored whole (protobuf binary) with every write. */
   readonly state: DescMessage;
+  /** The message the verified token's claims are read into (`(orrery.v1.service).claims`); the token's JSON without it. */
+  readonly claims?: DescMessage;
   /** One entry per rpc, by the method's localName. */
   readonly methods: { readonly [K in keyof Svc["method"]]: MethodSpec };
 }

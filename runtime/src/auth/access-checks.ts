@@ -3,8 +3,8 @@
 // alike), before the entity is looked at: who the caller is (a signed
 // service or cluster node, else the internet), its bearer token, the method's
 // ACL, required claims and rate limit. The principal rides on to the handler.
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, createContextValues } from "@connectrpc/connect";
+import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor } from "@connectrpc/connect";
 import { attachPrincipal } from "@orrery/sdk";
 import type { IncomingMessage } from "node:http";
@@ -14,11 +14,10 @@ import type { AccessPolicy } from "./access-policy.js";
 import { jwtProblems } from "./auth-config.js";
 import type { AuthConfig } from "./auth-config.js";
 import { CALLER_HEADER, createCallerCheck } from "./caller-signature.js";
+import { clientAddressKey, createClientAddress, trustedProxyProblems } from "./client-address.js";
 import { createRateLimiter } from "./rate-limiter.js";
+import { readClaims } from "./token-claims.js";
 import { createTokenVerifier, TokenRejected } from "./token-verifier.js";
-
-/** The client's IP address, in every call's context values (`req.contextValues.get(clientAddressKey)` in an interceptor). */
-export const clientAddressKey = createContextKey<string | undefined>(undefined, { description: "the client's IP address" });
 
 /** The interceptor and context values of {@link createAccessChecks}. */
 export interface AccessChecks {
@@ -31,6 +30,8 @@ export interface AccessChecks {
 export interface AccessCheckOptions {
   /** The services served from the wire; other methods (health, the cluster's NodeService) are not checked here. */
   readonly services: readonly DescService[];
+  /** The claims message of each service that declares one (`(orrery.v1.service).claims`): its handlers see the token's claims as it. */
+  readonly claims?: ReadonlyMap<DescService, DescMessage>;
   readonly config: AuthConfig & { readonly clusterSecret: string | undefined };
 }
 
@@ -41,13 +42,14 @@ export interface AccessCheckOptions {
  */
 export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
   const { config } = options;
-  const problems = jwtProblems(config, "code");
+  const problems = [...jwtProblems(config, "code"), ...trustedProxyProblems(config.trustedProxies, "trustedProxies")];
   if (problems.length > 0) throw new Error(`invalid token settings:\n  ${problems.join("\n  ")}`);
   const policies = new Map<DescMethod, AccessPolicy>();
   for (const service of options.services) for (const method of service.methods) policies.set(method, accessPolicy(method, config));
   const verifier = createTokenVerifier(config);
   const callers = createCallerCheck(config.clusterSecret);
   const limiter = createRateLimiter();
+  const clientAddress = createClientAddress(config.trustedProxies);
 
   const interceptor: Interceptor = (next) => async (req) => {
     const policy = policies.get(req.method);
@@ -102,7 +104,10 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
     if (limit !== undefined && limit.by === "principal" && source !== "cluster") {
       throttle(policy, claims !== undefined ? `jwt ${String(claims["iss"])} ${subject ?? ""}` : source === "internet" ? address : source);
     }
-    attachPrincipal(req.header, { source, claims, subject });
+    const schema = claims === undefined ? undefined : options.claims?.get(req.method.parent);
+    attachPrincipal(req.header, schema === undefined || claims === undefined
+      ? { source, claims, subject }
+      : { source, claims: typedClaims(policy, schema, claims), token: claims, subject });
     return next(req);
   };
 
@@ -121,10 +126,20 @@ export function createAccessChecks(options: AccessCheckOptions): AccessChecks {
     interceptor,
     contextValues(req) {
       const values = createContextValues();
-      values.set(clientAddressKey, req.socket?.remoteAddress);
+      values.set(clientAddressKey, clientAddress(req));
       return values;
     },
   };
+}
+
+/** The token's payload as the service's claims message; a claim of the wrong type refuses the call like a bad token. */
+function typedClaims(policy: AccessPolicy, schema: DescMessage, payload: Record<string, unknown>): Message {
+  try {
+    return readClaims(schema, payload);
+  } catch (error) {
+    if (!(error instanceof TokenRejected)) throw error;
+    throw refused(policy, Code.Unauthenticated, error.reason, bearer("invalid_token", error.reason));
+  }
 }
 
 function refused(policy: AccessPolicy, code: Code, reason: string, challenge?: string): ConnectError {

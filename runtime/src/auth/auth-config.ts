@@ -1,5 +1,7 @@
-// The settings of the access checks (auth/): bearer tokens and rate limits,
-// read from the environment by loadConfig and overridable in createService.
+// The settings of the access checks (auth/): bearer tokens, rate limits and
+// the trusted proxies, read from the environment by loadConfig and
+// overridable in createService.
+import { trustedProxyProblems } from "./client-address.js";
 
 /** Token and rate-limit settings; part of `RuntimeConfig`. */
 export interface AuthConfig {
@@ -23,6 +25,12 @@ export interface AuthConfig {
   readonly rateLimit: number;
   /** ORRERY_RATE_LIMIT_BY: "address" (the client's IP address) or "principal" (token subject or calling service, else the address). */
   readonly rateLimitBy: RateLimitKey;
+  /**
+   * ORRERY_TRUSTED_PROXIES: the proxies (IP addresses or CIDR ranges, comma-separated; default none) whose
+   * X-Forwarded-For is believed: a call from one of them is counted (rate limits) and logged by the right-most
+   * address in that header that is not a trusted proxy; from any other peer the header is ignored.
+   */
+  readonly trustedProxies: readonly string[];
 }
 
 /** What a rate limit counts by; see {@link AuthConfig.rateLimitBy}. */
@@ -52,8 +60,9 @@ export function authSettings(env: Record<string, string | undefined>, int: IntSe
     jwtJwksCooldownMs: int("ORRERY_JWT_JWKS_COOLDOWN_MS", 30_000, 0, 3_600_000),
     rateLimit: int("ORRERY_RATE_LIMIT", 0, 0, 1_000_000),
     rateLimitBy: rateLimitBy === "principal" ? "principal" : "address",
+    trustedProxies: list("ORRERY_TRUSTED_PROXIES"),
   };
-  problems.push(...jwtProblems(config, "env"));
+  problems.push(...jwtProblems(config, "env"), ...trustedProxyProblems(config.trustedProxies, "ORRERY_TRUSTED_PROXIES"));
   return config;
 }
 

@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
@@ -13,6 +13,8 @@ import type { ClusterLogger } from "./cluster-node.js";
 /** A component served on this node, as the node service runs forwarded calls on it. */
 export interface LocalComponent {
   readonly service: DescService;
+  /** The component's claims message (`(orrery.v1.service).claims`), if it declares one. */
+  readonly claims?: DescMessage | undefined;
   /** Runs the command here, never forwarding it again: a node that does not serve its shard answers UNAVAILABLE. */
   invokeLocal(method: DescMethod, entityId: string, command: Message, call: { headers: Headers; signal: AbortSignal; deadline: number | undefined }): Promise<Message>;
 }
@@ -63,7 +65,7 @@ export function registerNodeService(router: ConnectRouter, options: NodeServiceO
     }
     const headers = new Headers();
     for (const { name, value } of call.headers) headers.append(name, value);
-    attachPrincipal(headers, principalFrom(call.principal)); // signed with the call: as the first node verified it
+    attachPrincipal(headers, principalFrom(call.principal, component.claims)); // signed with the call: as the first node verified it
     const timeout = Number(call.timeoutMs);
     const deadline = timeout > 0 ? performance.now() + timeout : undefined;
     const reply = await component.invokeLocal(method, call.entityId, command, { headers, signal: ctx.signal, deadline });

@@ -94,6 +94,12 @@ export interface EntityShards {
 interface Command {
   /** `performance.now()` when it was queued. */
   readonly arrivedAt: number;
+  /**
+   * Where it is: waiting (queued, or its entity loading: nothing decided), its
+   * handler running, or its batch's write sent; "answered" once told early
+   * (see `answerBeforeDeadline`), after which the batch skips it.
+   */
+  stage: "waiting" | "handling" | "committing" | "answered";
   readonly method: DescMethod;
   readonly message: Message;
   readonly call: CallInfo;
@@ -202,6 +208,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     for (let i = 0; i < batch.length; i++) {
       const command = batch[i]!;
       const where = () => describeCall(command.method, type, slot.id); // only errors need it
+      if (command.stage === "answered") continue; // told "not applied" before its deadline: it must not run now
+      command.stage = "handling";
       if (command.call.signal?.aborted) {
         settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
         continue;
@@ -244,6 +252,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       }
     }
     if (!write.empty) {
+      for (const command of batch) if (command.stage === "handling") command.stage = "committing";
       try {
         // The oldest command of the batch decides how long it may wait for an unreachable store.
         const spans = traceCommand === undefined ? undefined : batch.flatMap((command) => (command.trace === undefined ? [] : [command.trace.span]));
@@ -351,6 +360,38 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     return new ConnectError(`${where}: ${shards!.whyNotServed(shard)}`, Code.Unavailable, metadata);
   }
 
+  /**
+   * Answers a command while its caller still listens, a tenth of its time (20
+   * to 250 ms) before its deadline, when it is still waiting then (its entity
+   * busy, or loading from an unreachable store: "not applied", safe to retry,
+   * and it will not run) or its write was sent and not answered (a store that
+   * went silent: "not known whether applied"). A command whose handler runs
+   * then is left to finish. Without this the caller's own DEADLINE_EXCEEDED
+   * would come first, telling it nothing.
+   */
+  function answerBeforeDeadline(slot: Slot, command: Command, deadline: number, armed: (timer: NodeJS.Timeout) => void, at?: number): void {
+    const margin = Math.min(250, Math.max(20, (deadline - command.arrivedAt) / 10));
+    const timer = setTimeout(() => {
+      const where = describeCall(command.method, type, slot.id);
+      if (command.stage === "waiting") {
+        const at = slot.queue.indexOf(command);
+        if (at >= 0) slot.queue.splice(at, 1);
+        command.stage = "answered";
+        const why = slot.loaded ? `${at >= 0 ? at : "some"} commands of this entity were ahead of it` : `the entity could not be loaded from the ${storeName} in time`;
+        command.reject(new ConnectError(`${where}: the command was not applied before the caller's deadline (${why}); it is safe to retry`, Code.Unavailable));
+      } else if (command.stage === "committing") {
+        command.reject(new ConnectError(
+          `${where}: the ${storeName} did not confirm the command's write before the caller's deadline; whether it was applied is not known; read the entity before retrying`,
+          Code.Unavailable,
+        ));
+      } else if (command.stage === "handling" && performance.now() < deadline) {
+        answerBeforeDeadline(slot, command, deadline, armed, performance.now() + 5); // its handler runs: look again shortly
+      }
+    }, Math.max(0, (at ?? deadline - margin) - performance.now()));
+    timer.unref();
+    armed(timer);
+  }
+
   function slotsOf(set: ReadonlySet<number>): Slot[] {
     return [...active.values()].filter((slot) => set.has(slot.shard));
   }
@@ -380,17 +421,39 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       }
       const trace = traceCommand?.(type, entityId, method);
       return new Promise<Message>((resolve, reject) => {
-        const settle = trace === undefined ? { resolve, reject } : {
-          resolve(reply: Message) {
-            trace.end();
-            resolve(reply);
-          },
-          reject(error: unknown) {
-            trace.end(error);
-            reject(error);
-          },
+        let timer: NodeJS.Timeout | undefined;
+        let settled = false;
+        // Settled once: a command answered before its deadline is settled again by its batch, which is then ignored.
+        const done = () => {
+          if (timer !== undefined) clearTimeout(timer);
+          const first = !settled;
+          settled = true;
+          return first;
         };
-        s.queue.push({ arrivedAt: performance.now(), method, message, call, trace, ...settle });
+        const settle = trace === undefined
+          ? {
+              resolve(reply: Message) {
+                if (done()) resolve(reply);
+              },
+              reject(error: unknown) {
+                if (done()) reject(error);
+              },
+            }
+          : {
+              resolve(reply: Message) {
+                if (!done()) return;
+                trace.end();
+                resolve(reply);
+              },
+              reject(error: unknown) {
+                if (!done()) return;
+                trace.end(error);
+                reject(error);
+              },
+            };
+        const command: Command = { arrivedAt: performance.now(), stage: "waiting", method, message, call, trace, ...settle };
+        s.queue.push(command);
+        if (call.deadline !== undefined) answerBeforeDeadline(s, command, call.deadline, (t) => (timer = t));
         s.running ??= drainMailbox(s);
       });
     },

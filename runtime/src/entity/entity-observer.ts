@@ -7,6 +7,11 @@ export interface EntityObserver {
   recovered?(entityType: string): void;
   /** `count` idle entities were dropped from memory. */
   passivated?(entityType: string, count: number): void;
+  /**
+   * An attempt of a workflow step ended after `seconds`: "ok" (it returned a transition), "failed" (it threw or
+   * its transition could not be taken), or "abandoned" (it timed out, or the workflow moved on without it).
+   */
+  stepEnded?(workflowType: string, step: string, outcome: "ok" | "failed" | "abandoned", seconds: number): void;
   /** A command arrived (called in the caller's context); returns its trace, or undefined to leave it alone. */
   command?(entityType: string, entityId: string, method: DescMethod): CommandTrace | undefined;
 }

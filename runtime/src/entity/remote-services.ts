@@ -6,6 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { NodeHandler } from "../server/index.js";
+import type { ServiceDirectory } from "./service-directory.js";
 
 /** Where this service tells others what it serves. */
 export const SERVICES_PATH = "/orrery/services";
@@ -48,6 +49,8 @@ export interface RemoteServicesOptions {
   /** Added to every call (signing it as coming from this service). */
   readonly interceptors?: readonly Interceptor[];
   readonly logger: RemoteLogger;
+  /** The services that share this service's PostgreSQL database, once joined (see `joinServiceDirectory`). */
+  readonly directory?: () => ServiceDirectory | undefined;
 }
 
 /**
@@ -81,12 +84,39 @@ export function createRemoteServices(options: RemoteServicesOptions): RemoteServ
     return t;
   }
 
+  /** A transport to a live node of whichever service the directory says serves `service`, chosen per call. */
+  function viaDirectory(directory: ServiceDirectory, service: DescService): Transport {
+    const pick = async () => {
+      const entries = await directory.find(service.typeName);
+      if (entries.length === 0) {
+        throw new ConnectError(
+          `no live node of the project's other services serves ${service.typeName} (none in the service directory of this database); ` +
+            "start the service that has it, or set ORRERY_SERVICE_<NAME>_URL for it",
+          Code.Unavailable,
+        );
+      }
+      const entry = entries[Math.floor(Math.random() * entries.length)]!;
+      return transport(`${entry.serviceName} at ${entry.address}`, entry.address);
+    };
+    const forgetOnUnavailable = (error: unknown): never => {
+      if (ConnectError.from(error).code === Code.Unavailable) directory.forget(service.typeName);
+      throw error;
+    };
+    return {
+      unary: async (...args) => (await pick()).unary(...args).catch(forgetOnUnavailable),
+      stream: async (...args) => (await pick()).stream(...args).catch(forgetOnUnavailable),
+    };
+  }
+
   return {
     async transportFor(service) {
+      const directory = options.directory?.();
       if (options.urls.size === 0) {
+        if (directory !== undefined) return viaDirectory(directory, service);
         throw new ConnectError(
           `${service.typeName} is not served by this service, and no other service is configured; ` +
-            "set ORRERY_SERVICE_<NAME>_URL to the address of the service that serves it (e.g. ORRERY_SERVICE_WALLET_URL=http://localhost:9001)",
+            "set ORRERY_SERVICE_<NAME>_URL to the address of the service that serves it (e.g. ORRERY_SERVICE_WALLET_URL=http://localhost:9001), " +
+            "or run both services on one PostgreSQL database (each with ORRERY_SERVICE_NAME) so that they find each other",
           Code.Unimplemented,
         );
       }
@@ -99,6 +129,7 @@ export function createRemoteServices(options: RemoteServicesOptions): RemoteServ
           options.logger.warn({ err: error, service: name, url }, `could not ask the service "${name}" at ${url} what it serves`);
         }
       }
+      if (directory !== undefined) return viaDirectory(directory, service);
       if (unreachable.length > 0) {
         throw new ConnectError(`${service.typeName}: the service${unreachable.length === 1 ? "" : "s"} ${unreachable.map((n) => `"${n}"`).join(", ")} could not be reached to learn whether ${unreachable.length === 1 ? "it serves" : "they serve"} it; retry later`, Code.Unavailable);
       }

@@ -11,12 +11,14 @@ export interface FinishedCall {
   readonly target: CallTarget;
   readonly code: Code | undefined;
   readonly seconds: number;
+  /** The client's address (the TCP peer, or the one a trusted proxy forwarded for). */
+  readonly client?: string | undefined;
 }
 
 /**
  * The access line of a call: its facts under `call` (for JSON logs) and a
  * message that says them all (for the pretty form, which hides `call`), e.g.
- * `shop.cart.v1.ShoppingCartService/AddItem shopping-cart "c1": ok in 1.25 ms (connect)`.
+ * `shop.cart.v1.ShoppingCartService/AddItem shopping-cart "c1": ok in 1.25 ms (connect from 203.0.113.7)`.
  */
 export function accessLine(call: FinishedCall): { fields: { call: Record<string, unknown> }; message: string } {
   const method = `${call.method.parent.typeName}/${call.method.name}`;
@@ -30,8 +32,9 @@ export function accessLine(call: FinishedCall): { fields: { call: Record<string,
         protocol: call.protocol, method,
         ...(entityType !== undefined && { entityType, entityId }),
         code, ms,
+        ...(call.client !== undefined && { client: call.client }),
       },
     },
-    message: `${method}${entity}: ${code} in ${ms.toFixed(2)} ms (${call.protocol})`,
+    message: `${method}${entity}: ${code} in ${ms.toFixed(2)} ms (${call.protocol}${call.client === undefined ? "" : ` from ${call.client}`})`,
   };
 }

@@ -1,3 +1,4 @@
+import { clientAddressKey } from "../auth/client-address.js";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config.js";
 import { callTargetKey } from "../entity/call-target.js";
@@ -59,7 +60,7 @@ export async function createObservability(options: ObservabilityOptions): Promis
           metrics?.called(method, code, seconds);
           span?.end(code, reason);
           if (target !== undefined) {
-            const line = accessLine({ method, protocol, target, code, seconds });
+            const line = accessLine({ method, protocol, target, code, seconds, client: values.get(clientAddressKey) });
             logger.debug(line.fields, line.message);
           }
         },
@@ -71,6 +72,7 @@ export async function createObservability(options: ObservabilityOptions): Promis
     ...(metrics !== undefined && {
       recovered: (type: string) => metrics.recovered(type),
       passivated: (type: string, count: number) => metrics.passivated(type, count),
+      stepEnded: (type: string, step: string, outcome: "ok" | "failed" | "abandoned", seconds: number) => metrics.stepEnded(type, step, outcome, seconds),
     }),
     ...(tracing !== undefined && { command: tracing.command }),
   };

@@ -17,6 +17,8 @@ export interface ServiceMetrics {
   committed(appends: number, seconds: number): void;
   recovered(entityType: string): void;
   passivated(entityType: string, count: number): void;
+  /** A workflow step's attempt ended (see `EntityObserver.stepEnded`). */
+  stepEnded(workflowType: string, step: string, outcome: string, seconds: number): void;
   /** The text exposition of this service's metrics and the process's. */
   exposition(): Promise<string>;
   readonly contentType: string;
@@ -41,6 +43,10 @@ export function createServiceMetrics(options: { activeEntities(): ReadonlyMap<st
   const batchAppends = new Histogram({ name: "orrery_journal_batch_appends", help: "Appends per group commit", buckets: BATCH_BUCKETS, registers });
   const recoveries = new Counter({ name: "orrery_entity_recoveries_total", help: "Entities rebuilt from the journal", labelNames: ["entity_type"], registers });
   const passivations = new Counter({ name: "orrery_entity_passivations_total", help: "Idle entities dropped from memory", labelNames: ["entity_type"], registers });
+  const steps = new Counter({ name: "orrery_workflow_steps_total", help: "Workflow step attempts, by workflow type, step and outcome (ok, failed, abandoned)", labelNames: ["workflow_type", "step", "outcome"], registers });
+  const stepSeconds = new Histogram({
+    name: "orrery_workflow_step_duration_seconds", help: "How long workflow step attempts ran, by workflow type and step", labelNames: ["workflow_type", "step"], buckets: LATENCY_BUCKETS, registers,
+  });
   new Gauge({
     name: "orrery_entities_active", help: "Entities held in memory", labelNames: ["entity_type"], registers,
     collect() {
@@ -68,6 +74,10 @@ export function createServiceMetrics(options: { activeEntities(): ReadonlyMap<st
     },
     recovered: (type) => recoveries.inc({ entity_type: type }),
     passivated: (type, count) => passivations.inc({ entity_type: type }, count),
+    stepEnded(type, step, outcome, seconds) {
+      steps.inc({ workflow_type: type, step, outcome });
+      stepSeconds.observe({ workflow_type: type, step }, seconds);
+    },
     async exposition() {
       const own = await registry.metrics();
       return `${own}${own.endsWith("\n") ? "" : "\n"}${await processMetrics().metrics()}`;

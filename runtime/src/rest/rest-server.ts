@@ -56,6 +56,12 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const httpMethod = req.method ?? "GET";
+    const rpcRequest = /^\/[^/]+\.[^/]+\/[^/]+$/.test(path) || /^application\/(grpc|connect)/i.test(req.headers["content-type"] ?? "");
+    const badPath = rpcRequest ? undefined : pathProblem(path);
+    if (badPath !== undefined) {
+      void answerError(res, new ConnectError(`${httpMethod} ${path.slice(0, 200)}: ${badPath}`, Code.InvalidArgument));
+      return true;
+    }
     const found = routes.match(httpMethod, path);
     if (path === openApiPath && found.kind !== "matched" && (httpMethod === "GET" || httpMethod === "HEAD")) {
       res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(openApi)) });
@@ -63,7 +69,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
       return true;
     }
     if (found.kind === "no-route") {
-      if (/^\/[^/]+\.[^/]+\/[^/]+$/.test(path) || /^application\/(grpc|connect)/i.test(req.headers["content-type"] ?? "")) return false;
+      if (rpcRequest) return false;
       void answerError(res, httpError(`no REST route matches ${httpMethod} ${path.slice(0, 200)}`, Code.NotFound, 404));
       return true;
     }
@@ -94,6 +100,20 @@ export function createRestHandler(options: RestHandlerOptions): (req: Req, res: 
     );
     return true;
   };
+}
+
+/**
+ * What makes a request path unfit for a route, or undefined: a "." or ".."
+ * segment (also percent-encoded), which a client or proxy in front may
+ * resolve differently from the literal match here (path confusion), and a
+ * "%" that does not start a percent-encoded byte.
+ */
+function pathProblem(path: string): string | undefined {
+  if (/%(?![0-9A-Fa-f]{2})/.test(path)) return 'the path has a "%" that is not followed by two hex digits; percent-encode it as %25';
+  for (const segment of path.split("/")) {
+    if (/^(\.|%2e){1,2}$/i.test(segment)) return 'the path has a "." or ".." segment; REST paths are matched as sent, so resolve it before sending (ids cannot be "." or "..")';
+  }
+  return undefined;
 }
 
 /** A reply message (binary) in JSON: the whole message, or its `responseBody` field. */

@@ -12,6 +12,7 @@ import type { StorageHealth } from "./storage-health.js";
 import type { StorageLogger } from "./storage-logger.js";
 import { StorageUnavailableError } from "./storage-errors.js";
 import { createStoreAccess } from "./store-access.js";
+import { createReadBatcher } from "./read-batch.js";
 import { validateAppend } from "./validate-append.js";
 
 /** Counters for observing group commit. */
@@ -120,6 +121,36 @@ export function createEventJournal(database: Database, options: EventJournalOpti
     describeBatch: (size) => `appending ${size} appends`,
     describeWrite: (append) => `appending to ${append.entityType} "${append.entityId}"`,
   });
+  // The keys of entities loaded at once are read in one statement (each such read follows a load).
+  const appliedReads = createReadBatcher<{ entityType: string; entityId: string; withinMs: number }, Map<string, AppliedCommand>>(
+    (k) => `${k.entityType}\u0000${k.entityId}`,
+    async (keys) => {
+      // The predicate is the partial index's, verbatim, so the index serves it; the window is the widest asked for.
+      const withinMs = Math.max(...keys.map((k) => k.withinMs));
+      const { rows } = await sql<{ entity_type: string; entity_id: string; metadata: Record<string, string>; at: number }>`
+        select e.entity_type, e.entity_id, e.metadata, (extract(epoch from e.written_at) * 1000)::float8 as at
+          from orrery_events e
+          join unnest(${keys.map((k) => k.entityType)}::text[], ${keys.map((k) => k.entityId)}::text[]) as k(entity_type, entity_id)
+            on e.entity_type = k.entity_type and e.entity_id = k.entity_id
+         where e.metadata ? 'orrery.idempotencyKey'
+           and e.written_at > now() - make_interval(secs => ${withinMs / 1000})`.execute(db);
+      const found = new Map<string, Map<string, AppliedCommand>>();
+      // The statement read the widest window; an entity asked for a narrower one keeps its own (on this node's clock, like `at`).
+      const since = new Map(keys.filter((k) => k.withinMs < withinMs).map((k) => [`${k.entityType}\u0000${k.entityId}`, Date.now() - k.withinMs]));
+      for (const { entity_type, entity_id, metadata, at } of rows) {
+        const key = metadata[IDEMPOTENCY_METADATA.key];
+        const method = metadata[IDEMPOTENCY_METADATA.method];
+        const reply = metadata[IDEMPOTENCY_METADATA.reply];
+        if (key === undefined || method === undefined || reply === undefined) continue;
+        const id = `${entity_type}\u0000${entity_id}`;
+        let applied = found.get(id);
+        if (applied === undefined) found.set(id, (applied = new Map()));
+        if (Number(at) >= (since.get(id) ?? -Infinity)) applied.set(key, { method, reply: Buffer.from(reply, "base64"), at: Number(at) });
+      }
+      return found;
+    },
+    () => new Map(),
+  );
   const observer = options.observer;
   let closed = false;
   let events = 0;
@@ -202,22 +233,7 @@ export function createEventJournal(database: Database, options: EventJournalOpti
     readEvents,
 
     appliedCommands(entityType, entityId, withinMs) {
-      return access.read(`reading the idempotency keys of ${entityType} "${entityId}"`, async () => {
-        // The predicate is the partial index's, verbatim, so the index serves it.
-        const { rows } = await sql<{ metadata: Record<string, string>; at: number }>`
-          select metadata, (extract(epoch from written_at) * 1000)::float8 as at from orrery_events
-          where entity_type = ${entityType} and entity_id = ${entityId}
-            and metadata ? 'orrery.idempotencyKey'
-            and written_at > now() - make_interval(secs => ${withinMs / 1000})`.execute(db);
-        const applied = new Map<string, AppliedCommand>();
-        for (const { metadata, at } of rows) {
-          const key = metadata[IDEMPOTENCY_METADATA.key];
-          const method = metadata[IDEMPOTENCY_METADATA.method];
-          const reply = metadata[IDEMPOTENCY_METADATA.reply];
-          if (key !== undefined && method !== undefined && reply !== undefined) applied.set(key, { method, reply: Buffer.from(reply, "base64"), at: Number(at) });
-        }
-        return applied;
-      });
+      return access.read(`reading the idempotency keys of ${entityType} "${entityId}"`, () => appliedReads.read({ entityType, entityId, withinMs }));
     },
 
     stats() {

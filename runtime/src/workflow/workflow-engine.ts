@@ -8,6 +8,7 @@ import type { ComponentClient, StepEffect, Workflow, WorkflowRecord } from "@orr
 import type { Logger } from "pino";
 import type { CallScope } from "../entity/call-scope.js";
 import type { EntityHost } from "../entity/entity-host.js";
+import type { EntityObserver } from "../entity/entity-observer.js";
 import type { BatchWrite, EntityModel } from "../entity/entity-model.js";
 import { keptKeys } from "../entity/key-value-model.js";
 import type { AppliedCommand, KeyValueStore } from "../storage/index.js";
@@ -46,6 +47,8 @@ export interface WorkflowEngineOptions {
   readonly onWakeAt: (at: number) => void;
   /** How long the engine waits for its own commands to be committed (default 2,000 ms). */
   readonly storageWaitMs?: number;
+  /** Told when a step's attempt ends (metrics). */
+  readonly observer?: EntityObserver;
 }
 
 /**
@@ -123,6 +126,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions): WorkflowEn
     });
     const run: Run = { visit: step.visit, attempt: step.attempt, shard: options.shardOf(workflowId), abort, done: Promise.resolve() };
     runs.set(workflowId, run);
+    const began = performance.now();
+    const ended = (outcome: "ok" | "failed" | "abandoned") => options.observer?.stepEnded?.(type, step.name, outcome, (performance.now() - began) / 1000);
     run.done = (async () => {
       let outcome: Advance;
       try {
@@ -139,7 +144,11 @@ export function createWorkflowEngine(options: WorkflowEngineOptions): WorkflowEn
         outcome = { kind: "step-failed", visit: step.visit, attempt: step.attempt, error: message };
       }
       // Abandoned (timed out, or the workflow moved on): whoever abandoned it decided already.
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) {
+        ended("abandoned");
+        return;
+      }
+      ended(outcome.kind === "step-done" ? "ok" : "failed");
       try {
         await advance(workflowId, outcome);
       } catch (error) {

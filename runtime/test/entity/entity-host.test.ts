@@ -47,6 +47,34 @@ describe("EntityHost", () => {
   const addTo = (id: string, amount: number) => host.invoke(add, id, create(AddRequestSchema, { counterId: id, amount } as never));
   const value = (reply: Message) => field(reply, "value");
 
+  it("answers a command before its caller's deadline when the store does not confirm its write: outcome unknown; one still queued behind it: not applied, and it never runs", async () => {
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let appends = 0;
+    startHost();
+    const silent: EventJournal = { ...journal, append: async (request) => { appends++; await held; return journal.append(request); } };
+    host.close();
+    host = createEntityHost({
+      model: eventSourcedModel(Counter.implement(counterHandlers), silent, 0), components: () => noComponents, logger: pino({ level: "silent" }),
+      passivateAfterMs: 60_000, maxActive: 1000,
+    });
+    const started = performance.now();
+    const deadline = started + 500;
+    const first = host.invoke(add, "silent", create(AddRequestSchema, { counterId: "silent", amount: 1 } as never), { deadline }).catch((e: unknown) => e);
+    const second = host.invoke(add, "silent", create(AddRequestSchema, { counterId: "silent", amount: 10 } as never), { deadline }).catch((e: unknown) => e);
+    const [a, b] = (await Promise.all([first, second])) as [ConnectError, ConnectError];
+    const ms = performance.now() - started;
+    assert.ok(ms < 500 && ms >= 400, `answered after ${ms} ms, the deadline being 500 ms`);
+    assert.equal(a.code, Code.Unavailable);
+    assert.match(a.rawMessage, /did not confirm the command's write before the caller's deadline; whether it was applied is not known/);
+    assert.equal(b.code, Code.Unavailable);
+    assert.match(b.rawMessage, /the command was not applied before the caller's deadline \(0 commands of this entity were ahead of it\); it is safe to retry/);
+    release!();
+    await host.drain();
+    assert.equal(appends, 1, "the second command never ran");
+    assert.equal(value(await host.invoke(get, "silent", create(AddRequestSchema))), 1);
+  });
+
   it("reads the journal once per activation, not per command", async () => {
     startHost();
     for (let i = 1; i <= 5; i++) assert.equal(value(await addTo("once", 1)), i);

@@ -49,7 +49,7 @@ describe("observability", () => {
       const access = lines.map((l) => JSON.parse(l) as { level: number; call?: Record<string, unknown> }).filter((l) => l.call !== undefined);
       assert.equal(access.length, 3);
       assert.deepEqual({ ...access[2]!.call, ms: undefined }, {
-        protocol: "connect", method: "shop.cart.v1.ShoppingCartService/AddItem", entityType: "shopping-cart", entityId: "m1", code: "invalid_argument", ms: undefined,
+        protocol: "connect", method: "shop.cart.v1.ShoppingCartService/AddItem", entityType: "shopping-cart", entityId: "m1", code: "invalid_argument", ms: undefined, client: "127.0.0.1",
       });
       assert.equal(access[2]!.level, 20);
 
@@ -61,7 +61,7 @@ describe("observability", () => {
       assert.match((await h2(url, "/metrics")).body, /^orrery_rpc_calls_total\{method="shop.cart.v1.ShoppingCartService\/GetCart",code="ok"\} 1$/m);
       const last = lines.map((l) => JSON.parse(l) as { call?: Record<string, unknown> }).filter((l) => l.call !== undefined).at(-1);
       assert.deepEqual({ ...last?.call, ms: undefined }, {
-        protocol: "rest", method: "shop.cart.v1.ShoppingCartService/GetCart", entityType: "shopping-cart", entityId: "m1", code: "ok", ms: undefined,
+        protocol: "rest", method: "shop.cart.v1.ShoppingCartService/GetCart", entityType: "shopping-cart", entityId: "m1", code: "ok", ms: undefined, client: "127.0.0.1",
       });
     } finally {
       await service.stop();

@@ -87,6 +87,7 @@ const cases: Case[] = [
   { name: "PERMISSION_DENIED as 403", method: "GET", path: "/v1/fail/7", status: 403, check: googleError(Code.PermissionDenied, /code 7/) },
   { name: "a path with another method: 405 with Allow", method: "DELETE", path: "/v1/echo/x", status: 405, check: (body, headers) => { googleError(Code.Unimplemented, /DELETE is not served at \/v1\/echo\/x; it accepts GET/)(body); assert.equal(headers.get("allow"), "GET"); } },
   { name: "no route: 404 in JSON", method: "GET", path: "/v2/nothing", status: 404, check: googleError(Code.NotFound, /no REST route matches GET \/v2\/nothing/) },
+  { name: "a singular query parameter given twice", method: "GET", path: "/v1/echo/x?count=1&count=2", status: 400, check: googleError(Code.InvalidArgument, /query parameter count is given more than once, but count is not a repeated field/) },
   { name: "malformed JSON", method: "POST", path: "/v1/echo", headers: json, body: '{"name":', status: 400, check: googleError(Code.InvalidArgument, /resttest\.v1\.LibraryService\.Echo: the request body is not valid JSON/) },
   { name: "JSON of the wrong type", method: "POST", path: "/v1/echo", headers: json, body: '{"count":"many"}', status: 400, check: googleError(Code.InvalidArgument, /cannot read the request as resttest\.v1\.EverythingRequest/) },
   { name: "a body that is not an object", method: "POST", path: "/v1/echo", headers: json, body: "[1]", status: 400, check: googleError(Code.InvalidArgument, /the body must be a JSON object/) },
@@ -218,6 +219,15 @@ describe("REST server", () => {
     const res = await fetch(`${base}/v1/echo/x`, { headers: { "connect-timeout-ms": "abc" } });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { message: string }).message, /timeout/i);
+  });
+
+  // fetch resolves dot segments (even %2E) before sending, as a proxy may: so the path confusion is shown over a raw connection.
+  it("refuses a \".\" or \"..\" segment, raw or percent-encoded, instead of binding it to a variable", async () => {
+    for (const segment of ["..", "%2e%2E", "."]) {
+      const answer = await rawExchange(base, [`GET /v1/echo/${segment} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`]);
+      assert.match(answer, /^HTTP\/1\.1 400 /, segment);
+      assert.match(answer, /the path has a \\?"\.\\?" or \\?"\.\.\\?" segment/, segment);
+    }
   });
 
   it("keeps serving on the same connection after malformed JSON, and closes one whose body was too large", async () => {

@@ -19,8 +19,10 @@ import { wallet } from "../../../samples/funds-transfer/src/wallet.js";
 import { transferHandlers } from "../../../samples/funds-transfer/src/transfer.js";
 import { Transfer } from "../../../samples/funds-transfer/src/gen/transfer/v1/transfer_orrery.js";
 import type { TransferHandlers } from "../../../samples/funds-transfer/src/gen/transfer/v1/transfer_orrery.js";
-import { TransferService, TransferStatus } from "../../../samples/funds-transfer/src/gen/transfer/v1/transfer_pb.js";
-import { WalletService } from "../../../samples/funds-transfer/src/gen/wallet/v1/wallet_pb.js";
+import { TransferService, TransferStateSchema, TransferStatus } from "../../../samples/funds-transfer/src/gen/transfer/v1/transfer_pb.js";
+import { WalletService, WithdrawRequestSchema } from "../../../samples/funds-transfer/src/gen/wallet/v1/wallet_pb.js";
+import type { WithdrawRequest } from "../../../samples/funds-transfer/src/gen/wallet/v1/wallet_pb.js";
+import { create } from "@bufbuild/protobuf";
 
 const settings = { approvalAbove: 1000n, approvalTimeoutMs: 60_000 };
 const sample = transferHandlers(settings);
@@ -116,6 +118,9 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
       assert.equal((await settled("flaky")).status, TransferStatus.COMPLETED);
       assert.equal(attempts, 3);
       assert.deepEqual([await balance("a"), await balance("b")], [90n, 10n], "withdrawn once, although the call was made three times");
+      const metrics = await (await fetch(`${service!.url}/metrics`)).text();
+      assert.match(metrics, /orrery_workflow_steps_total\{workflow_type="transfer",step="withdraw",outcome="failed"\} 2/);
+      assert.match(metrics, /orrery_workflow_steps_total\{workflow_type="transfer",step="withdraw",outcome="ok"\} 1/);
     });
 
     it("takes the failover step when a step's attempts are exhausted, a step's timeout counting as a failed attempt", async () => {
@@ -193,6 +198,53 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
       const expired = await settled("ignored");
       assert.equal(expired.status, TransferStatus.EXPIRED);
       assert.deepEqual([await balance("a"), await balance("b")], [900n, 100n]);
+    });
+
+    it("gives a step the typed input its transition passed, stored with the record across a restart; an input of the wrong type fails the workflow, saying so", async () => {
+      const seen: Array<{ walletId: string; amount: bigint }> = [];
+      let hold = true;
+      const typed: TransferHandlers = {
+        ...sample,
+        startTransfer(state, cmd, ctx) {
+          const input = create(WithdrawRequestSchema, { walletId: cmd.fromWalletId, amount: cmd.amount });
+          return ctx.start({ ...state, transferId: cmd.transferId }).transitionTo("hold", input).thenReply((s) => s);
+        },
+        // The engine's own account of a failure, through the read-only method.
+        getTransfer: (state, _cmd, ctx) => ctx.reply({ ...state, reason: ctx.workflow.failure ?? state.reason }),
+        steps: {
+          ...sample.steps,
+          hold: {
+            input: WithdrawRequestSchema,
+            async run(_state, input: WithdrawRequest, ctx) {
+              if (hold) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+              if (ctx.signal.aborted) throw new Error("abandoned");
+              return ctx.transitionTo("withdrawTyped", input);
+            },
+          },
+          withdrawTyped: {
+            input: WithdrawRequestSchema,
+            retry: { maxAttempts: 1 },
+            run(state, input: WithdrawRequest, ctx) {
+              seen.push({ walletId: input.walletId, amount: input.amount });
+              if (input.walletId === "wrong") return ctx.transitionTo("withdrawTyped", create(TransferStateSchema));
+              return ctx.updateState({ ...state, status: TransferStatus.COMPLETED }).end();
+            },
+          },
+        },
+      };
+      await start(Transfer.implement(typed));
+      await transfers.startTransfer({ transferId: "typed", fromWalletId: "a", toWalletId: "b", amount: 7n });
+      await service!.stop(); // the hold step is abandoned; its input stays in the stored record
+      service = undefined;
+      hold = false;
+      await start(Transfer.implement(typed));
+      assert.equal((await settled("typed")).status, TransferStatus.COMPLETED);
+      assert.deepEqual(seen, [{ walletId: "a", amount: 7n }]);
+
+      await transfers.startTransfer({ transferId: "mistyped", fromWalletId: "wrong", toWalletId: "b", amount: 1n });
+      await eventually("the mistyped workflow failed", async () => (await transfers.getTransfer({ transferId: "mistyped" })).reason !== "");
+      assert.match((await transfers.getTransfer({ transferId: "mistyped" })).reason,
+        /step "withdrawTyped" failed its only attempt: step "withdrawTyped" passed transfer\.v1\.TransferState to step "withdrawTyped", whose input is wallet\.v1\.WithdrawRequest/);
     });
 
     it("resumes the step that was running at a restart, and its calls are applied once", async () => {

@@ -14,7 +14,6 @@
 // Prints the rows and writes bench/results/latest.json.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
@@ -23,7 +22,7 @@ import { openBenchStorage } from "../../shopping-cart/bench/bench-storage.js";
 import type { BenchStorage, StorageKind } from "../../shopping-cart/bench/bench-storage.js";
 import { LatencyRecorder } from "../../shopping-cart/bench/latency-recorder.js";
 import type { LatencySummary } from "../../shopping-cart/bench/latency-recorder.js";
-import { freePort, withoutServerSettings } from "../../shopping-cart/bench/sample-server.js";
+import { freePort, readyz, withoutServerSettings } from "../../shopping-cart/bench/sample-server.js";
 import { TransferService, TransferStatus } from "../src/gen/transfer/v1/transfer_pb.js";
 import { WalletService } from "../src/gen/wallet/v1/wallet_pb.js";
 
@@ -87,17 +86,6 @@ async function startService(script: string, storage: BenchStorage, extra: Record
       clearTimeout(timer);
     },
   };
-}
-
-function readyz(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/readyz`, { timeout: 2_000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(0));
-  });
 }
 
 async function measure(kind: StorageKind, concurrency: number, seconds: number, warmupSeconds: number): Promise<WorkflowRow> {

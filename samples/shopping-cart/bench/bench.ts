@@ -1,7 +1,8 @@
 // `npm run bench`: drives the shopping-cart sample on PGlite and on
-// PostgreSQL, every c=64 row in three client shapes (one h2 session, 64
-// HTTP/1.1 connections, 8 h2 sessions), then a soak; prints the tables and
-// writes results/<timestamp>.json and results/latest.json.
+// PostgreSQL, every Connect c=64 row in three client shapes (one h2 session, 64
+// HTTP/1.1 connections, 8 h2 sessions), the REST rows over 64 HTTP/1.1
+// connections, then a soak; prints the tables and writes
+// results/<timestamp>.json and results/latest.json.
 //
 // Each storage gets a fresh store and its own server process (`node --import
 // tsx src/main.ts`, like `npm start`); this process is only the load
@@ -32,6 +33,7 @@ import type { ScenarioResult, StorageRun } from "./bench-report.js";
 import { serverMicrosPerCall, targetChecks } from "./bench-targets.js";
 import { formatCluster, runClusterBench } from "./cluster-bench.js";
 import type { ClusterBench } from "./cluster-bench.js";
+import { createBenchIssuer } from "./bench-token.js";
 import { clientShape, DEFAULT_CLIENT_SHAPES, openClient, SINGLE_SESSION } from "./client-shape.js";
 import type { ClientShape } from "./client-shape.js";
 import { runLoad, sendEachOnce } from "./load-generator.js";
@@ -41,7 +43,10 @@ import { startSampleServer } from "./sample-server.js";
 import type { SampleServer } from "./sample-server.js";
 import { PRODUCTS, scenarios } from "./scenarios.js";
 import type { Scenario } from "./scenarios.js";
+import { formatSideBySide, REST_CLIENT, sideBySide } from "./side-by-side.js";
 import { runSoak, soakIntervals } from "./soak.js";
+import { measureTokenVerification } from "./token-verification-cost.js";
+import type { VerificationCost } from "./token-verification-cost.js";
 import { runViewLag } from "./view-lag.js";
 import type { ViewLagResult } from "./view-lag.js";
 import { runTimerDelay } from "./timer-delay.js";
@@ -73,6 +78,8 @@ interface BenchSettings {
 /** The observability comparison's row: persisted writes spread over many carts, where every layer does its work. */
 const OBSERVABILITY_SCENARIO = `additem-${MANY_CARTS}carts-c64`;
 
+// Signs the GetCart-with-JWT row's token; every sample server of the rows trusts it (a call without a token pays nothing for that).
+const issuer = createBenchIssuer("RS256");
 const settings = readSettings(process.env);
 const startedAt = new Date();
 const loadavgBefore = os.loadavg();
@@ -83,7 +90,7 @@ const perStorageSeconds = rowCount * (settings.seconds + settings.warmupSeconds)
 // Each observability row starts a server of its own (about 4 s with the activation).
 const observabilitySeconds = settings.observability.length * settings.observabilityRounds * (settings.seconds + settings.warmupSeconds + 4);
 console.log(`Orrery shopping-cart benchmark — node ${process.version}, ${os.availableParallelism()} × ${cpuModel}, load average ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}`);
-console.log((rowCount === 0 ? "no rows" : `${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}; c=1 over ${SINGLE_SESSION.label}) × ` +
+console.log((rowCount === 0 ? "no rows" : `${rowCount} rows (c=64 over ${settings.clients.map((c) => c.label).join(", ")}, REST over ${clientShape(REST_CLIENT)!.label}; c=1 over ${SINGLE_SESSION.label}) × ` +
   `(${settings.warmupSeconds} s warm-up + ${settings.seconds} s timed)`) +
   (settings.soakSeconds > 0 ? ` and a ${settings.soakSeconds} s soak over ${settings.soakClient.label}` : ", no soak") +
   ` on ${settings.storages.join(" and ")}` +
@@ -107,9 +114,17 @@ for (const [i, kind] of settings.storages.entries()) if (!interrupted) runs.push
 let cluster: ClusterBench | { error: string } | undefined;
 if (settings.cluster && !interrupted) cluster = await clusterRows();
 const checks = targetChecks(runs, MANY_CARTS);
+const compared = sideBySide(runs, MANY_CARTS);
+// The in-process cost per verification, beside the server's figure, when the JWT row ran.
+let tokenVerification: VerificationCost[] = [];
+if (settings.scenarios.some((s) => s.id.startsWith("getcart-jwt-")) && !interrupted) {
+  console.log("\nBearer token verification in-process: 5 rounds of 1,000 per algorithm…");
+  tokenVerification = await measureTokenVerification(["RS256", "ES256", "EdDSA"]);
+}
 const loadavgAfter = os.loadavg();
 
 console.log(`\n${formatReport(runs, checks)}`);
+if (compared.length > 0 || tokenVerification.length > 0) console.log(`\n${formatSideBySide(compared, tokenVerification)}`);
 if (cluster !== undefined) console.log(`\n${"error" in cluster ? `Cluster: FAILED: ${cluster.error}` : formatCluster(cluster)}`);
 console.log(`\nload average before ${loadavgBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadavgAfter.map((l) => l.toFixed(2)).join(" ")}`);
 const file = await writeResults({
@@ -121,18 +136,21 @@ const file = await writeResults({
     nproc: os.availableParallelism(), memoryMb: Math.round(os.totalmem() / 2 ** 20), loadavgBefore, loadavgAfter,
   },
   params: {
-    protocol: "Connect unary, binary protobuf (application/proto), POST; h2×N: N h2c sessions (prior knowledge); h1×N: N HTTP/1.1 keep-alive connections, one request in flight on each",
+    protocol: "Connect unary, binary protobuf (application/proto), POST; REST rows: the google.api.http route, JSON, over h1×64; h2×N: N h2c sessions (prior knowledge); h1×N: N HTTP/1.1 keep-alive connections, one request in flight on each",
+    jwt: `the GetCart + JWT row sends one ${issuer.algorithm} bearer token (iss, sub, iat, exp) on every call; the server (ORRERY_JWT_PUBLIC_KEY, ORRERY_JWT_ISSUER) verifies it each time`,
     generator: "closed loop on this process's main thread (raw node:http2 sessions, raw node:net sockets for HTTP/1.1); the server is a separate process",
     warmupSeconds: settings.warmupSeconds, seconds: settings.seconds,
     clients: settings.clients.map((c) => c.label), singleConnectionClient: SINGLE_SESSION.label,
     soakSeconds: settings.soakSeconds, soakClient: settings.soakClient.label,
     observability: settings.observability, observabilityRounds: settings.observabilityRounds, observabilityClient: settings.observabilityClient.label,
     manyCarts: MANY_CARTS, products: PRODUCTS, quantity: 1,
-    scenarios: settings.scenarios.map(({ id, rpc, carts, concurrency, call }) => ({ id, rpc, carts, concurrency, path: call.path })),
+    scenarios: settings.scenarios.map(({ id, rpc, protocol, carts, concurrency, call }) => ({ id, rpc, protocol, carts, concurrency, path: call.path })),
   },
   runs,
   cluster,
   targets: checks,
+  sideBySide: compared,
+  tokenVerification,
 }, startedAt);
 console.log(`results: ${file} (and latest.json)`);
 process.exit(runs.some((r) => r.error !== undefined) || (cluster !== undefined && "error" in cluster) ? 1 : 0);
@@ -188,7 +206,7 @@ async function benchStorage(kind: StorageKind, observe: boolean): Promise<Storag
   if (settings.scenarios.length > 0 || settings.soakSeconds > 0 || settings.viewLagSeconds > 0 || settings.timerSeconds > 0) {
     try {
       console.log(`${label}: ${storage.description}; starting the sample server…`);
-      server = await startSampleServer(storage.env);
+      server = await startSampleServer({ ...storage.env, ...issuer.serverEnv });
       console.log(`${label}: server pid ${server.pid} ready at ${server.url} in ${(server.startMs / 1000).toFixed(1)} s`);
       for (const scenario of settings.scenarios) {
         const activationErrors = await activate(server, scenario, label);
@@ -268,8 +286,9 @@ async function observabilityCost(storage: BenchStorage, label: string): Promise<
   });
 }
 
-/** The client shapes a scenario is measured in: c=1 needs one connection only. */
+/** The client shapes a scenario is measured in: c=1 needs one connection only; REST goes over HTTP/1.1 connections. */
 function shapesOf(scenario: Scenario): ClientShape[] {
+  if (scenario.protocol === "rest") return [clientShape(REST_CLIENT)!];
   return scenario.concurrency === 1 ? [SINGLE_SESSION] : settings.clients;
 }
 
@@ -346,7 +365,7 @@ function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     if (unknown.length > 0 || items.length === 0) problems.push(`${name}=${JSON.stringify(raw)}: use a comma-separated list of ${allowed.join(", ")}`);
     return items.filter((s) => allowed.includes(s));
   };
-  const all = scenarios(MANY_CARTS);
+  const all = scenarios(MANY_CARTS, issuer);
   const ids = all.map((s) => s.id);
   const chosen = env["BENCH_SCENARIOS"]?.trim() === "none" ? [] : list("BENCH_SCENARIOS", ids, ids);
   const observability = env["BENCH_OBSERVABILITY"]?.trim() === "none" ? [] : list("BENCH_OBSERVABILITY", OBSERVABILITY_MODES, OBSERVABILITY_MODES) as ObservabilityMode[];

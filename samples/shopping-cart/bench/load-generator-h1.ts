@@ -1,5 +1,5 @@
 // The HTTP/1.1 client shape: keep-alive connections on raw node:net sockets,
-// one request in flight on each. It does the least a client can: one write of
+// one request in flight on each, carrying Connect or REST calls. It does the least a client can: one write of
 // a pre-serialized request (head + body), then the status line, the headers
 // up to CRLFCRLF and a content-length body. node:http's Agent and parser would
 // cost the generator more CPU per call than the server spends on some rows.
@@ -38,7 +38,7 @@ export async function openH1Client(url: string, connections: number): Promise<Lo
   const requestBytes = (call: UnaryCall, index: number): Buffer => {
     let cache = serialized.get(call);
     if (cache === undefined) serialized.set(call, (cache = []));
-    return (cache[index] ??= serialize(target.host, call.path, call.bodies[index]!));
+    return (cache[index] ??= serializeRequest(target.host, call, index));
   };
   const dispatch = (connection: H1Connection, { bytes, call, index, done }: Queued): void =>
     connection.request(bytes, (failure, status, body) => {
@@ -68,11 +68,14 @@ export async function openH1Client(url: string, connections: number): Promise<Lo
   };
 }
 
-/** A Connect unary request as the bytes that go on the wire. */
-function serialize(host: string, path: string, body: Uint8Array): Buffer {
-  const head =
-    `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/proto\r\n` +
-    `connect-protocol-version: 1\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
+/** Request `index` of `call` (a Connect unary call, or a REST one) as the bytes that go on the wire. */
+export function serializeRequest(host: string, call: UnaryCall, index: number): Buffer {
+  const body = call.bodies[index]!;
+  const extra = Object.entries(call.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  const head = call.rest === undefined
+    ? `POST ${call.path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/proto\r\nconnect-protocol-version: 1\r\n${extra}content-length: ${body.byteLength}\r\n\r\n`
+    : `${call.rest.method} ${call.rest.paths[index]!} HTTP/1.1\r\nhost: ${host}\r\n${extra}` +
+      (body.byteLength === 0 ? "\r\n" : `content-type: application/json\r\ncontent-length: ${body.byteLength}\r\n\r\n`);
   return Buffer.concat([Buffer.from(head, "latin1"), body]);
 }
 

@@ -18,6 +18,7 @@ export async function openH2Client(url: string, sessions: number): Promise<LoadC
 }
 
 function send(session: http2.ClientHttp2Session, call: UnaryCall, index: number, done: (failure: string | undefined) => void): void {
+  if (call.rest !== undefined) throw new Error(`${call.path}: the bench sends REST calls over HTTP/1.1 only (an h1xN client)`);
   let status = 0;
   let streamError: string | undefined;
   const chunks: Buffer[] = [];
@@ -26,6 +27,7 @@ function send(session: http2.ClientHttp2Session, call: UnaryCall, index: number,
     ":path": call.path,
     "content-type": "application/proto",
     "connect-protocol-version": "1",
+    ...call.headers,
   });
   stream.on("response", (headers) => (status = Number(headers[":status"])));
   stream.on("data", (chunk: Buffer) => chunks.push(chunk));

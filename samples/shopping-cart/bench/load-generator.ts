@@ -1,5 +1,5 @@
 // A lean closed-loop load generator: a fixed number of Connect unary calls
-// (binary protobuf) in flight over a client of any shape (h2 sessions or
+// (binary protobuf), or REST calls (JSON, HTTP/1.1 only), in flight over a client of any shape (h2 sessions or
 // HTTP/1.1 connections: load-generator-h2.ts, load-generator-h1.ts), a
 // warm-up, then timed windows in which every completion is counted and timed.
 import { cpuBetween, sampleCpu } from "./cpu-usage.js";
@@ -9,10 +9,14 @@ import type { LatencySummary } from "./latency-recorder.js";
 
 /** One unary RPC with its pre-encoded requests and a cheap check of each reply. */
 export interface UnaryCall {
-  /** The Connect path, e.g. "/shop.cart.v1.ShoppingCartService/AddItem". */
+  /** The Connect path, e.g. "/shop.cart.v1.ShoppingCartService/AddItem"; for a REST call its route, e.g. "POST /carts/{cart_id}/items". */
   readonly path: string;
-  /** Pre-encoded request messages; each request picks one at random. */
+  /** Pre-encoded request messages (REST: JSON text; empty for a GET); each request picks one at random. */
   readonly bodies: readonly Uint8Array[];
+  /** Headers every request carries besides the protocol's own, e.g. `authorization`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A REST call instead of a Connect one: request `i` is `method` on `paths[i]` with `bodies[i]`; HTTP/1.1 clients only. */
+  readonly rest?: { readonly method: "GET" | "POST"; readonly paths: readonly string[] };
   /** Whether `reply` is a good answer to `bodies[index]`; may throw on a bad one. */
   readonly check: (reply: Uint8Array, index: number) => boolean;
 }
@@ -190,7 +194,7 @@ export function replyFailure(call: UnaryCall, index: number, status: number, bod
   }
 }
 
-/** A Connect unary error is JSON `{code, message}` with a non-200 status. */
+/** A Connect unary error is JSON `{code, message}` with a non-200 status; a REST one has the same two fields (a number code). */
 function describeConnectError(status: number, body: Buffer): string {
   try {
     const { code, message } = JSON.parse(body.toString("utf8")) as { code?: string; message?: string };

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { serverMicrosPerCall } from "./bench-targets.js";
 import { openClient, SINGLE_SESSION } from "./client-shape.js";
 import type { ClientShape } from "./client-shape.js";
+import { median } from "./latency-recorder.js";
 import { sendEachOnce, sleep, startLoad } from "./load-generator.js";
 import type { LoadResult } from "./load-generator.js";
 import { startSampleServer } from "./sample-server.js";
@@ -117,13 +118,6 @@ export async function runObservabilityCost(options: ObservabilityCostOptions): P
 function medianOf(mode: ObservabilityMode, rows: readonly ObservabilityRow[]): ObservabilityMedian {
   const costs = rows.map(serverMicrosPerCall).filter((c) => c !== undefined);
   return { mode, rps: median(rows.map((r) => r.rps)) ?? 0, serverMicrosPerCall: median(costs) };
-}
-
-function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** An OTLP/HTTP endpoint in this process that answers every export with 200 and keeps only a byte count. */

@@ -116,7 +116,8 @@ async function waitUntilReady(url: string, exited: () => string | undefined, tim
   throw new Error(`the sample server was not ready within ${timeoutMs / 1000} s`);
 }
 
-function readyz(url: string): Promise<number> {
+/** The status /readyz answers (0 when nothing answers). */
+export function readyz(url: string): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get(`${url}/readyz`, { timeout: 2_000, agent: false }, (res) => {
       res.resume();

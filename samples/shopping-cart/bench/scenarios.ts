@@ -1,6 +1,7 @@
 // The measured calls: the no-op ceiling (grpc.health.v1.Health/Check, which
 // does no I/O) and the cart's AddItem and GetCart, each at a fixed concurrency
-// over a fixed set of carts.
+// over a fixed set of carts; AddItem and GetCart also over their REST routes,
+// and GetCart with a bearer token that the server verifies on every call.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 // The runtime's package entry does not export the health messages; its generated code is the one definition.
@@ -18,6 +19,7 @@ import {
   ProductPopularityService,
   RecordAddedRequestSchema,
 } from "../src/gen/shop/cart/v1/popularity_pb.js";
+import type { BenchIssuer } from "./bench-token.js";
 import type { UnaryCall } from "./load-generator.js";
 
 /** One row of the benchmark table. */
@@ -25,6 +27,8 @@ export interface Scenario {
   /** Stable name, used in the JSON and by BENCH_SCENARIOS. */
   readonly id: string;
   readonly rpc: "no-op" | "AddItem" | "GetCart" | "RecordAdded" | "GetCartRow" | "GetCartsByCheckedOut";
+  /** How the calls go: Connect (binary protobuf) over every BENCH_CLIENTS shape, or REST (JSON) over h1×64 only. */
+  readonly protocol: "connect" | "rest";
   /** The table's scenario column. */
   readonly label: string;
   /** Distinct carts (or, for RecordAdded, products: key-value entities) the requests spread over (0 for the no-op). */
@@ -42,12 +46,14 @@ export const PRODUCTS = ["pen", "ink", "paper", "stamp"] as const;
  * The scenarios of one storage, in the order they run. The no-op at c=64 runs
  * first and again last: the ceiling is the better of the two, so a burst of
  * other work on the machine during one of them does not flatter the ratios.
+ * `issuer` signs the bearer token of the GetCart-with-JWT row (the server
+ * trusts it through `issuer.serverEnv`); without one that row is left out.
  */
-export function scenarios(manyCarts: number): Scenario[] {
+export function scenarios(manyCarts: number, issuer?: BenchIssuer): Scenario[] {
   const one = cartIds("bench-single", 1);
-  const many = cartIds("bench-cart", manyCarts);
+  const many = cartIds("bench-cart", manyCarts); // the REST rows use the same carts as the Connect rows
   const noop = noopCall();
-  return [
+  const rows: Array<Omit<Scenario, "protocol"> & { protocol?: Scenario["protocol"] }> = [
     { id: "noop-c1", rpc: "no-op", label: "no-op", carts: 0, concurrency: 1, call: noop },
     { id: "noop-c64", rpc: "no-op", label: "no-op", carts: 0, concurrency: 64, call: noop },
     { id: "additem-1cart-c1", rpc: "AddItem", label: "AddItem", carts: 1, concurrency: 1, call: addItemCall(one), activate: getCartCall(one) },
@@ -55,6 +61,13 @@ export function scenarios(manyCarts: number): Scenario[] {
     { id: `additem-${manyCarts}carts-c1`, rpc: "AddItem", label: "AddItem", carts: manyCarts, concurrency: 1, call: addItemCall(many), activate: getCartCall(many) },
     { id: `additem-${manyCarts}carts-c64`, rpc: "AddItem", label: "AddItem", carts: manyCarts, concurrency: 64, call: addItemCall(many), activate: getCartCall(many) },
     { id: `getcart-${manyCarts}carts-c64`, rpc: "GetCart", label: "GetCart", carts: manyCarts, concurrency: 64, call: getCartCall(many), activate: getCartCall(many) },
+    // GetCart again, each call with a bearer token the server verifies (signature, iss, exp): beside the GetCart row, the cost of a JWT.
+    ...(issuer === undefined ? [] : [
+      { id: `getcart-jwt-${manyCarts}carts-c64`, rpc: "GetCart" as const, label: `GetCart + JWT ${issuer.algorithm}`, carts: manyCarts, concurrency: 64, call: { ...getCartCall(many), headers: { authorization: `Bearer ${issuer.token("bench-user")}` } }, activate: getCartCall(many) },
+    ]),
+    // The same two calls over their google.api.http routes, as JSON: POST /carts/{cart_id}/items and GET /carts/{cart_id}.
+    { id: `rest-additem-${manyCarts}carts-c64`, rpc: "AddItem", protocol: "rest", label: "REST AddItem", carts: manyCarts, concurrency: 64, call: restAddItemCall(many), activate: getCartCall(many) },
+    { id: `rest-getcart-${manyCarts}carts-c64`, rpc: "GetCart", protocol: "rest", label: "REST GetCart", carts: manyCarts, concurrency: 64, call: restGetCartCall(many), activate: getCartCall(many) },
     // A key-value entity (the product popularity) updated over as many keys: its state replaced and written whole each time.
     { id: `kv-update-${manyCarts}keys-c64`, rpc: "RecordAdded", label: "key-value update", carts: manyCarts, concurrency: 64, call: recordAddedCall(manyCarts), activate: getPopularityCall(manyCarts) },
     // The carts view, filled by the AddItem rows before: a query by key, and a filtered, ordered, paged one (10 carts a page).
@@ -62,6 +75,7 @@ export function scenarios(manyCarts: number): Scenario[] {
     { id: `view-page-${manyCarts}carts-c64`, rpc: "GetCartsByCheckedOut", label: "view page of 10", carts: manyCarts, concurrency: 64, call: openCartsPageCall() },
     { id: "noop-c64-again", rpc: "no-op", label: "no-op (again)", carts: 0, concurrency: 64, call: noop },
   ];
+  return rows.map((row) => ({ ...row, protocol: row.protocol ?? "connect" }));
 }
 
 function cartIds(prefix: string, count: number): string[] {
@@ -100,6 +114,30 @@ function getCartCall(carts: readonly string[]): UnaryCall {
     path: pathOf(ShoppingCartService.method.getCart),
     bodies: carts.map((cartId) => toBinary(GetCartRequestSchema, create(GetCartRequestSchema, { cartId }))),
     check: (reply, i) => fromBinary(CartSchema, reply).cartId === carts[i],
+  };
+}
+
+/** AddItem over POST /carts/{cart_id}/items, the rest of the request as the JSON body; body `i` as in {@link addItemCall}. */
+function restAddItemCall(carts: readonly string[]): UnaryCall {
+  const requests = carts.flatMap((cartId) => PRODUCTS.map((product) => ({ cartId, product })));
+  return {
+    path: "POST /carts/{cart_id}/items",
+    bodies: requests.map(({ product }) => Buffer.from(JSON.stringify({ productId: product, name: product, quantity: 1 }))),
+    rest: { method: "POST", paths: requests.map(({ cartId }) => `/carts/${encodeURIComponent(cartId)}/items`) },
+    check: (reply, i) => {
+      const cart = JSON.parse(Buffer.from(reply).toString("utf8")) as { cartId?: string; items?: unknown[] };
+      return cart.cartId === requests[i]!.cartId && (cart.items?.length ?? 0) > 0;
+    },
+  };
+}
+
+/** GetCart over GET /carts/{cart_id}. */
+function restGetCartCall(carts: readonly string[]): UnaryCall {
+  return {
+    path: "GET /carts/{cart_id}",
+    bodies: carts.map(() => new Uint8Array()),
+    rest: { method: "GET", paths: carts.map((cartId) => `/carts/${encodeURIComponent(cartId)}`) },
+    check: (reply, i) => (JSON.parse(Buffer.from(reply).toString("utf8")) as { cartId?: string }).cartId === carts[i],
   };
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import { Writable } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -159,6 +160,82 @@ describe("bad input to the shopping cart", () => {
       return true;
     });
     await stillServing();
+  });
+
+  describe("over REST", () => {
+    /** One request on its own HTTP/1.1 connection, written as is (no client normalises its path); the status line and the body. */
+    async function raw(request: string | Buffer): Promise<{ status: number; body: { code?: number; message?: string } }> {
+      const url = new URL(baseUrl);
+      const socket = net.connect(Number(url.port), url.hostname);
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+        socket.on("end", resolve);
+        socket.on("close", () => resolve());
+        socket.on("error", reject);
+        socket.end(request);
+      });
+      const text = Buffer.concat(chunks).toString("utf8");
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      return { status, body: body.startsWith("{") ? (JSON.parse(body) as { code?: number; message?: string }) : {} };
+    }
+    const request = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }) => {
+      const bytes = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
+      const head = [`${method} ${path} HTTP/1.1`, "host: cart", "connection: close", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), `content-length: ${bytes.length}`].join("\r\n");
+      return Buffer.concat([Buffer.from(`${head}\r\n\r\n`, "latin1"), bytes]);
+    };
+    const addItem = (body: string | Buffer) => request("POST", "/carts/rest-bad/items", body);
+
+    const cases: Array<[string, Buffer, number, Code, RegExp]> = [
+      ["malformed JSON", addItem('{"productId": '), 400, Code.InvalidArgument, /AddItem: the request body is not valid JSON/],
+      ["a string for a number", addItem('{"productId":"p","quantity":"lots"}'), 400, Code.InvalidArgument, /AddItemRequest\.quantity from JSON: expected number \(int32\), got "lots"/],
+      ["a fraction for an int32", addItem('{"productId":"p","quantity":1.5}'), 400, Code.InvalidArgument, /AddItemRequest\.quantity from JSON: expected number \(int32\), got 1\.5/],
+      ["an object for a string", addItem('{"productId":{"x":1},"quantity":1}'), 400, Code.InvalidArgument, /AddItemRequest\.product_id from JSON: expected string, got object/],
+      ["a body that is not an object", addItem("[1,2]"), 400, Code.InvalidArgument, /JSON object/],
+      ["an unknown field", addItem('{"productId":"p","quantity":1,"colour":"red"}'), 400, Code.InvalidArgument, /key "colour" is unknown/],
+      ["a huge body (declared length past ORRERY_MAX_MESSAGE_BYTES)", addItem(JSON.stringify({ productId: "p", name: "x".repeat(5000), quantity: 1 })), 413, Code.ResourceExhausted, /larger than 1024 bytes/],
+      ["invalid UTF-8", addItem(Buffer.from([...Buffer.from('{"productId":"'), 0xc3, 0x28, ...Buffer.from('","quantity":1}')])), 400, Code.InvalidArgument, /not valid UTF-8/],
+      ["a missing body (the body's fields then fail their rules)", request("POST", "/carts/rest-bad/items"), 400, Code.InvalidArgument, /validation rules: product_id: must be at least 1 characters/],
+      // The cart's routes bind every field by path or body; a duplicate of a singular query field is in runtime/test/rest/rest-server.test.ts.
+      ["the path's field again in the query, twice", request("GET", "/carts/rest-bad?cart_id=a&cart_id=b"), 400, Code.InvalidArgument, /query parameter cart_id: cart_id is already set by the path/],
+      ["an unknown query parameter, twice", request("DELETE", "/carts/rest-bad/items/p1?x=1&x=2"), 400, Code.InvalidArgument, /query parameter x: shop\.cart\.v1\.RemoveItemRequest has no field "x"/],
+      ["path traversal with dot segments", request("GET", "/carts/rest-bad/items/../../other"), 400, Code.InvalidArgument, /^GET \/carts\/rest-bad\/items\/\.\.\/\.\.\/other: the path has a "\." or "\.\." segment/],
+      ["path traversal with encoded dot segments", request("DELETE", "/carts/%2e%2e/items/p1"), 400, Code.InvalidArgument, /the path has a "\." or "\.\." segment/],
+      ["a percent-encoded slash that would make another route", request("DELETE", "/carts/rest-bad%2Fitems%2Fp1"), 405, Code.Unimplemented, /DELETE is not served/],
+      ["a malformed percent-encoding", request("GET", "/carts/%zz"), 400, Code.InvalidArgument, /a "%" that is not followed by two hex digits/],
+      ["a NUL in a path variable", request("GET", "/carts/a%00b"), 400, Code.InvalidArgument, /NUL/],
+      ["a body that is not JSON", request("POST", "/carts/rest-bad/items", "productId=p", { "content-type": "application/x-www-form-urlencoded" }), 415, Code.InvalidArgument, /application\/json/],
+    ];
+    for (const [what, bytes, status, code, message] of cases) {
+      it(`answers ${what} with ${status} in the Google status shape, and keeps serving`, async () => {
+        const res = await raw(bytes);
+        assert.equal(res.status, status, JSON.stringify(res.body));
+        assert.equal(res.body.code, code, JSON.stringify(res.body));
+        assert.match(res.body.message ?? "", message);
+        const alive = await fetch(`${baseUrl}/carts/alive`);
+        assert.deepEqual([alive.status, ((await alive.json()) as { cartId: string }).cartId], [200, "alive"]);
+        await stillServing();
+      });
+    }
+
+    it("answers a huge body sent without a length (chunked) with 413 once past the limit, and keeps serving", async () => {
+      const chunk = "x".repeat(600);
+      const body = `{"productId":"p","name":"${chunk}${chunk}","quantity":1}`;
+      const head = "POST /carts/rest-bad/items HTTP/1.1\r\nhost: cart\r\nconnection: close\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+      const res = await raw(`${head}${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+      assert.equal(res.status, 413);
+      assert.equal(res.body.code, Code.ResourceExhausted);
+      await stillServing();
+    });
+
+    it("takes a percent-encoded slash in the cart id as part of the id, never as a path separator", async () => {
+      const add = await fetch(`${baseUrl}/carts/a%2Fb/items`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"productId":"p","name":"P","quantity":1}' });
+      assert.equal(add.status, 200);
+      assert.equal(((await add.json()) as { cartId: string }).cartId, "a/b");
+      const client = createClient(ShoppingCartService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+      assert.equal((await client.getCart({ cartId: "a/b" })).items.length, 1);
+    });
   });
 
   async function rawGrpc(path: string): Promise<{ status: string; message: string }> {

@@ -77,7 +77,7 @@ export class KeyValueTestKit<Svc extends DescService, State extends Message> {
   async call<K extends keyof Svc["method"] & string>(
     method: K,
     command: MessageInitShape<Svc["method"][K]["input"]>,
-    options: { metadata?: ConstructorParameters<typeof Headers>[0]; /** Who calls, as `ctx.principal` shows it; a component by default. */ principal?: Principal } = {},
+    options: { metadata?: ConstructorParameters<typeof Headers>[0]; /** Who calls, as `ctx.principal` shows it (claims: the token's JSON, or the service's claims message); a component by default. */ principal?: Principal<unknown> } = {},
   ): Promise<KeyValueTestResult<MessageShape<Svc["method"][K]["output"]>, State>> {
     const entity = this.#entity as unknown as KeyValueEntity;
     const desc = entity.spec.service.methods.find((m) => m.localName === method);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { IDEMPOTENCY_KEY_HEADER } from "@orrery/sdk";
 import { ShoppingCartService } from "../../../../samples/shopping-cart/src/gen/shop/cart/v1/cart_pb.js";
 
 /** One logical AddItem call and how it ended. */
@@ -71,7 +72,12 @@ export function startLoad(urls: () => readonly string[], options: LoadOptions): 
       if (url === record.tried.at(-1) && all.length > 1) url = all[next++ % all.length]!;
       record.tried.push(url);
       try {
-        const reply = await clientOf(url).addItem({ cartId: record.cartId, productId: record.productId, name: "P", quantity: 1 }, { timeoutMs });
+        // Under one idempotency key per command, as a client that retries should: a retry of a command whose outcome was
+        // unknown (its node stopped or went silent mid-commit) is answered from the first, never applied twice.
+        const reply = await clientOf(url).addItem(
+          { cartId: record.cartId, productId: record.productId, name: "P", quantity: 1 },
+          { timeoutMs, headers: { [IDEMPOTENCY_KEY_HEADER]: record.productId } },
+        );
         if (!reply.items.some((item) => item.productId === record.productId)) throw new Error(`the reply to ${record.productId} lacks its item`);
         record.ok = true;
         return;

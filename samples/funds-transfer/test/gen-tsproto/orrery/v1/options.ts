@@ -263,7 +263,21 @@ export interface ServiceSettings {
     | Jwt
     | undefined;
   /** How often one caller may call each of the service's methods. */
-  rateLimit: RateLimit | undefined;
+  rateLimit:
+    | RateLimit
+    | undefined;
+  /**
+   * The message a verified bearer token's claims are read into, fully-qualified
+   * or relative to the service's package (an entity's only): its handlers'
+   * `ctx.principal.claims` is that message instead of the token's JSON. Claims
+   * map by the protobuf JSON mapping (a field `email_verified` reads the claim
+   * "email_verified" or "emailVerified"; `int64 exp` the number), claims the
+   * message lacks are ignored, and a token whose claim has the wrong type (a
+   * string for a bool field, a single value for a repeated one) is refused
+   * with UNAUTHENTICATED naming the claim. `ctx.principal.token` keeps the
+   * whole payload.
+   */
+  claims: string;
 }
 
 function createBaseComponentOptions(): ComponentOptions {
@@ -1694,7 +1708,7 @@ export const RateLimit: MessageFns<RateLimit> = {
 };
 
 function createBaseServiceSettings(): ServiceSettings {
-  return { acl: undefined, jwt: undefined, rateLimit: undefined };
+  return { acl: undefined, jwt: undefined, rateLimit: undefined, claims: "" };
 }
 
 export const ServiceSettings: MessageFns<ServiceSettings> = {
@@ -1707,6 +1721,9 @@ export const ServiceSettings: MessageFns<ServiceSettings> = {
     }
     if (message.rateLimit !== undefined) {
       RateLimit.encode(message.rateLimit, writer.uint32(26).fork()).join();
+    }
+    if (message.claims !== "") {
+      writer.uint32(34).string(message.claims);
     }
     return writer;
   },
@@ -1748,6 +1765,14 @@ export const ServiceSettings: MessageFns<ServiceSettings> = {
             message.rateLimit = RateLimit.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.claims = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1769,6 +1794,7 @@ export const ServiceSettings: MessageFns<ServiceSettings> = {
         : isSet(object.rate_limit)
         ? RateLimit.fromJSON(object.rate_limit)
         : undefined,
+      claims: isSet(object.claims) ? globalThis.String(object.claims) : "",
     };
   },
 
@@ -1783,6 +1809,9 @@ export const ServiceSettings: MessageFns<ServiceSettings> = {
     if (message.rateLimit !== undefined) {
       obj.rateLimit = RateLimit.toJSON(message.rateLimit);
     }
+    if (message.claims !== "") {
+      obj.claims = message.claims;
+    }
     return obj;
   },
 
@@ -1796,6 +1825,7 @@ export const ServiceSettings: MessageFns<ServiceSettings> = {
     message.rateLimit = (object.rateLimit !== undefined && object.rateLimit !== null)
       ? RateLimit.fromPartial(object.rateLimit)
       : undefined;
+    message.claims = object.claims ?? "";
     return message;
   },
 };
