@@ -209,19 +209,21 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       const command = batch[i]!;
       const where = () => describeCall(command.method, type, slot.id); // only errors need it
       if (command.stage === "answered") continue; // told "not applied" before its deadline: it must not run now
-      command.stage = "handling";
       if (command.call.signal?.aborted) {
         settled.push(() => command.reject(ConnectError.from(command.call.signal!.reason, Code.Canceled)));
         continue;
       }
       const key = idempotencyKeyOf(command);
       if (key !== undefined) {
+        // Still waiting while its entity's keys are read (from a store that may not answer): nothing has run yet.
         const earlier = await appliedEarlier(slot, command, key, write.recorded);
+        if ((command.stage as Command["stage"]) === "answered") continue; // answered meanwhile
         if (earlier !== undefined) {
           settled.push(earlier.kind === "reply" ? () => command.resolve(earlier.reply) : () => command.reject(earlier.error));
           continue;
         }
       }
+      command.stage = "handling";
       try {
         const run = () => model.handle({
           entityId: slot.id, method: command.method, command: command.message, state, seqNr,

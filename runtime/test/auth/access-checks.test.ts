@@ -28,7 +28,7 @@ const notes = Note.implement({
 });
 
 async function start(options: Partial<ServiceOptions>): Promise<OrreryService> {
-  const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent", shutdownGraceMs: 500, ...options });
+  const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent", shutdownGraceMs: 500, ...options });
   await service.start();
   return service;
 }
@@ -274,7 +274,7 @@ describe("interceptors", function () {
   });
 
   it("refuses to start a service whose jwt option has no key to check tokens with, naming the method", async () => {
-    const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent" });
+    const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent" });
     await assert.rejects(service.start(), /authtest\.v1\.NoteService\/Write: its jwt option needs the issuer's key to check tokens with; set ORRERY_JWT_ISSUER and ORRERY_JWT_PUBLIC_KEY or ORRERY_JWT_JWKS_URL/);
   });
 });

@@ -32,7 +32,7 @@ async function start(trustedProxies: string[] | undefined): Promise<{ service: O
     },
   });
   const logger = createLogger({ level: "debug", format: "json", destination: { write: (s: string) => destination.write(s) } });
-  const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logger, ...jwt, ...(trustedProxies && { trustedProxies }) });
+  const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logger, ...jwt, ...(trustedProxies && { trustedProxies }) });
   await service.start();
   return { service, clients };
 }
@@ -87,7 +87,7 @@ describe("the client address of rate limits and access lines behind a proxy", fu
   });
 
   it("refuses to start with a trustedProxies entry that is not an address, instead of trusting nothing silently", async () => {
-    const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent", ...jwt, trustedProxies: ["10.0.0.0/99"] });
+    const service = createService({ components: [notes], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent", ...jwt, trustedProxies: ["10.0.0.0/99"] });
     await assert.rejects(service.start(), /trustedProxies lists "10\.0\.0\.0\/99"/);
   });
 });

@@ -39,7 +39,7 @@ describe("claims typed by (orrery.v1.service).claims", function () {
     const pair = await generateKeyPair("ES256", { extractable: true });
     key = pair.privateKey;
     service = createService({
-      components: [accounts], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent", shutdownGraceMs: 500,
+      components: [accounts], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent", shutdownGraceMs: 500,
       jwtIssuers: [issuer], jwtPublicKey: await exportSPKI(pair.publicKey),
     });
     await service.start();

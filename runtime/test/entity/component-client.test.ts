@@ -52,7 +52,7 @@ describe("the component client inside handlers", () => {
   };
 
   before(async () => {
-    service = createService({ components: [Counter.implement(handlers)], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent" });
+    service = createService({ components: [Counter.implement(handlers)], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent" });
     const { url } = await service.start();
     client = createClient(CounterService, createConnectTransport({ baseUrl: url, httpVersion: "2" })) as unknown as CounterClient;
   });

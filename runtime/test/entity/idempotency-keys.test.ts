@@ -32,7 +32,8 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
     async function start(components = [Counter.implement(counterHandlers)]): Promise<void> {
       service = createService({
         components, handleSignals: false, port: 0, host: "127.0.0.1", logLevel: "silent",
-        dataDir: storage.dataDir, ...(storage.databaseUrl !== undefined && { databaseUrl: storage.databaseUrl }),
+        // databaseUrl written out: undefined means PGlite even when the suite runs with DATABASE_URL.
+        dataDir: storage.dataDir, databaseUrl: storage.databaseUrl,
       });
       const { url } = await service.start();
       client = createClient(CounterService, createConnectTransport({ baseUrl: url, httpVersion: "2" })) as unknown as CounterClient;

@@ -29,7 +29,7 @@ describe("observability", () => {
     const lines: string[] = [];
     const destination = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
     const logger = createLogger({ level: "debug", format: "json", destination: { write: (s: string) => destination.write(s) } });
-    const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logger });
+    const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logger });
     const { url } = await service.start();
     try {
       const add = (quantity: number) => h2(url, "/shop.cart.v1.ShoppingCartService/AddItem", JSON.stringify({ cartId: "m1", productId: "p", name: "P", quantity }));

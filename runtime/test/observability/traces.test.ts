@@ -66,7 +66,7 @@ describe("traces", () => {
 
     before(async () => {
       collector = await startCollector();
-      const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "warn", tracesEndpoint: collector.endpoint });
+      const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "warn", tracesEndpoint: collector.endpoint });
       try {
         const { url } = await service.start();
         const connect = createClient(ShoppingCartService, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
@@ -184,7 +184,7 @@ describe("traces", () => {
   describe("without an endpoint", () => {
     it("exports nothing and sets no tracer provider, even when the caller sends a traceparent", async () => {
       const collector = await startCollector();
-      const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "warn" });
+      const service = createService({ components: [cart], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "warn" });
       try {
         const { url } = await service.start();
         assert.equal(await postAddItem(url, JSON.stringify({ cartId: "n1", productId: "p", name: "P", quantity: 1 })), 200);

@@ -74,7 +74,7 @@ describe("REST bindings", () => {
     }) as unknown as typeof cart;
     const library = component("library", LibraryService);
     const clashing = component("clashing", ClashingService);
-    const service = createService({ components: [library, clashing], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", logLevel: "silent" });
+    const service = createService({ components: [library, clashing], handleSignals: false, port: 0, host: "127.0.0.1", dataDir: "memory:", databaseUrl: undefined, logLevel: "silent" });
     await assert.rejects(service.start(), /^RestRouteError: REST routes conflict: GET \/v1\/echo\/\{count\} \(resttest\.v1\.ClashingService\.Lookup\) and GET \/v1\/echo\/\{name\} \(resttest\.v1\.LibraryService\.Echo\)/);
   });
 });

@@ -38,7 +38,8 @@ for (const dialect of ["PGlite", "PostgreSQL"] as const) {
     async function start(workflow: Workflow = Transfer.implement(sample)): Promise<void> {
       service = createService({
         components: [wallet, workflow] as Component[], handleSignals: false, port: 0, host: "127.0.0.1", logLevel: "silent",
-        dataDir: storage.dataDir, ...(storage.databaseUrl !== undefined && { databaseUrl: storage.databaseUrl }),
+        // databaseUrl written out: undefined means PGlite even when the suite runs with DATABASE_URL.
+        dataDir: storage.dataDir, databaseUrl: storage.databaseUrl,
       });
       const { url } = await service.start();
       const transport = createConnectTransport({ baseUrl: url, httpVersion: "2" });
