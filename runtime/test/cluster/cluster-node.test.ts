@@ -38,7 +38,8 @@ for (const setup of testDatabases()) {
 
     it("alone, owns every one of 1024 shards once join() resolves, claimed in one statement, and is ready", async () => {
       await ensureShardLayout(test.database, 1024);
-      const node = createClusterNode(nodeOptions(test.database, 1024));
+      // Alone, nothing takes its shards: a 200 ms self-fence would only fail it when a busy machine delays a heartbeat.
+      const node = createClusterNode(nodeOptions(test.database, 1024, { timing: { ...fastTiming, selfFenceAfterMs: 5_000, deadAfterMs: 6_000 } }));
       nodes.push(node);
       const changes: ClusterChange[] = [];
       node.onChange((change) => changes.push(change));
@@ -51,7 +52,7 @@ for (const setup of testDatabases()) {
       assert.deepEqual(changes.map((c) => c.kind), ["gained", "ready"]);
       const owners = await shardOwners(test.database);
       assert.ok(owners.every((o) => o.ownerName === "solo" && o.ownerIncarnation === node.incarnation && o.epoch === 1));
-      assert.ok(ms < 2_000, `joining took ${ms} ms`);
+      assert.ok(ms < 10_000, `joining took ${ms} ms`); // one statement, not 1,024: a bound far above it, not a speed check
 
       await node.leave();
       assert.equal(node.ownedShards().length, 0);
